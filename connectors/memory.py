@@ -1,0 +1,277 @@
+"""An in-memory directory that implements every role: the reference implementation.
+
+It defines, in the plainest code, what the contract suite expects of a real
+connector, and it stands in for a directory in action tests. Faults can be
+injected (``fail_next``) to exercise outage handling.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from connectors.base import (
+    Capability,
+    DirectoryGroup,
+    DirectoryUser,
+    ExpiringUser,
+    MembershipChange,
+    MfaFactor,
+    PasswordResetGrant,
+    PasswordStatus,
+    ResetDelivery,
+    Secret,
+    UnlockResult,
+    UserStatus,
+)
+from connectors.errors import (
+    ConnectorError,
+    GroupNotFound,
+    InvalidState,
+    UserNotFound,
+)
+
+_CLOSED_STATES = frozenset({UserStatus.SUSPENDED, UserStatus.DEPROVISIONED, UserStatus.STAGED})
+
+
+@dataclass
+class MemoryAccount:
+    """Mutable state of one account."""
+
+    user: DirectoryUser
+    password_changed: datetime | None = None
+    never_expires: bool = False
+    admin_roles: list[str] = field(default_factory=list)
+    factors: list[MfaFactor] = field(default_factory=list)
+
+
+class MemoryDirectory:
+    """Every role, kept in dictionaries; ``max_age`` is the password policy."""
+
+    capabilities = (
+        Capability.GROUPS
+        | Capability.PASSWORD_RESET
+        | Capability.UNLOCK
+        | Capability.MFA_RESET
+        | Capability.PASSWORD_EXPIRY
+    )
+
+    def __init__(
+        self,
+        name: str = "memory",
+        *,
+        max_age: timedelta = timedelta(days=90),
+        page_size: int = 200,
+        clock: type[datetime] = datetime,
+    ) -> None:
+        self.name = name
+        self.max_age = max_age
+        self.page_size = page_size
+        self._clock = clock
+        self.accounts: dict[str, MemoryAccount] = {}
+        self.groups: dict[str, DirectoryGroup] = {}
+        self.members: dict[str, set[str]] = {}
+        self._fail_next: list[ConnectorError] = []
+        self.calls: list[str] = []
+
+    # -- seeding -------------------------------------------------------------
+    def add_user(
+        self,
+        email: str,
+        *,
+        display_name: str = "",
+        status: UserStatus = UserStatus.ACTIVE,
+        password_changed: datetime | None = None,
+        never_expires: bool = False,
+        admin_roles: Sequence[str] = (),
+        factors: Sequence[MfaFactor] = (),
+        attributes: dict[str, str] | None = None,
+    ) -> DirectoryUser:
+        user = DirectoryUser(
+            provider=self.name,
+            id=f"mem{len(self.accounts) + 1:05d}",
+            email=email,
+            login=email,
+            display_name=display_name or email.split("@")[0],
+            status=status,
+            attributes=dict(attributes or {}),
+        )
+        self.accounts[user.id] = MemoryAccount(
+            user=user,
+            password_changed=password_changed or self._now() - timedelta(days=1),
+            never_expires=never_expires,
+            admin_roles=list(admin_roles),
+            factors=list(factors),
+        )
+        return user
+
+    def add_group(self, name: str, description: str = "") -> DirectoryGroup:
+        group = DirectoryGroup(self.name, f"grp{len(self.groups) + 1:04d}", name, description)
+        self.groups[group.id] = group
+        self.members[group.id] = set()
+        return group
+
+    def fail_next(self, error: ConnectorError, times: int = 1) -> None:
+        """Make the next ``times`` calls raise ``error``."""
+        self._fail_next.extend([error] * times)
+
+    def set_status(self, user_id: str, status: UserStatus) -> None:
+        acct = self.accounts[user_id]
+        acct.user = replace(acct.user, status=status)
+
+    # -- plumbing ------------------------------------------------------------
+    def _now(self) -> datetime:
+        return self._clock.now(UTC)
+
+    def _enter(self, op: str) -> None:
+        self.calls.append(op)
+        if self._fail_next:
+            raise self._fail_next.pop(0)
+
+    def _account(self, user: DirectoryUser | str) -> MemoryAccount:
+        user_id = user if isinstance(user, str) else user.id
+        try:
+            return self.accounts[user_id]
+        except KeyError:
+            raise UserNotFound(self.name, f"no user with id {user_id}") from None
+
+    def _group(self, group: DirectoryGroup) -> DirectoryGroup:
+        try:
+            return self.groups[group.id]
+        except KeyError:
+            raise GroupNotFound(self.name, f"no group with id {group.id}") from None
+
+    def _status_of(self, acct: MemoryAccount) -> PasswordStatus:
+        if acct.never_expires or acct.password_changed is None:
+            return PasswordStatus(acct.password_changed, None, never_expires=True)
+        return PasswordStatus(
+            acct.password_changed, acct.password_changed + self.max_age, never_expires=False
+        )
+
+    # -- Directory -----------------------------------------------------------
+    async def find_user_by_email(self, email: str) -> DirectoryUser:
+        self._enter("find_user_by_email")
+        wanted = email.strip().lower()
+        for acct in self.accounts.values():
+            if acct.user.email.lower() == wanted:
+                return acct.user
+        raise UserNotFound(self.name, "no user with that email")
+
+    async def get_user(self, user_id: str) -> DirectoryUser:
+        self._enter("get_user")
+        return self._account(user_id).user
+
+    async def privilege_reasons(
+        self, user: DirectoryUser, protected_groups: Collection[str]
+    ) -> list[str]:
+        self._enter("privilege_reasons")
+        acct = self._account(user)
+        reasons = [f"admin role {role}" for role in acct.admin_roles]
+        wanted = {g.lower() for g in protected_groups}
+        for gid, members in self.members.items():
+            name = self.groups[gid].name
+            if user.id in members and name.lower() in wanted:
+                reasons.append(f"member of protected group {name}")
+        return reasons
+
+    async def aclose(self) -> None:
+        return None
+
+    # -- GroupManager --------------------------------------------------------
+    async def find_group(self, name: str) -> DirectoryGroup:
+        self._enter("find_group")
+        for group in self.groups.values():
+            if group.name == name:
+                return group
+        raise GroupNotFound(self.name, f"no group named {name!r}")
+
+    async def is_member(self, user: DirectoryUser, group: DirectoryGroup) -> bool:
+        self._enter("is_member")
+        return self._account(user).user.id in self.members[self._group(group).id]
+
+    async def add_to_group(self, user: DirectoryUser, group: DirectoryGroup) -> MembershipChange:
+        self._enter("add_to_group")
+        members = self.members[self._group(group).id]
+        acct = self._account(user)
+        if acct.user.id in members:
+            return MembershipChange.ALREADY_MEMBER
+        members.add(acct.user.id)
+        return MembershipChange.ADDED
+
+    async def remove_from_group(
+        self, user: DirectoryUser, group: DirectoryGroup
+    ) -> MembershipChange:
+        self._enter("remove_from_group")
+        members = self.members[self._group(group).id]
+        acct = self._account(user)
+        if acct.user.id not in members:
+            return MembershipChange.NOT_MEMBER
+        members.discard(acct.user.id)
+        return MembershipChange.REMOVED
+
+    # -- PasswordResetter ----------------------------------------------------
+    async def start_password_reset(
+        self, user: DirectoryUser, delivery: ResetDelivery
+    ) -> PasswordResetGrant:
+        self._enter("start_password_reset")
+        acct = self._account(user)
+        if acct.user.status in _CLOSED_STATES:
+            raise InvalidState(self.name, f"user {user.id} is {acct.user.status}")
+        if delivery is ResetDelivery.LINK:
+            acct.user = replace(acct.user, status=UserStatus.RECOVERY)
+            token = secrets.token_urlsafe(24)
+            return PasswordResetGrant(
+                delivery,
+                Secret(f"https://memory.invalid/reset/{token}"),
+                self._now() + timedelta(hours=1),
+                must_change_at_next_login=False,
+            )
+        acct.user = replace(acct.user, status=UserStatus.PASSWORD_EXPIRED)
+        return PasswordResetGrant(
+            delivery, Secret(secrets.token_urlsafe(12)), None, must_change_at_next_login=True
+        )
+
+    # -- Unlocker ------------------------------------------------------------
+    async def unlock(self, user: DirectoryUser) -> UnlockResult:
+        self._enter("unlock")
+        acct = self._account(user)
+        if acct.user.status is not UserStatus.LOCKED_OUT:
+            return UnlockResult.NOT_LOCKED
+        acct.user = replace(acct.user, status=UserStatus.ACTIVE)
+        return UnlockResult.UNLOCKED
+
+    # -- MfaResetter ---------------------------------------------------------
+    async def list_factors(self, user: DirectoryUser) -> Sequence[MfaFactor]:
+        self._enter("list_factors")
+        return list(self._account(user).factors)
+
+    async def reset_factors(self, user: DirectoryUser, factor_id: str | None = None) -> int:
+        self._enter("reset_factors")
+        acct = self._account(user)
+        before = len(acct.factors)
+        acct.factors = [f for f in acct.factors if factor_id is not None and f.id != factor_id]
+        return before - len(acct.factors)
+
+    # -- ExpiryReporter ------------------------------------------------------
+    async def password_status(self, user: DirectoryUser) -> PasswordStatus:
+        self._enter("password_status")
+        return self._status_of(self._account(user))
+
+    async def iter_expiring(self, before: datetime) -> AsyncIterator[list[ExpiringUser]]:
+        page: list[ExpiringUser] = []
+        for acct in list(self.accounts.values()):
+            status = self._status_of(acct)
+            if status.expires_at is None or status.expires_at >= before:
+                continue
+            if acct.user.status in _CLOSED_STATES:
+                continue
+            page.append(ExpiringUser(acct.user, status))
+            if len(page) == self.page_size:
+                self._enter("iter_expiring")
+                yield page
+                page = []
+        if page:
+            self._enter("iter_expiring")
+            yield page
