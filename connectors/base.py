@@ -12,6 +12,7 @@ Users are keyed by the provider's stable id; email is only how we find them.
 from __future__ import annotations
 
 import enum
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,13 +52,31 @@ ALL_CAPABILITIES: tuple[Capability, ...] = (
 )
 
 
+_LIVE_SECRETS: OrderedDict[str, None] = OrderedDict()
+_LIVE_SECRETS_MAX = 10_000
+
+
+def live_secret_values() -> list[str]:
+    """Values of recently made ``Secret`` objects, longest first, for log redaction."""
+    return sorted(_LIVE_SECRETS, key=len, reverse=True)
+
+
 class Secret:
-    """A string that never shows itself in ``repr``/``str``/logs; ``reveal()`` is explicit."""
+    """A string that never shows itself in ``repr``/``str``/logs; ``reveal()`` is explicit.
+
+    Every value is also remembered (bounded) so the log redactor can scrub it
+    even from free text that a library formatted.
+    """
 
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
         self._value = value
+        if len(value) >= 6:
+            _LIVE_SECRETS[value] = None
+            _LIVE_SECRETS.move_to_end(value)
+            while len(_LIVE_SECRETS) > _LIVE_SECRETS_MAX:
+                _LIVE_SECRETS.popitem(last=False)
 
     def reveal(self) -> str:
         """Return the secret; call only where it is delivered to its owner."""

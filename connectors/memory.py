@@ -8,9 +8,11 @@ injected (``fail_next``) to exercise outage handling.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
 
 from connectors.base import (
     Capability,
@@ -275,3 +277,46 @@ class MemoryDirectory:
         if page:
             self._enter("iter_expiring")
             yield page
+
+
+class SeedUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str
+    display_name: str = ""
+    status: UserStatus = UserStatus.ACTIVE
+    password_age_days: int = 1
+    never_expires: bool = False
+    admin_roles: list[str] = []
+    factors: list[str] = []
+    groups: list[str] = []
+
+
+class Settings(BaseModel):
+    """An in-memory directory seeded from the config (demos and tests only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_password_age_days: int = 90
+    groups: list[str] = []
+    users: list[SeedUser] = []
+
+
+def build(name: str, settings: Settings, environ: Mapping[str, str]) -> MemoryDirectory:
+    directory = MemoryDirectory(name, max_age=timedelta(days=settings.max_password_age_days))
+    by_name = {g: directory.add_group(g) for g in settings.groups}
+    now = datetime.now(UTC)
+    for seed in settings.users:
+        user = directory.add_user(
+            seed.email,
+            display_name=seed.display_name,
+            status=seed.status,
+            password_changed=now - timedelta(days=seed.password_age_days),
+            never_expires=seed.never_expires,
+            admin_roles=seed.admin_roles,
+            factors=[MfaFactor(f"f{i}", kind, kind) for i, kind in enumerate(seed.factors)],
+        )
+        for group in seed.groups:
+            target = by_name.get(group) or by_name.setdefault(group, directory.add_group(group))
+            directory.members[target.id].add(user.id)
+    return directory

@@ -20,7 +20,7 @@ KINDS: dict[str, str] = {
     "okta": "connectors.okta",
     "onelogin": "connectors.onelogin",
     "ad": "connectors.ad",
-    "memory": "connectors.memory_kind",
+    "memory": "connectors.memory",
 }
 
 

@@ -1,0 +1,249 @@
+"""The async state store: SQLite by default, PostgreSQL for several replicas.
+
+``Store.open(url)`` runs the migrations (under an advisory lock on PostgreSQL,
+so replicas starting together migrate once) and returns a store whose methods
+are each one short transaction. Transitions that must happen once
+(``mark_event_processed``, ``claim_pending``) are a single conditional
+statement, so two replicas or a double click cannot both win.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from store.models import AuditRecord, PendingAction, ProcessedEvent, SecretMessage
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+_MIGRATION_LOCK_KEY = 7_340_111  # arbitrary, constant: the advisory lock that serialises migrations
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes even for timezone=True columns.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _upgrade(sync_conn: Connection) -> None:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = sync_conn
+    command.upgrade(cfg, "head")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A pending action that this caller, and only this caller, now owns."""
+
+    token: str
+    kind: str
+    slack_user: str
+    payload: dict[str, Any]
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``postgresql://`` and ``sqlite:///`` URLs; use the async drivers."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + url[len("postgresql://") :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+class Store:
+    """Durable state behind the bot; one instance per process."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._session = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        """Connect, create the SQLite folder if needed, and migrate to the latest schema."""
+        url = normalise_url(url)
+        if url.startswith("sqlite+aiosqlite:///") and ":memory:" not in url:
+            Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir(
+                parents=True, exist_ok=True
+            )
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+        engine = create_async_engine(url, **kwargs)
+        store = cls(engine)
+        await store.migrate()
+        return store
+
+    async def migrate(self) -> None:
+        async with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY}
+                )
+            await conn.run_sync(_upgrade)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # -- events ---------------------------------------------------------------
+    async def mark_event_processed(self, event_id: str) -> bool:
+        """Record a Slack event id; ``False`` when it was already recorded (a duplicate)."""
+        try:
+            async with self._session.begin() as s:
+                s.add(ProcessedEvent(event_id=event_id, received_at=_now()))
+        except IntegrityError:
+            return False
+        return True
+
+    async def prune_events(self, older_than: timedelta) -> int:
+        async with self._session.begin() as s:
+            result = await s.execute(
+                delete(ProcessedEvent).where(ProcessedEvent.received_at < _now() - older_than)
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    # -- audit ----------------------------------------------------------------
+    async def add_audit(self, record: AuditRecord) -> None:
+        async with self._session.begin() as s:
+            s.add(record)
+
+    async def count_actions(
+        self, actor: str, action: str, since: datetime, result: str = "success"
+    ) -> int:
+        """How many times ``actor`` did ``action`` with ``result`` since ``since``."""
+        async with self._session() as s:
+            value = await s.scalar(
+                select(func.count())
+                .select_from(AuditRecord)
+                .where(
+                    AuditRecord.actor == actor,
+                    AuditRecord.action == action,
+                    AuditRecord.result == result,
+                    AuditRecord.at >= since,
+                )
+            )
+            return int(value or 0)
+
+    async def list_audit(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> Sequence[AuditRecord]:
+        query = select(AuditRecord).order_by(AuditRecord.at, AuditRecord.id).limit(limit)
+        if actor:
+            query = query.where(AuditRecord.actor == actor)
+        if action:
+            query = query.where(AuditRecord.action == action)
+        if since:
+            query = query.where(AuditRecord.at >= since)
+        if until:
+            query = query.where(AuditRecord.at < until)
+        async with self._session() as s:
+            return list((await s.scalars(query)).all())
+
+    # -- pending confirmations -----------------------------------------------
+    async def create_pending(
+        self, slack_user: str, kind: str, payload: dict[str, Any], ttl: timedelta
+    ) -> str:
+        token = secrets.token_urlsafe(18)
+        now = _now()
+        async with self._session.begin() as s:
+            s.add(
+                PendingAction(
+                    token=token,
+                    slack_user=slack_user,
+                    kind=kind,
+                    state="pending",
+                    payload=payload,
+                    created_at=now,
+                    expires_at=now + ttl,
+                )
+            )
+        return token
+
+    async def claim_pending(
+        self, token: str, slack_user: str, *, state: str = "claimed"
+    ) -> Claimed | None:
+        """Move a pending, unexpired action of ``slack_user`` to ``state``; ``None`` if not ours.
+
+        One conditional UPDATE: of two concurrent callers exactly one gets a row.
+        """
+        async with self._session.begin() as s:
+            result = await s.execute(
+                update(PendingAction)
+                .where(
+                    PendingAction.token == token,
+                    PendingAction.slack_user == slack_user,
+                    PendingAction.state == "pending",
+                    PendingAction.expires_at > _now(),
+                )
+                .values(state=state)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            row = await s.get(PendingAction, token)
+            assert row is not None
+            return Claimed(row.token, row.kind, row.slack_user, dict(row.payload))
+
+    # -- secrets on screen ----------------------------------------------------
+    async def remember_secret_message(
+        self, channel: str, ts: str, hide_at: datetime, replacement: str
+    ) -> int:
+        async with self._session.begin() as s:
+            row = SecretMessage(
+                channel=channel, ts=ts, hide_at=hide_at, hidden=False, replacement=replacement
+            )
+            s.add(row)
+            await s.flush()
+            return row.id
+
+    async def due_secret_messages(self, now: datetime | None = None) -> list[SecretMessage]:
+        async with self._session() as s:
+            rows = await s.scalars(
+                select(SecretMessage)
+                .where(SecretMessage.hidden.is_(False), SecretMessage.hide_at <= (now or _now()))
+                .order_by(SecretMessage.hide_at)
+                .limit(200)
+            )
+            return list(rows.all())
+
+    async def mark_secret_hidden(self, message_id: int) -> bool:
+        async with self._session.begin() as s:
+            result = await s.execute(
+                update(SecretMessage)
+                .where(SecretMessage.id == message_id, SecretMessage.hidden.is_(False))
+                .values(hidden=True)
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def find_secret_message(self, channel: str, ts: str) -> SecretMessage | None:
+        async with self._session() as s:
+            return await s.scalar(
+                select(SecretMessage).where(
+                    SecretMessage.channel == channel, SecretMessage.ts == ts
+                )
+            )
