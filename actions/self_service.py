@@ -1,0 +1,283 @@
+"""Self-service workflows, free of Slack: reset, unlock, MFA reset, password expiry.
+
+Every workflow resolves the requester in the connector configured for the
+capability (by their verified email, then by the provider's id), refuses
+protected accounts and users over their limit, calls the connector once, and
+writes one audit record. Business refusals are ``Refusal`` with a message safe
+to show; anything else is a bug and propagates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from actions.audit import Actor, Auditor
+from actions.providers import Providers
+from config.settings import HelpdeskConfig, Limit
+from connectors.base import (
+    Capability,
+    Directory,
+    DirectoryUser,
+    MfaFactor,
+    PasswordResetGrant,
+    PasswordStatus,
+    ResetDelivery,
+    UnlockResult,
+)
+from connectors.errors import (
+    ConnectorError,
+    InvalidState,
+    NotSupported,
+    PermissionDenied,
+    PolicyRejected,
+    Unavailable,
+    UserNotFound,
+)
+from store.db import Store
+
+
+class Refusal(Exception):
+    """A business refusal: ``code`` for tests and audit, ``user_message`` for the employee."""
+
+    def __init__(self, code: str, user_message: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.user_message = user_message
+
+
+class Notifier(Protocol):
+    async def security_notice(self, text: str) -> None:
+        """Tell the security team (a Slack channel, or the terminal in the demo)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Target:
+    """The requester's own account in the connector serving a capability."""
+
+    connector: Directory
+    user: DirectoryUser
+    label: str
+
+
+@dataclass(frozen=True)
+class ResetOutcome:
+    target: Target
+    grant: PasswordResetGrant
+
+
+_LIMIT_OF: dict[Capability, str] = {
+    Capability.PASSWORD_RESET: "password_reset",
+    Capability.UNLOCK: "unlock",
+    Capability.MFA_RESET: "mfa_reset",
+}
+
+
+class SelfService:
+    """The self-service workflows for one deployment."""
+
+    def __init__(
+        self,
+        cfg: HelpdeskConfig,
+        providers: Providers,
+        store: Store,
+        notifier: Notifier,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.cfg = cfg
+        self.providers = providers
+        self.store = store
+        self.auditor = Auditor(store)
+        self.notifier = notifier
+        self.clock = clock
+
+    # -- shared steps -----------------------------------------------------------
+    def _where_to_go(self) -> str:
+        org = self.cfg.organisation
+        where = f"{org.it_contact} in {org.it_channel}"
+        return f"{where} ({org.it_portal_url})" if org.it_portal_url else where
+
+    def _unavailable(self, label: str) -> Refusal:
+        return Refusal(
+            "unavailable",
+            f"{label} is not answering; nothing was changed. Please try again in a few minutes.",
+        )
+
+    async def resolve(self, actor: Actor, capability: Capability) -> Target:
+        """Find the requester's own account in the connector serving ``capability``."""
+        conn = self.providers.provider_for(capability)
+        if conn is None:
+            raise Refusal(
+                "not_available",
+                f"I can't help with that here. Please ask {self._where_to_go()}.",
+            )
+        label = self.providers.label(conn)
+        try:
+            user = await conn.find_user_by_email(actor.email)
+        except UserNotFound:
+            await self.auditor.record(
+                actor, capability.label, "refused", provider=conn.name,
+                detail={"reason": "unknown_user"},
+            )
+            raise Refusal(
+                "unknown_user",
+                f"I couldn't find an account for {actor.email} in {label}. "
+                f"Please contact {self._where_to_go()}.",
+            ) from None
+        except Unavailable:
+            raise self._unavailable(label) from None
+        return Target(conn, user, label)
+
+    async def _guard(self, actor: Actor, target: Target, capability: Capability) -> None:
+        protected = self.cfg.protected
+        try:
+            reasons = await target.connector.privilege_reasons(target.user, protected.groups)
+        except Unavailable:
+            raise self._unavailable(target.label) from None
+        if not protected.refuse_admin_roles:
+            reasons = [r for r in reasons if not r.startswith("admin role")]
+        if reasons:
+            await self.auditor.record(
+                actor, capability.label, "refused", target=target.user,
+                detail={"reason": "protected", "why": "; ".join(reasons)},
+            )
+            raise Refusal(
+                "protected",
+                "Your account has elevated access, so I won't change it from chat. "
+                f"A person from IT will help: please ask {self._where_to_go()}.",
+            )
+        limit_name = _LIMIT_OF.get(capability)
+        if limit_name is None:
+            return
+        limit: Limit = getattr(self.cfg.limits, limit_name)
+        used = await self.store.count_actions(
+            actor.slack_user_id, capability.label, self.clock() - limit.per
+        )
+        if used >= limit.count:
+            await self.auditor.record(
+                actor, capability.label, "refused", target=target.user,
+                detail={"reason": "rate_limited", "used": used, "limit": limit.count},
+            )
+            raise Refusal(
+                "rate_limited",
+                f"You've reached the limit for this ({limit.count} per {_human(limit.per)}). "
+                f"If you're stuck, please ask {self._where_to_go()}.",
+            )
+
+    @contextlib.asynccontextmanager
+    async def _calling(
+        self, actor: Actor, target: Target, capability: Capability
+    ) -> AsyncIterator[None]:
+        """Turn connector errors into refusals, auditing the failure."""
+        try:
+            yield
+        except ConnectorError as exc:
+            code, message = self._explain(exc, target.label)
+            await self.auditor.record(
+                actor, capability.label, "failed", target=target.user,
+                detail={"reason": code, "error": type(exc).__name__, "code": exc.code or ""},
+            )
+            raise Refusal(code, message) from None
+
+    def _explain(self, exc: ConnectorError, label: str) -> tuple[str, str]:
+        where = self._where_to_go()
+        if isinstance(exc, Unavailable):
+            return "unavailable", self._unavailable(label).user_message
+        if isinstance(exc, PolicyRejected):
+            return "policy", f"{label} refused: {exc.user_message}"
+        if isinstance(exc, InvalidState):
+            return "account_state", (
+                f"Your {label} account is not in a state I can change. Please ask {where}."
+            )
+        if isinstance(exc, PermissionDenied):
+            return "permission", (
+                f"I'm not allowed to do that for your {label} account. Please ask {where}."
+            )
+        if isinstance(exc, NotSupported):
+            return "not_available", f"{label} doesn't support that from chat. Please ask {where}."
+        if isinstance(exc, UserNotFound):
+            return "unknown_user", f"I couldn't find your {label} account. Please ask {where}."
+        return "error", f"Something went wrong with {label}; nothing was changed. Ask {where}."
+
+    async def preflight(self, actor: Actor, capability: Capability) -> Target:
+        """Everything short of acting: resolve, protection, limits. Run before confirming."""
+        target = await self.resolve(actor, capability)
+        await self._guard(actor, target, capability)
+        return target
+
+    # -- workflows ----------------------------------------------------------------
+    async def reset_password(
+        self, actor: Actor, delivery: ResetDelivery | None = None
+    ) -> ResetOutcome:
+        cap = Capability.PASSWORD_RESET
+        target = await self.preflight(actor, cap)
+        role = self.providers.resetter()
+        chosen = delivery or self.cfg.password_reset.delivery
+        async with self._calling(actor, target, cap):
+            grant = await role.start_password_reset(target.user, chosen)
+        await self.auditor.record(
+            actor, cap.label, "success", target=target.user,
+            detail={"delivery": grant.delivery.value},
+        )
+        return ResetOutcome(target, grant)
+
+    async def unlock(self, actor: Actor) -> tuple[Target, UnlockResult]:
+        cap = Capability.UNLOCK
+        target = await self.preflight(actor, cap)
+        role = self.providers.unlocker()
+        async with self._calling(actor, target, cap):
+            result = await role.unlock(target.user)
+        outcome = "success" if result is UnlockResult.UNLOCKED else "noop"
+        await self.auditor.record(
+            actor, cap.label, outcome, target=target.user, detail={"result": result.value}
+        )
+        return target, result
+
+    async def mfa_factors(self, actor: Actor) -> tuple[Target, Sequence[MfaFactor]]:
+        cap = Capability.MFA_RESET
+        target = await self.preflight(actor, cap)
+        role = self.providers.mfa()
+        async with self._calling(actor, target, cap):
+            factors = await role.list_factors(target.user)
+        return target, factors
+
+    async def reset_mfa(self, actor: Actor) -> tuple[Target, int]:
+        cap = Capability.MFA_RESET
+        target = await self.preflight(actor, cap)
+        role = self.providers.mfa()
+        async with self._calling(actor, target, cap):
+            removed = await role.reset_factors(target.user)
+        await self.auditor.record(
+            actor, cap.label, "success", target=target.user, detail={"factors_removed": removed}
+        )
+        await self.notifier.security_notice(
+            f"MFA reset through the helpdesk bot: <@{actor.slack_user_id}> ({actor.email}) "
+            f"removed {removed} factor(s) from their {target.label} account. "
+            "If this wasn't expected, investigate."
+        )
+        return target, removed
+
+    async def password_expiry(self, actor: Actor) -> tuple[Target, PasswordStatus]:
+        cap = Capability.PASSWORD_EXPIRY
+        target = await self.resolve(actor, cap)
+        role = self.providers.expiry()
+        async with self._calling(actor, target, cap):
+            status = await role.password_status(target.user)
+        return target, status
+
+
+def _human(delta: object) -> str:
+    from datetime import timedelta
+
+    assert isinstance(delta, timedelta)
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0 and seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+    return f"{seconds} seconds"

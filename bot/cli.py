@@ -1,0 +1,98 @@
+"""``helpdesk``: run the bot, the terminal demo, the doctor, the intent classifier.
+
+Exit codes: 0 fine, 1 problems found (doctor), 2 could not run (bad
+configuration or arguments: one clear line per problem, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from config.secrets import MissingSecret
+from config.settings import ConfigError, HelpdeskConfig, load_config
+
+
+def _config_or_exit(path: str | None) -> HelpdeskConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"config error: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    cfg = _config_or_exit(args.config)
+    try:
+        cfg.slack.bot_token.resolve()
+        cfg.slack.signing_secret.resolve()
+    except MissingSecret as exc:
+        print(
+            f"No Slack credentials configured ({exc}): starting the local demo instead. "
+            "See README.md, 'Connect it to Slack'.",
+            file=sys.stderr,
+        )
+        from bot.demo import main_demo
+
+        return main_demo(None)
+    from bot.serve import serve
+
+    return asyncio.run(serve(cfg))
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import main_demo
+
+    return main_demo(args.as_email)
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    cfg = _config_or_exit(args.config)
+    from bot.doctor import run_doctor
+
+    return asyncio.run(run_doctor(cfg, as_json=args.json))
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from bot.intents.cli import run_classify
+
+    return run_classify(args.config, sys.stdin, sys.stdout, sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="helpdesk", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="serve Slack (or the demo when no Slack credentials are set)")
+    run.add_argument("--config", help="helpdesk.yaml (default: $HELPDESK_CONFIG or packaged)")
+    run.set_defaults(func=_cmd_run)
+
+    demo = sub.add_parser("demo", help="the bot in this terminal, on a local Okta sandbox")
+    demo.add_argument("--as", dest="as_email", help="which demo employee you are")
+    demo.set_defaults(func=_cmd_demo)
+
+    doctor = sub.add_parser("doctor", help="check configuration, credentials and connectivity")
+    doctor.add_argument("--config")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.set_defaults(func=_cmd_doctor)
+
+    classify = sub.add_parser("classify", help="classify utterances from stdin, JSON lines out")
+    classify.add_argument("--config")
+    classify.set_defaults(func=_cmd_classify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""Everything a running bot needs, built once from the configuration."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from actions.providers import Providers
+from actions.self_service import Notifier, SelfService
+from bot.conversation import Conversation
+from bot.routing import Router, build_router
+from config.settings import HelpdeskConfig
+from store.db import Store
+
+
+@dataclass
+class Runtime:
+    cfg: HelpdeskConfig
+    store: Store
+    providers: Providers
+    service: SelfService
+    router: Router
+    conversation: Conversation
+
+    @classmethod
+    async def start(
+        cls,
+        cfg: HelpdeskConfig,
+        notifier: Notifier,
+        environ: Mapping[str, str] | None = None,
+        *,
+        providers: Providers | None = None,
+    ) -> Runtime:
+        environ = os.environ if environ is None else environ
+        store = await Store.open(cfg.database_url)
+        providers = providers or Providers.from_config(cfg, environ)
+        service = SelfService(cfg, providers, store, notifier)
+        router = build_router(cfg)
+        return cls(cfg, store, providers, service, router, Conversation(service, router, store))
+
+    async def aclose(self) -> None:
+        await self.providers.aclose()
+        await self.store.close()

@@ -1,0 +1,200 @@
+"""The Slack surface: a Bolt AsyncApp whose listeners ack, parse, call the conversation, render.
+
+Slack signs every request; Bolt's request verification rejects a missing or
+wrong signature or a timestamp older than five minutes with 401 before any
+listener runs. Event ids are recorded in the store, so a redelivery
+(X-Slack-Retry-Num) or a duplicate is acknowledged and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from actions.audit import new_correlation_id
+from bot.conversation import SECRET_DONE, Reply
+from bot.runtime import Runtime
+from bot.slack.blocks import home_view, parse_action_id, reply_blocks
+from bot.slack.identity import IdentityRefused, SlackIdentity
+from config.logging import get_logger
+
+log = get_logger("helpdesk.slack")
+
+
+class SlackNotifier:
+    """Security notices to the configured channel (none configured: logged only)."""
+
+    def __init__(self, client: AsyncWebClient, channel: str | None) -> None:
+        self.client = client
+        self.channel = channel
+
+    async def security_notice(self, text: str) -> None:
+        if not self.channel:
+            log.warning("security_notice_not_sent", reason="no security_channel configured")
+            return
+        await self.client.chat_postMessage(channel=self.channel, text=text)
+
+
+class SlackSurface:
+    """Wires a ``Runtime`` into a Bolt app."""
+
+    def __init__(self, runtime: Runtime, client: AsyncWebClient, signing_secret: str) -> None:
+        self.runtime = runtime
+        self.client = client
+        where = runtime.service._where_to_go()
+        self.identity = SlackIdentity(client, where)
+        self.verifier = SignatureVerifier(signing_secret)
+        self.app = AsyncApp(
+            client=client,
+            signing_secret=signing_secret,
+            token_verification_enabled=False,
+            raise_error_for_unhandled_request=False,
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._register()
+
+    # -- delivery -------------------------------------------------------------------
+    async def _post(self, channel: str, reply: Reply) -> None:
+        resp = await self.client.chat_postMessage(
+            channel=channel, text=reply.text, blocks=reply_blocks(reply)
+        )
+        if reply.secret_hide_at is not None:
+            await self.runtime.store.remember_secret_message(
+                str(resp["channel"]), str(resp["ts"]), reply.secret_hide_at,
+                reply.secret_replacement,
+            )
+
+    async def _deliver(
+        self, user_id: str, replies: list[Reply], prompt: tuple[str, str] | None = None
+    ) -> None:
+        """Post replies in the user's DM; a reply to a click updates the clicked message."""
+        dm = await self._dm_channel(user_id)
+        for reply in replies:
+            if reply.replaces_prompt and prompt is not None:
+                channel, ts = prompt
+                await self.client.chat_update(
+                    channel=channel, ts=ts, text=reply.text, blocks=reply_blocks(reply)
+                )
+            else:
+                await self._post(dm, reply)
+
+    async def _dm_channel(self, user_id: str) -> str:
+        resp = await self.client.conversations_open(users=user_id)
+        return str(resp["channel"]["id"])
+
+    async def _guarded(self, user_id: str, work: Callable[[Any], Awaitable[list[Reply]]]) -> None:
+        try:
+            actor = await self.identity.resolve(user_id)
+        except IdentityRefused as refused:
+            log.info("identity_refused", slack_user=user_id, reason=refused.code)
+            await self._deliver(user_id, [Reply(refused.user_message)])
+            return
+        replies = await work(actor)
+        await self._deliver(user_id, replies)
+
+    # -- listeners ------------------------------------------------------------------
+    def _register(self) -> None:
+        app = self.app
+        conv = self.runtime.conversation
+
+        @app.middleware
+        async def drop_duplicates(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> Any:
+            event_id = body.get("event_id")
+            if (
+                body.get("type") == "event_callback"
+                and isinstance(event_id, str)
+                and not await self.runtime.store.mark_event_processed(event_id)
+            ):
+                log.info("duplicate_event_dropped", event_id=event_id)
+                return BoltResponse(status=200, body="")
+            new_correlation_id()
+            await next()
+            return None
+
+        @app.event("message")
+        async def on_message(event: dict[str, Any]) -> None:
+            # Only plain messages in the bot's DM; edits, bot echoes and joins are ignored.
+            if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+                return
+            user_id, text = event.get("user"), str(event.get("text") or "")
+            if not user_id:
+                return
+
+            async def work(actor: Any) -> list[Reply]:
+                return await conv.on_message(actor, text)
+
+            await self._guarded(str(user_id), work)
+
+        @app.command("/helpdesk")
+        async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+            await ack(text="On it: I'll answer in our direct messages.")
+            text = str(command.get("text") or "")
+
+            async def work(actor: Any) -> list[Reply]:
+                return await conv.on_command(actor, text)
+
+            await self._guarded(str(command["user_id"]), work)
+
+        @app.action(re.compile(r"^hd_[a-z_]+\.\d+$"))
+        async def on_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+            await ack()
+            user_id = str(body["user"]["id"])
+            container = body.get("container") or {}
+            channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+            ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+            prompt = (str(channel), str(ts)) if channel and ts else None
+            name = parse_action_id(str(action.get("action_id", "")))
+            value = str(action.get("value") or "")
+            if name == SECRET_DONE and prompt is not None:
+                row = await self.runtime.store.find_secret_message(*prompt)
+                if row is not None:
+                    await self.runtime.store.mark_secret_hidden(row.id)
+
+            async def work(actor: Any) -> list[Reply]:
+                return await conv.on_button(actor, name, value)
+
+            await self._guarded(user_id, work)
+
+        @app.event("app_home_opened")
+        async def on_home(event: dict[str, Any]) -> None:
+            help_reply = conv._help()
+            await self.client.views_publish(
+                user_id=str(event["user"]), view=home_view([help_reply.text])
+            )
+
+        @app.error
+        async def on_error(error: Exception, body: dict[str, Any]) -> None:
+            log.error("listener_failed", error=type(error).__name__, detail=str(error)[:300])
+
+    # -- secrets janitor ------------------------------------------------------------
+    async def hide_due_secrets(self) -> int:
+        """Edit every DM whose secret is due to disappear; returns how many were hidden."""
+        hidden = 0
+        for row in await self.runtime.store.due_secret_messages():
+            try:
+                await self.client.chat_update(
+                    channel=row.channel, ts=row.ts, text=row.replacement,
+                    blocks=reply_blocks(Reply(row.replacement)),
+                )
+            except SlackApiError as exc:
+                # A deleted message or a closed DM can't be edited; don't retry forever.
+                log.warning("secret_hide_failed", channel=row.channel, error=str(exc)[:200])
+            if await self.runtime.store.mark_secret_hidden(row.id):
+                hidden += 1
+        return hidden
+
+    async def janitor(self, interval: float = 20.0) -> None:
+        while True:
+            try:
+                await self.hide_due_secrets()
+            except Exception as exc:
+                log.warning("janitor_round_failed", error=type(exc).__name__)
+            await asyncio.sleep(interval)

@@ -1,0 +1,102 @@
+"""Shared builders for bot tests: a memory-backed deployment and a keyword router."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from actions.providers import Providers
+from bot.routing import Intent, Routed
+from config.settings import HelpdeskConfig, validate_config
+from connectors.base import MfaFactor, UserStatus
+from connectors.memory import MemoryDirectory
+
+BASE_CONFIG: dict[str, Any] = {
+    "organisation": {
+        "it_channel": "#it-help",
+        "it_contact": "the IT desk",
+        "security_channel": "#sec",
+    },
+    "connectors": {"mem": {"kind": "memory"}},
+    "capabilities": {
+        "groups": "mem",
+        "password_reset": "mem",
+        "unlock": "mem",
+        "mfa_reset": "mem",
+        "password_expiry": "mem",
+    },
+    "protected": {"groups": ["it-admins"]},
+    "limits": {
+        "password_reset": {"count": 2, "per": "1h"},
+        "mfa_reset": {"count": 1, "per": "24h"},
+    },
+}
+
+
+def make_config(database_url: str, **overrides: Any) -> HelpdeskConfig:
+    raw = {**BASE_CONFIG, "database_url": database_url, **overrides}
+    return validate_config(raw, "test", {})
+
+
+def make_directory() -> MemoryDirectory:
+    d = MemoryDirectory("mem", max_age=timedelta(days=90))
+    now = datetime.now(UTC)
+    d.add_user("ada@example.com", display_name="Ada", password_changed=now - timedelta(days=80))
+    d.add_user("locked@example.com", status=UserStatus.LOCKED_OUT)
+    d.add_user("root@example.com", admin_roles=["SUPER_ADMIN"])
+    guard = d.add_user("guard@example.com")
+    d.add_user("forever@example.com", never_expires=True)
+    d.add_user(
+        "phone@example.com",
+        factors=[MfaFactor("f1", "push", "Okta Verify"), MfaFactor("f2", "sms", "SMS")],
+    )
+    admins = d.add_group("it-admins")
+    d.members[admins.id].add(guard.id)
+    d.add_group("figma-editors")
+    return d
+
+
+def providers_for(d: MemoryDirectory, cfg: HelpdeskConfig) -> Providers:
+    from connectors.base import Capability
+
+    return Providers({"mem": d}, {Capability.parse(k): v for k, v in cfg.capabilities.items()})
+
+
+KEYWORDS: list[tuple[str, Intent]] = [
+    ("locked", Intent.ACCOUNT_UNLOCK),
+    ("mfa", Intent.MFA_RESET),
+    ("expire", Intent.PASSWORD_EXPIRY),
+    ("password", Intent.PASSWORD_RESET),
+    ("help", Intent.HELP),
+    ("hello", Intent.GREETING),
+    ("figma", Intent.GROUP_ACCESS),
+]
+
+
+@dataclass
+class KeywordRouter:
+    """A predictable router for flow tests; the real one is tested in tests/intents."""
+
+    seen: list[str] = field(default_factory=list)
+
+    def classify(self, text: str) -> Routed:
+        self.seen.append(text)
+        low = text.lower()
+        if low == "hmm":
+            return Routed(
+                Intent.OUT_OF_SCOPE, 0.3, None,
+                [Intent.PASSWORD_RESET, Intent.ACCOUNT_UNLOCK], True,
+            )
+        for word, intent in KEYWORDS:
+            if word in low:
+                return Routed(intent, 0.9, None, [intent], False)
+        return Routed(Intent.OUT_OF_SCOPE, 0.8, None, [Intent.OUT_OF_SCOPE], False)
+
+
+@dataclass
+class RecordingNotifier:
+    notices: list[str] = field(default_factory=list)
+
+    async def security_notice(self, text: str) -> None:
+        self.notices.append(text)

@@ -1,0 +1,180 @@
+"""The conversation's flows, refusals and faults, on the in-memory directory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from actions.audit import Actor
+from actions.self_service import SelfService
+from bot.conversation import CANCEL, CONFIRM, SECRET_DONE, START, Conversation, Reply
+from connectors.base import UserStatus
+from connectors.errors import Unavailable
+from connectors.memory import MemoryDirectory
+from store.db import Store
+from tests.bot.helpers import (
+    KeywordRouter,
+    RecordingNotifier,
+    make_config,
+    make_directory,
+    providers_for,
+)
+
+
+@dataclass
+class World:
+    conv: Conversation
+    directory: MemoryDirectory
+    store: Store
+    notifier: RecordingNotifier
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    cfg = make_config(f"sqlite:///{tmp_path}/s.sqlite3")
+    store = await Store.open(cfg.database_url)
+    directory = make_directory()
+    notifier = RecordingNotifier()
+    service = SelfService(cfg, providers_for(directory, cfg), store, notifier)
+    yield World(Conversation(service, KeywordRouter(), store), directory, store, notifier)
+    await store.close()
+
+
+def actor(email: str = "ada@example.com", uid: str = "U1") -> Actor:
+    return Actor(uid, email, "Someone")
+
+
+def button(reply: Reply, action: str) -> str:
+    for b in reply.buttons:
+        if b.action == action:
+            return b.value
+    raise AssertionError(f"no {action} button in {reply}")
+
+
+async def test_password_reset_link_flow(world: World) -> None:
+    [offer] = await world.conv.on_message(actor(), "I forgot my password")
+    assert "reset your" in offer.text and "link" in offer.text
+    token = button(offer, CONFIRM)
+    confirmed, secret = await world.conv.on_button(actor(), CONFIRM, token)
+    assert confirmed.replaces_prompt
+    assert "https://memory.invalid/reset/" in secret.text
+    assert secret.secret_hide_at is not None and "removed" in secret.secret_replacement
+    assert button(secret, SECRET_DONE)
+    # The same confirmation cannot be used twice (double click / redelivery).
+    [stale] = await world.conv.on_button(actor(), CONFIRM, token)
+    assert "expired or was already handled" in stale.text
+    rows = await world.store.list_audit(actor="U1", action="password_reset")
+    assert [r.result for r in rows] == ["success"]
+    assert all("memory.invalid" not in str(r.detail) for r in rows)
+
+
+async def test_someone_else_cannot_confirm(world: World) -> None:
+    [offer] = await world.conv.on_message(actor(), "password please")
+    token = button(offer, CONFIRM)
+    [stale] = await world.conv.on_button(actor("locked@example.com", "U2"), CONFIRM, token)
+    assert "expired" in stale.text
+    assert world.directory.accounts["mem00001"].user.status is UserStatus.ACTIVE
+
+
+async def test_cancel(world: World) -> None:
+    [offer] = await world.conv.on_message(actor(), "password")
+    [done] = await world.conv.on_button(actor(), CANCEL, button(offer, CANCEL))
+    assert "Nothing was changed" in done.text
+    [stale] = await world.conv.on_button(actor(), CONFIRM, button(offer, CONFIRM))
+    assert "expired" in stale.text
+
+
+async def test_reset_rate_limit(world: World) -> None:
+    for _ in range(2):
+        [offer] = await world.conv.on_message(actor(), "password")
+        await world.conv.on_button(actor(), CONFIRM, button(offer, CONFIRM))
+    [refused] = await world.conv.on_message(actor(), "password")
+    assert "limit" in refused.text and not refused.buttons
+    results = [r.result for r in await world.store.list_audit(actor="U1")]
+    assert results == ["success", "success", "refused"]
+
+
+async def test_unlock_locked_and_not_locked(world: World) -> None:
+    [done] = await world.conv.on_message(actor("locked@example.com", "U2"), "I'm locked out")
+    assert "is unlocked" in done.text and button(done, START) == "password_reset"
+    [again] = await world.conv.on_message(actor("locked@example.com", "U2"), "locked again?")
+    assert "isn't locked" in again.text and button(again, START) == "password_reset"
+
+
+async def test_mfa_reset_confirms_and_notifies(world: World) -> None:
+    me = actor("phone@example.com", "U3")
+    [offer] = await world.conv.on_message(me, "lost my phone, reset mfa")
+    assert "2 MFA factor" in offer.text
+    [done] = await world.conv.on_button(me, CONFIRM, button(offer, CONFIRM))
+    assert "removed 2 MFA factor" in done.text
+    assert len(world.notifier.notices) == 1 and "phone@example.com" in world.notifier.notices[0]
+    # One MFA reset per 24 hours.
+    [refused] = await world.conv.on_message(me, "mfa again")
+    assert "limit" in refused.text
+
+
+async def test_protected_accounts_are_sent_to_a_human(world: World) -> None:
+    for email in ("root@example.com", "guard@example.com"):
+        [refused] = await world.conv.on_message(actor(email, "U9"), "reset my password")
+        assert "elevated access" in refused.text and "#it-help" in refused.text
+        assert not refused.buttons
+    [refused] = await world.conv.on_message(actor("root@example.com", "U9"), "locked")
+    assert "elevated access" in refused.text
+    rows = await world.store.list_audit(actor="U9")
+    assert {r.detail["reason"] for r in rows} == {"protected"}
+
+
+async def test_expiry_answers(world: World) -> None:
+    [answer] = await world.conv.on_message(actor(), "when does my password expire")
+    assert "expires in 9 days" in answer.text or "expires in 10 days" in answer.text
+    [never] = await world.conv.on_message(actor("forever@example.com"), "expire?")
+    assert "never expires" in never.text
+
+
+async def test_unknown_user(world: World) -> None:
+    [refused] = await world.conv.on_message(actor("ghost@example.com"), "password")
+    assert "couldn't find an account for ghost@example.com" in refused.text
+    assert "the IT desk in #it-help" in refused.text
+
+
+async def test_directory_outage_changes_nothing(world: World) -> None:
+    [offer] = await world.conv.on_message(actor(), "password")
+    world.directory.fail_next(Unavailable("mem", "timeout"), times=5)
+    [failed] = await world.conv.on_button(actor(), CONFIRM, button(offer, CONFIRM))
+    assert "not answering; nothing was changed" in failed.text
+    assert world.directory.accounts["mem00001"].user.status is UserStatus.ACTIVE
+
+
+async def test_help_lists_only_offered_capabilities(tmp_path: Path) -> None:
+    cfg = make_config(f"sqlite:///{tmp_path}/h.sqlite3", capabilities={"unlock": "mem"})
+    store = await Store.open(cfg.database_url)
+    try:
+        service = SelfService(cfg, providers_for(make_directory(), cfg), store, RecordingNotifier())
+        conv = Conversation(service, KeywordRouter(), store)
+        [help_reply] = await conv.on_message(actor(), "help")
+        assert "unlock" in help_reply.text and "reset your password" not in help_reply.text
+        [refused] = await conv.on_message(actor(), "password")
+        assert "can't help with that here" in refused.text
+    finally:
+        await store.close()
+
+
+async def test_low_confidence_asks(world: World) -> None:
+    [ask] = await world.conv.on_message(actor(), "hmm")
+    assert "Did you mean" in ask.text
+    assert [b.value for b in ask.buttons] == ["password_reset", "account_unlock"]
+
+
+async def test_out_of_scope(world: World) -> None:
+    [answer] = await world.conv.on_message(actor(), "what's for lunch")
+    assert "not something I can help with" in answer.text and "#it-help" in answer.text
+
+
+async def test_slash_command_reaches_the_same_flows(world: World) -> None:
+    [offer] = await world.conv.on_command(actor(), "reset-password")
+    assert button(offer, CONFIRM)
+    [unlock] = await world.conv.on_command(actor("locked@example.com", "U2"), "unlock")
+    assert "is unlocked" in unlock.text
