@@ -1,0 +1,50 @@
+"""Secrets never reach a log line, whoever logs them and however."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from config.logging import configure_logging, get_logger
+from connectors.base import Secret
+
+
+def _lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+def test_temporary_password_never_logged() -> None:
+    out = io.StringIO()
+    configure_logging("DEBUG", out)
+    temp = Secret("Tmp-Pa55word-9000")
+    link = Secret("https://acme.okta.com/signin/reset-password/XE6wE17zmphl3KqAPFxO")
+    log = get_logger("test")
+    log.info("reset_done", secret=temp, note=f"password is {temp.reveal()}")
+    log.info("delivered", url=link.reveal(), tempPassword="abc")
+    log.info("headers", headers={"Authorization": "SSWS 00abcdefghijklmnopqrstuvwxyz"})
+    logging.getLogger("some.library").warning("sent %s to user", temp.reveal())
+    try:
+        raise RuntimeError(f"failed with {temp.reveal()}")
+    except RuntimeError:
+        log.exception("boom")
+    text = out.getvalue()
+    assert "Tmp-Pa55word-9000" not in text
+    assert "XE6wE17zmphl3KqAPFxO" not in text
+    assert "00abcdefghijklmnopqrstuvwxyz" not in text
+    assert "abc" not in json.dumps([r.get("tempPassword") for r in _lines(out)])
+    assert len(_lines(out)) == 5
+    assert text.count("[REDACTED]") >= 6
+
+
+def test_token_shapes_scrubbed_from_free_text() -> None:
+    out = io.StringIO()
+    configure_logging("INFO", out)
+    get_logger("t").info("oops", detail="token xoxb-1234567890-abcdefghij leaked, Bearer eyJhbGciOi.x")
+    text = out.getvalue()
+    assert "xoxb-1234567890" not in text and "eyJhbGciOi" not in text
+
+
+def test_secret_repr_hides_value() -> None:
+    s = Secret("hunter2-hunter2")
+    assert "hunter2" not in repr(s) and "hunter2" not in str(s) and "hunter2" not in f"{s}"

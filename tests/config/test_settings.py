@@ -1,0 +1,113 @@
+"""Configuration: the packaged file is valid, and every problem is one clear line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config.secrets import MissingSecret, SecretRef
+from config.settings import ConfigError, load_config, parse_duration, validate_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_packaged_config_is_valid() -> None:
+    cfg = load_config(ROOT / "config" / "helpdesk.yaml", environ={})
+    assert cfg.capabilities["password_reset"] == "okta"
+    assert cfg.limits.mfa_reset.count == 1
+
+
+def test_database_url_from_environment() -> None:
+    cfg = load_config(
+        ROOT / "config" / "helpdesk.yaml", environ={"DATABASE_URL": "postgresql://x/y"}
+    )
+    # The file names a database explicitly, which wins over the environment.
+    assert cfg.database_url.startswith("sqlite")
+    raw = {"connectors": {"m": {"kind": "memory"}}}
+    assert validate_config(raw, environ={"DATABASE_URL": "postgresql://x/y"}).database_url == (
+        "postgresql://x/y"
+    )
+
+
+def test_every_problem_reported(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "connectors:\n"
+        "  m: {kind: memory, bogus: 1}\n"
+        "  z: {kind: zorg}\n"
+        "capabilities: {unlock: nowhere, teleport: m}\n"
+        "limits: {unlock: {count: -1, per: 1h}}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    problems = info.value.problems
+    assert any("connectors.z.kind" in p and "unknown connector kind" in p for p in problems)
+    assert any("limits.unlock.count" in p for p in problems)
+    assert all(p.startswith(str(path)) for p in problems)
+
+
+def test_second_stage_problems(tmp_path: Path) -> None:
+    raw = {
+        "connectors": {"m": {"kind": "memory", "bogus": 1}},
+        "capabilities": {"unlock": "nowhere", "teleport": "m"},
+        "catalogue": [{"key": "a", "display_name": "A", "provider_group": "a", "provider": "x"}],
+    }
+    with pytest.raises(ConfigError) as info:
+        validate_config(raw, "f.yaml", {})
+    text = "\n".join(info.value.problems)
+    assert "f.yaml: connectors.m.bogus: Extra inputs are not permitted" in text
+    assert "f.yaml: capabilities.unlock: no connector named 'nowhere'" in text
+    assert "f.yaml: capabilities.teleport: unknown capability" in text
+    assert "f.yaml: catalogue.0.provider: no connector named 'x'" in text
+
+
+def test_secrets_are_references_not_values() -> None:
+    with pytest.raises(ConfigError) as info:
+        validate_config(
+            {"connectors": {"m": {"kind": "memory"}}, "slack": {"bot_token": "xoxb-123"}},
+            "f.yaml",
+            {},
+        )
+    assert any("slack.bot_token" in p for p in info.value.problems)
+    with pytest.raises(MissingSecret) as missing:
+        SecretRef(env="NOPE_NOT_SET").resolve({})
+    assert "NOPE_NOT_SET" in str(missing.value)
+    assert SecretRef(env="T").resolve({"T": "abc123"}).reveal() == "abc123"
+
+
+def test_durations() -> None:
+    assert parse_duration("15m").total_seconds() == 900
+    assert parse_duration("2d").days == 2
+    with pytest.raises(ValueError):
+        parse_duration("soon")
+
+
+def test_cli_bad_config_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("connectors: {m: {kind: zorg}}\nlog_level: LOUD\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "doctor", "--config", str(path)],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("config error: ") for line in lines)
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("connectors: [unclosed\n")
+    for target in (tmp_path / "missing.yaml", broken):
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "doctor", "--config", str(target)],
+            capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
+        )
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert proc.stderr.count("\n") == 1
