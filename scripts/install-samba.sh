@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Install the Samba 4 AD domain controller the Active Directory tests start themselves.
+#
+# Idempotent and quiet: does nothing when samba-tool and the AD DC modules are
+# already there, refreshes the apt index only when it is missing or stale.
+# Debian/Ubuntu only; needs root (or sudo).
+set -euo pipefail
+
+PACKAGES=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind)
+
+all_installed() {
+    local pkg
+    for pkg in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || return 1
+    done
+    command -v samba-tool >/dev/null 2>&1
+}
+
+if all_installed; then
+    exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-samba: apt-get not found; install ${PACKAGES[*]} by hand" >&2
+    exit 2
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+# Refresh the package index when it was never fetched or is older than a day.
+lists=/var/lib/apt/lists
+if [ -z "$(find "$lists" -maxdepth 1 -name '*_Packages*' -mtime -1 2>/dev/null | head -n 1)" ]; then
+    $SUDO apt-get update -qq >/dev/null
+fi
+
+$SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+
+# The packages start a file server we do not want; the tests run their own DC.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now smbd nmbd winbind samba-ad-dc >/dev/null 2>&1 || true
+fi
+
+command -v samba-tool >/dev/null 2>&1 || { echo "install-samba: samba-tool missing" >&2; exit 1; }
+echo "install-samba: $(samba --version 2>/dev/null || echo samba) installed"
