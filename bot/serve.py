@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Mapping
 import uvicorn
 from slack_sdk.web.async_client import AsyncWebClient
 
+from actions.providers import Providers
 from bot.runtime import Runtime
 from bot.slack.app import SlackNotifier, SlackSurface
 from bot.slack.server import build_http_app
@@ -21,7 +22,10 @@ log = get_logger("helpdesk.serve")
 
 @contextlib.asynccontextmanager
 async def slack_surface(
-    cfg: HelpdeskConfig, environ: Mapping[str, str] | None = None
+    cfg: HelpdeskConfig,
+    environ: Mapping[str, str] | None = None,
+    *,
+    providers: Providers | None = None,
 ) -> AsyncIterator[SlackSurface]:
     """Build the runtime and its Slack surface; close both on exit."""
     environ = os.environ if environ is None else environ
@@ -30,7 +34,8 @@ async def slack_surface(
     kwargs = {"base_url": cfg.slack.api_base_url} if cfg.slack.api_base_url else {}
     client = AsyncWebClient(token=token.reveal(), **kwargs)
     runtime = await Runtime.start(
-        cfg, SlackNotifier(client, cfg.organisation.security_channel), environ
+        cfg, SlackNotifier(client, cfg.organisation.security_channel), environ,
+        providers=providers,
     )
     try:
         yield SlackSurface(runtime, client, secret.reveal())

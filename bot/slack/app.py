@@ -16,7 +16,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from actions.audit import new_correlation_id
@@ -51,11 +50,10 @@ class SlackSurface:
         self.client = client
         where = runtime.service._where_to_go()
         self.identity = SlackIdentity(client, where)
-        self.verifier = SignatureVerifier(signing_secret)
+        self.signing_secret = signing_secret
         self.app = AsyncApp(
             client=client,
             signing_secret=signing_secret,
-            token_verification_enabled=False,
             raise_error_for_unhandled_request=False,
         )
         self._tasks: set[asyncio.Task[None]] = set()
@@ -90,7 +88,12 @@ class SlackSurface:
         resp = await self.client.conversations_open(users=user_id)
         return str(resp["channel"]["id"])
 
-    async def _guarded(self, user_id: str, work: Callable[[Any], Awaitable[list[Reply]]]) -> None:
+    async def _guarded(
+        self,
+        user_id: str,
+        work: Callable[[Any], Awaitable[list[Reply]]],
+        prompt: tuple[str, str] | None = None,
+    ) -> None:
         try:
             actor = await self.identity.resolve(user_id)
         except IdentityRefused as refused:
@@ -98,7 +101,7 @@ class SlackSurface:
             await self._deliver(user_id, [Reply(refused.user_message)])
             return
         replies = await work(actor)
-        await self._deliver(user_id, replies)
+        await self._deliver(user_id, replies, prompt)
 
     # -- listeners ------------------------------------------------------------------
     def _register(self) -> None:
@@ -161,7 +164,7 @@ class SlackSurface:
             async def work(actor: Any) -> list[Reply]:
                 return await conv.on_button(actor, name, value)
 
-            await self._guarded(user_id, work)
+            await self._guarded(user_id, work, prompt)
 
         @app.event("app_home_opened")
         async def on_home(event: dict[str, Any]) -> None:
