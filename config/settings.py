@@ -207,13 +207,15 @@ def validate_config(
         if entry.key in keys:
             problems.append(f"{source}: catalogue.{i}.key: duplicate key {entry.key!r}")
         keys.add(entry.key)
-        provider = entry.provider or groups_provider
-        if provider is None:
+        group_provider = entry.provider or groups_provider
+        if group_provider is None:
             problems.append(
                 f"{source}: catalogue.{i}.provider: no provider and no 'groups' capability"
             )
-        elif provider not in cfg.connectors:
-            problems.append(f"{source}: catalogue.{i}.provider: no connector named {provider!r}")
+        elif group_provider not in cfg.connectors:
+            problems.append(
+                f"{source}: catalogue.{i}.provider: no connector named {group_provider!r}"
+            )
     if problems:
         raise ConfigError(problems)
     return cfg.model_copy(update={"source": Path(source)})

@@ -251,7 +251,7 @@ class PasswordResetter(Protocol):
     async def start_password_reset(
         self, user: DirectoryUser, delivery: ResetDelivery
     ) -> PasswordResetGrant:
-        """Issue a one-time reset link or a temporary password that must be changed at next login."""
+        """Issue a one-time reset link, or a temporary password to change at next login."""
         ...
 
 

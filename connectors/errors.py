@@ -7,7 +7,7 @@
     ├── UserNotFound                  no such user (by email or id)
     ├── GroupNotFound                 no such group
     ├── PermissionDenied              the service account may not do this
-    ├── PolicyRejected                the directory's policy refused; ``user_message`` is safe to show
+    ├── PolicyRejected                policy refused; ``user_message`` is safe to show
     ├── InvalidState                  the account's state forbids it (suspended, deprovisioned, ...)
     └── Unavailable                   outage, timeout or rate limit; retryable
 

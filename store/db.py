@@ -238,7 +238,7 @@ class Store:
                 .where(SecretMessage.id == message_id, SecretMessage.hidden.is_(False))
                 .values(hidden=True)
             )
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def find_secret_message(self, channel: str, ts: str) -> SecretMessage | None:
         async with self._session() as s:
