@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from config.secrets import SecretRef
 from connectors.base import ALL_CAPABILITIES, Capability, ResetDelivery
@@ -23,6 +30,7 @@ from connectors.registry import KINDS, load_kind
 
 DEFAULT_CONFIG = Path(__file__).with_name("helpdesk.yaml")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_TIMEDELTA = TypeAdapter(timedelta)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -33,9 +41,13 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
     if isinstance(text, int | float):
         return timedelta(seconds=text)
     match = _DURATION.match(str(text))
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 15m, 1h, 2d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if match:
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        # ISO 8601 (PT15M), which is also how a dumped config writes durations back.
+        return _TIMEDELTA.validate_python(text)
+    except ValidationError:
+        raise ValueError(f"{text!r} is not a duration like 15m, 1h, 2d") from None
 
 
 class _Strict(BaseModel):
