@@ -15,12 +15,12 @@ import os
 import sys
 import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import TextIO
 
 from actions.audit import Actor
 from bot.conversation import Button, Reply
 from bot.runtime import Runtime
+from config.logging import configure_logging
 from config.settings import HelpdeskConfig, load_config, validate_config
 
 DEMO_TOKEN_ENV = "HELPDESK_DEMO_OKTA_TOKEN"
@@ -51,9 +51,8 @@ async def demo_runtime(
     out: TextIO, database_url: str | None = None
 ) -> AsyncIterator[tuple[Runtime, list[str]]]:
     """Start the Okta sandbox and a runtime wired to it; yields the runtime and demo emails."""
-    from sandboxes.okta.server import run_okta_sandbox
-
     from sandboxes.okta.seed import DEMO_SEED, DEMO_TOKEN
+    from sandboxes.okta.server import run_okta_sandbox
     from sandboxes.okta.state import load_seed
 
     state = load_seed(DEMO_SEED)
@@ -94,8 +93,8 @@ async def run_demo(stdin: TextIO, out: TextIO, as_email: str = DEFAULT_DEMO_USER
             return 2
         actor = Actor("UDEMO0001", as_email, as_email.split("@")[0])
         print(
-            f"Helpdesk demo: you are {as_email} (Okta sandbox at {runtime.providers.describe()}"
-            f"). Type a message, a number to click a button, or 'quit'.",
+            f"Helpdesk demo: you are {as_email}, talking to the bot; the identity side is a local "
+            "Okta sandbox. Type a message, a number to click a button, or 'quit'.",
             file=out,
         )
         numbered: list[Button] = []
@@ -127,10 +126,6 @@ async def run_demo(stdin: TextIO, out: TextIO, as_email: str = DEFAULT_DEMO_USER
 
 
 def main_demo(as_email: str | None = None) -> int:
+    # The conversation owns the terminal; only warnings and errors are logged, to stderr.
+    configure_logging("WARNING", sys.stderr)
     return asyncio.run(run_demo(sys.stdin, sys.stdout, as_email or DEFAULT_DEMO_USER))
-
-
-def default_config_path() -> Path:
-    from config.settings import DEFAULT_CONFIG
-
-    return DEFAULT_CONFIG

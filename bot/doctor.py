@@ -44,12 +44,12 @@ async def run_doctor(cfg: HelpdeskConfig, *, as_json: bool = False) -> int:
                 except ConnectorError as exc:
                     status, detail = "problem", f"{type(exc).__name__}: {exc.message}"
                 rows.append({"check": f"connector {name}", "status": status, "detail": detail})
-            for cap, name in providers.describe().items():
+            for cap, served_by in providers.describe().items():
                 rows.append(
                     {
                         "check": f"capability {cap}",
-                        "status": "ok" if name else "off",
-                        "detail": name or "not configured",
+                        "status": "ok" if served_by else "off",
+                        "detail": served_by or "not configured",
                     }
                 )
         finally:

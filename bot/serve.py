@@ -8,6 +8,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 
 import uvicorn
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from actions.providers import Providers
@@ -31,8 +32,11 @@ async def slack_surface(
     environ = os.environ if environ is None else environ
     token = cfg.slack.bot_token.resolve(environ)
     secret = cfg.slack.signing_secret.resolve(environ)
-    kwargs = {"base_url": cfg.slack.api_base_url} if cfg.slack.api_base_url else {}
-    client = AsyncWebClient(token=token.reveal(), **kwargs)
+    client = AsyncWebClient(
+        token=token.reveal(),
+        base_url=cfg.slack.api_base_url or AsyncWebClient.BASE_URL,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+    )
     runtime = await Runtime.start(
         cfg, SlackNotifier(client, cfg.organisation.security_channel), environ,
         providers=providers,
@@ -55,7 +59,8 @@ async def serve(cfg: HelpdeskConfig) -> int:
                 log.info(
                     "starting", mode="socket", capabilities=surface.runtime.providers.describe()
                 )
-                await AsyncSocketModeHandler(surface.app, app_token.reveal()).start_async()
+                handler = AsyncSocketModeHandler(surface.app, app_token.reveal())
+                await handler.start_async()  # type: ignore[no-untyped-call]
             else:
                 log.info(
                     "starting", mode="http", host=cfg.slack.host, port=cfg.slack.port,
