@@ -31,14 +31,26 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
+# Run quietly; show apt's own output only when it fails.
+quiet() {
+    if ! "$@" >"$log" 2>&1; then
+        echo "install-samba: '$*' failed:" >&2
+        tail -n 40 "$log" >&2
+        exit 1
+    fi
+}
 
 # Refresh the package index when it was never fetched or is older than a day.
 lists=/var/lib/apt/lists
 if [ -z "$(find "$lists" -maxdepth 1 -name '*_Packages*' -mtime -1 2>/dev/null | head -n 1)" ]; then
-    $SUDO apt-get update -qq >/dev/null
+    quiet $SUDO apt-get update -qq
 fi
 
-$SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+quiet $SUDO env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}"
 
 # The packages start a file server we do not want; the tests run their own DC.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
