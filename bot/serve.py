@@ -78,4 +78,5 @@ async def serve(cfg: HelpdeskConfig) -> int:
                 await server.serve()
         finally:
             janitor.cancel()
+            await surface.drain()
     return 0

@@ -59,6 +59,24 @@ class SlackSurface:
         self._tasks: set[asyncio.Task[None]] = set()
         self._register()
 
+    def spawn(self, work: Awaitable[Any]) -> None:
+        """Run ``work`` after the HTTP response; failures are logged, never lost silently."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception as exc:
+                log.error("background_dispatch_failed", error=type(exc).__name__)
+
+        task = asyncio.create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, grace: float = 10.0) -> None:
+        """Wait for work already acknowledged to finish (graceful shutdown)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+
     # -- delivery -------------------------------------------------------------------
     async def _post(self, channel: str, reply: Reply) -> None:
         resp = await self.client.chat_postMessage(

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 
 import uvicorn
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.request.async_request import AsyncBoltRequest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -48,11 +49,24 @@ def build_http_app(surface: SlackSurface, path: str = "/slack/events") -> Starle
         if len(body) > MAX_BODY:
             return PlainTextResponse("payload too large", status_code=413)
         # Signature first: a forged request learns nothing, not even whether its body parses.
-        if not _well_formed(body, request.headers.get("content-type", "")):
+        content_type = request.headers.get("content-type", "")
+        if not _well_formed(body, content_type):
             if not _signature_ok(surface, request, body):
                 return PlainTextResponse("invalid request signature", status_code=401)
             log.warning("malformed_request", length=len(body))
             return PlainTextResponse("malformed request body", status_code=400)
+        if "application/json" in content_type and _is_event_callback(body):
+            # Events carry nothing to answer: acknowledge at once, then dispatch. Slack
+            # retries what isn't acknowledged in 3 s, so the ack must not wait on the store.
+            if not _signature_ok(surface, request, body):
+                return PlainTextResponse("invalid request signature", status_code=401)
+            bolt_request = AsyncBoltRequest(
+                body=body.decode("utf-8"),
+                query=request.url.query,
+                headers={k: v for k, v in request.headers.items()},
+            )
+            surface.spawn(surface.app.async_dispatch(bolt_request))
+            return Response(status_code=200)
         return await handler.handle(request)
 
     async def healthz(_: Request) -> Response:
@@ -61,6 +75,14 @@ def build_http_app(surface: SlackSurface, path: str = "/slack/events") -> Starle
     return Starlette(
         routes=[Route(path, events, methods=["POST"]), Route("/healthz", healthz, methods=["GET"])]
     )
+
+
+def _is_event_callback(body: bytes) -> bool:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and parsed.get("type") == "event_callback"
 
 
 def _signature_ok(surface: SlackSurface, request: Request, body: bytes) -> bool:
