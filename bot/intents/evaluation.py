@@ -1,0 +1,136 @@
+"""Scoring a router against a labelled JSON-lines file.
+
+Each line of an evaluation file is ``{"text": ..., "intent": ..., "group": key-or-null}``.
+``evaluate`` returns accuracy per intent (recall), their macro average,
+out-of-scope precision and recall, group accuracy (over ``group_access``
+lines) and per-utterance latencies. Shared by the benchmark and the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.intents.router import IntentRouter
+from bot.intents.types import Classification, Intent
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    """One evaluation utterance and its expected answer."""
+
+    text: str
+    intent: Intent
+    group: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Miss:
+    """An utterance the router got wrong."""
+
+    item: Labelled
+    got: Classification
+
+
+@dataclass(slots=True)
+class Report:
+    """Scores of one evaluation run."""
+
+    total: int = 0
+    per_intent: dict[Intent, float] = field(default_factory=dict)
+    macro: float = 0.0
+    accuracy: float = 0.0
+    oos_precision: float = 0.0
+    oos_recall: float = 0.0
+    group_accuracy: float = 0.0
+    group_total: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    misses: list[Miss] = field(default_factory=list)
+
+    def percentile(self, q: float) -> float:
+        """Latency percentile ``q`` (0..100) in milliseconds, nearest rank."""
+        if not self.latencies_ms:
+            return 0.0
+        ordered = sorted(self.latencies_ms)
+        rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+        return ordered[rank]
+
+
+def load_labelled(path: str | Path) -> list[Labelled]:
+    """Read an evaluation file; raises ``ValueError`` naming a bad line."""
+    items: list[Labelled] = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            items.append(Labelled(str(row["text"]), Intent(row["intent"]), row.get("group")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{number}: {exc}") from None
+    return items
+
+
+def _ratio(num: int, den: int) -> float:
+    return num / den if den else 1.0
+
+
+def evaluate(router: IntentRouter, items: Sequence[Labelled], repeat: int = 1) -> Report:
+    """Classify every item (``repeat`` times, for steadier latency) and score the results."""
+    report = Report(total=len(items))
+    hits: dict[Intent, list[bool]] = {intent: [] for intent in Intent}
+    predicted_oos = true_oos = 0
+    group_hits = 0
+    for item in items:
+        got: Classification | None = None
+        for _ in range(max(1, repeat)):
+            start = time.perf_counter()
+            got = router.classify(item.text)
+            report.latencies_ms.append((time.perf_counter() - start) * 1000)
+        assert got is not None
+        right = got.intent is item.intent
+        hits[item.intent].append(right)
+        if got.intent is Intent.OUT_OF_SCOPE:
+            predicted_oos += 1
+            true_oos += right
+        if item.intent is Intent.GROUP_ACCESS:
+            report.group_total += 1
+            group_hits += right and got.group == item.group
+        if not right or (item.intent is Intent.GROUP_ACCESS and got.group != item.group):
+            report.misses.append(Miss(item, got))
+    report.per_intent = {i: _ratio(sum(h), len(h)) for i, h in hits.items() if h}
+    report.macro = sum(report.per_intent.values()) / max(1, len(report.per_intent))
+    report.accuracy = _ratio(sum(sum(h) for h in hits.values()), len(items))
+    report.oos_precision = _ratio(true_oos, predicted_oos)
+    report.oos_recall = report.per_intent.get(Intent.OUT_OF_SCOPE, 1.0)
+    report.group_accuracy = _ratio(group_hits, report.group_total)
+    return report
+
+
+def format_report(name: str, report: Report, show_misses: bool = False) -> Iterable[str]:
+    """Human-readable lines for ``report``."""
+    yield f"== {name}: {report.total} utterances"
+    for intent, acc in sorted(report.per_intent.items(), key=lambda kv: kv[0].value):
+        yield f"  {intent.value:<16} accuracy {acc:.3f}"
+    yield f"  macro accuracy     {report.macro:.3f}   (overall {report.accuracy:.3f})"
+    yield (
+        f"  out_of_scope       precision {report.oos_precision:.3f}  recall {report.oos_recall:.3f}"
+    )
+    yield (
+        f"  group accuracy     {report.group_accuracy:.3f}"
+        f"   ({report.group_total} group_access lines)"
+    )
+    yield (
+        f"  latency per utterance  p50 {report.percentile(50):.3f} ms"
+        f"  p99 {report.percentile(99):.3f} ms"
+        f"  max {max(report.latencies_ms, default=0):.3f} ms"
+    )
+    if show_misses:
+        for miss in report.misses:
+            yield (
+                f"  MISS {miss.item.intent.value}/{miss.item.group} -> "
+                f"{miss.got.intent.value}/{miss.got.group} ({miss.got.confidence:.2f}): "
+                f"{miss.item.text}"
+            )

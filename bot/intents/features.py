@@ -1,0 +1,136 @@
+"""Sparse features of a normalised, negation-marked message.
+
+Feature names and what they capture:
+
+* ``w:STEM`` - a word the user asserts (negated words are left out);
+* ``b:STEM_STEM`` - two neighbouring asserted words within a clause;
+* ``c:CONCEPT`` / ``n:CONCEPT`` - a configured concept asserted / denied;
+* ``cc:A+B`` - two concepts asserted together ("expiry" with "password");
+* ``neg`` - the message denies or takes back something;
+* ``f:WORD`` / ``q`` - the question word the message opens with / it is a question;
+* ``ood:N`` - bucket of content words outside every concept (off-topic talk).
+
+Words equal to ``GROUP_TOKEN`` stand for a catalogue group named in the text.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+
+from bot.intents.lexicon import STOPWORDS
+from bot.intents.text import BOUNDARY, stem, words
+
+GROUP_TOKEN = "<group>"
+#: Feature vectors are scaled to this Euclidean length, so long messages do not
+#: drown the model in small pieces of evidence.
+NORM = 2.5
+STOP_STEMS = frozenset(stem(w) for w in STOPWORDS)
+_OPENERS = words(
+    """
+    when how what why where who which is are am will has have did does do can could would should
+    """
+)
+_SKIP_AT_START = words(
+    """
+    hi hello hey hiya yo ok okay so um uh please quick question
+    """
+)
+
+
+class ConceptIndex:
+    """Maps stemmed word sequences to concept names.
+
+    ``prepare`` turns a configured term into the same normalised surface
+    tokens a message would get, so typos and synonyms line up.
+    """
+
+    def __init__(
+        self,
+        concepts: Iterable[tuple[str, Iterable[str]]],
+        prepare: Callable[[str], list[str]],
+    ) -> None:
+        table: dict[tuple[str, ...], set[str]] = {}
+        singles: set[str] = set()
+        for name, terms in concepts:
+            for term in terms:
+                stems = tuple(stem(t) for t in prepare(term) if t != BOUNDARY)
+                if stems:
+                    table.setdefault(stems, set()).add(name)
+                if len(stems) == 1:
+                    singles.add(stems[0])
+        self._table = {k: frozenset(v) for k, v in table.items()}
+        self._longest = max((len(k) for k in self._table), default=0)
+        self.stems: frozenset[str] = frozenset(s for k in self._table for s in k)
+        self.single_stems: frozenset[str] = frozenset(singles)
+
+    def find(self, stems: Sequence[str]) -> list[tuple[str, int, int]]:
+        """Every ``(concept, start, end)`` whose term occurs in ``stems``."""
+        hits: list[tuple[str, int, int]] = []
+        for start in range(len(stems)):
+            for size in range(1, min(self._longest, len(stems) - start) + 1):
+                names = self._table.get(tuple(stems[start : start + size]))
+                if names:
+                    hits.extend((name, start, start + size) for name in names)
+        return hits
+
+
+def _bucket(count: int, edges: tuple[int, ...]) -> str:
+    for edge in edges:
+        if count <= edge:
+            return str(edge)
+    return f"{edges[-1]}+"
+
+
+def _opener(tokens: Sequence[str]) -> str | None:
+    for token in tokens:
+        if token == BOUNDARY or token in _SKIP_AT_START:
+            continue
+        return token if token in _OPENERS else None
+    return None
+
+
+def extract(
+    tokens: Sequence[str],
+    negated: Sequence[bool],
+    concepts: ConceptIndex,
+    question: bool = False,
+) -> dict[str, float]:
+    """Feature name -> value for one message; values scaled to length ``NORM``.
+
+    ``question`` tells that the raw text contained a question mark.
+    """
+    stems = [t if t in (BOUNDARY, GROUP_TOKEN) else stem(t) for t in tokens]
+    feats: dict[str, float] = {}
+    previous: str | None = None
+    off_topic = 0
+    for i, token in enumerate(stems):
+        if token == BOUNDARY or negated[i]:
+            previous = None
+            continue
+        feats["w:" + token] = 1.0
+        if previous is not None:
+            feats[f"b:{previous}_{token}"] = 1.0
+        previous = token
+        if token not in STOP_STEMS and token not in concepts.stems and token != GROUP_TOKEN:
+            off_topic += 1
+    asserted: set[str] = set()
+    for name, start, end in concepts.find(stems):
+        denied = any(negated[start:end])
+        feats[("n:" if denied else "c:") + name] = 1.0
+        if not denied:
+            asserted.add(name)
+    ordered = sorted(asserted)
+    for n, first in enumerate(ordered):
+        for second in ordered[n + 1 :]:
+            feats[f"cc:{first}+{second}"] = 1.0
+    if any(negated):
+        feats["neg"] = 1.0
+    opener = _opener(tokens)
+    if opener is not None:
+        feats["f:" + opener] = 1.0
+    if question or opener is not None:
+        feats["q"] = 1.0
+    feats["ood:" + _bucket(off_topic, (0, 1, 2, 3))] = 1.0
+    value = NORM / math.sqrt(len(feats))
+    return dict.fromkeys(feats, value)
