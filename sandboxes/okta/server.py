@@ -123,7 +123,9 @@ class _InProcessServer(uvicorn.Server):
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind a TCP socket; port 0 lets the OS choose (read it from ``getsockname()``)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only when
+    # the listening socket says it is TCP; with protocol 0 replies stall on delayed ACKs.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     return sock
