@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 from collections.abc import AsyncIterator, Mapping
 
-import uvicorn
+import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from actions.providers import Providers
 from bot.runtime import Runtime
 from bot.slack.app import SlackNotifier, SlackSurface
-from bot.slack.server import build_http_app
+from bot.slack.server import build_http_app, running_http_thread
 from config.logging import configure_logging, get_logger
 from config.settings import HelpdeskConfig
 
@@ -32,9 +33,13 @@ async def slack_surface(
     environ = os.environ if environ is None else environ
     token = cfg.slack.bot_token.resolve(environ)
     secret = cfg.slack.signing_secret.resolve(environ)
+    # One HTTP session for every Web API call: without it slack_sdk opens a new
+    # connection (and TLS handshake) per call.
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
     client = AsyncWebClient(
         token=token.reveal(),
         base_url=cfg.slack.api_base_url or AsyncWebClient.BASE_URL,
+        session=session,
         retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
     )
     runtime = await Runtime.start(
@@ -45,38 +50,36 @@ async def slack_surface(
         yield SlackSurface(runtime, client, secret.reveal())
     finally:
         await runtime.aclose()
+        await session.close()
 
 
 async def serve(cfg: HelpdeskConfig) -> int:
+    """Serve until SIGINT/SIGTERM; work already acknowledged is finished before exit."""
     configure_logging(cfg.log_level)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     async with slack_surface(cfg) as surface:
         janitor = asyncio.create_task(surface.janitor())
+        capabilities = surface.runtime.providers.describe()
         try:
             if cfg.slack.app_token is not None:
                 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-                app_token = cfg.slack.app_token.resolve()
-                log.info(
-                    "starting", mode="socket", capabilities=surface.runtime.providers.describe()
-                )
-                handler = AsyncSocketModeHandler(surface.app, app_token.reveal())
-                await handler.start_async()  # type: ignore[no-untyped-call]
+                app_token = cfg.slack.app_token.resolve().reveal()
+                handler = AsyncSocketModeHandler(surface.app, app_token)
+                log.info("starting", mode="socket", capabilities=capabilities)
+                await handler.connect_async()  # type: ignore[no-untyped-call]
+                await stop.wait()
+                await handler.close_async()  # type: ignore[no-untyped-call]
             else:
-                log.info(
-                    "starting", mode="http", host=cfg.slack.host, port=cfg.slack.port,
-                    capabilities=surface.runtime.providers.describe(),
-                )
-                server = uvicorn.Server(
-                    uvicorn.Config(
-                        build_http_app(surface, cfg.slack.path),
-                        host=cfg.slack.host,
-                        port=cfg.slack.port,
-                        log_config=None,
-                        access_log=False,
-                    )
-                )
-                await server.serve()
+                app = build_http_app(surface, cfg.slack.path, work_loop=loop)
+                with running_http_thread(app, cfg.slack.host, cfg.slack.port) as url:
+                    log.info("starting", mode="http", url=url, capabilities=capabilities)
+                    await stop.wait()
         finally:
             janitor.cancel()
             await surface.drain()
+    log.info("stopped")
     return 0

@@ -92,7 +92,8 @@ class Store:
             )
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": 30}
+            # SQLite has one writer at a time: more connections only add waiting threads.
+            kwargs.update(connect_args={"timeout": 30}, pool_size=1, max_overflow=0)
         else:
             kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
         engine = create_async_engine(url, **kwargs)

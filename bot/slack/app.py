@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -26,6 +27,7 @@ from bot.slack.identity import IdentityRefused, SlackIdentity
 from config.logging import get_logger
 
 log = get_logger("helpdesk.slack")
+COMMAND_ACK = "On it: I'll answer in our direct messages."
 
 
 class SlackNotifier:
@@ -45,7 +47,14 @@ class SlackNotifier:
 class SlackSurface:
     """Wires a ``Runtime`` into a Bolt app."""
 
-    def __init__(self, runtime: Runtime, client: AsyncWebClient, signing_secret: str) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        client: AsyncWebClient,
+        signing_secret: str,
+        *,
+        max_inflight: int = 32,
+    ) -> None:
         self.runtime = runtime
         self.client = client
         where = runtime.service._where_to_go()
@@ -57,20 +66,21 @@ class SlackSurface:
             raise_error_for_unhandled_request=False,
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        # Conversations in progress at once. Past this they queue: the event loop stays
+        # free to acknowledge new requests within Slack's 3 seconds under a burst.
+        self._slots = asyncio.Semaphore(max_inflight)
         self._register()
 
-    def spawn(self, work: Awaitable[Any]) -> None:
-        """Run ``work`` after the HTTP response; failures are logged, never lost silently."""
-
-        async def guarded() -> None:
-            try:
-                await work
-            except Exception as exc:
-                log.error("background_dispatch_failed", error=type(exc).__name__)
-
-        task = asyncio.create_task(guarded())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def dispatch(self, request: AsyncBoltRequest) -> BoltResponse:
+        """Run one request through Bolt on this loop, tracked for a graceful shutdown."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            return await self.app.async_dispatch(request)
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
 
     async def drain(self, grace: float = 10.0) -> None:
         """Wait for work already acknowledged to finish (graceful shutdown)."""
@@ -112,14 +122,15 @@ class SlackSurface:
         work: Callable[[Any], Awaitable[list[Reply]]],
         prompt: tuple[str, str] | None = None,
     ) -> None:
-        try:
-            actor = await self.identity.resolve(user_id)
-        except IdentityRefused as refused:
-            log.info("identity_refused", slack_user=user_id, reason=refused.code)
-            await self._deliver(user_id, [Reply(refused.user_message)])
-            return
-        replies = await work(actor)
-        await self._deliver(user_id, replies, prompt)
+        async with self._slots:
+            try:
+                actor = await self.identity.resolve(user_id)
+            except IdentityRefused as refused:
+                log.info("identity_refused", slack_user=user_id, reason=refused.code)
+                await self._deliver(user_id, [Reply(refused.user_message)])
+                return
+            replies = await work(actor)
+            await self._deliver(user_id, replies, prompt)
 
     # -- listeners ------------------------------------------------------------------
     def _register(self) -> None:
@@ -156,7 +167,7 @@ class SlackSurface:
 
         @app.command("/helpdesk")
         async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
-            await ack(text="On it: I'll answer in our direct messages.")
+            await ack(text=COMMAND_ACK)
             text = str(command.get("text") or "")
 
             async def work(actor: Any) -> list[Reply]:
