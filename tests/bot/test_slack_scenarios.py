@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,11 +84,12 @@ async def scenario(tmp_path: Path) -> AsyncIterator[Scenario]:
         )
         environ = {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET}
         directory = make_directory()
-        async with slack_surface(
-            cfg, environ, providers=providers_for(directory, cfg)
-        ) as surface, running_http(build_http_app(surface)) as url:
-            async with SlackEventSender(SECRET, f"{url}/slack/events", state=state) as sender:
-                yield Scenario(state, sender, surface, directory)
+        async with (
+            slack_surface(cfg, environ, providers=providers_for(directory, cfg)) as surface,
+            running_http(build_http_app(surface)) as url,
+            SlackEventSender(SECRET, f"{url}/slack/events", state=state) as sender,
+        ):
+            yield Scenario(state, sender, surface, directory)
 
 
 async def _settle(state: SlackState, delay: float = 0.3) -> None:

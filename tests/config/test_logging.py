@@ -40,7 +40,8 @@ def test_temporary_password_never_logged() -> None:
 def test_token_shapes_scrubbed_from_free_text() -> None:
     out = io.StringIO()
     configure_logging("INFO", out)
-    get_logger("t").info("oops", detail="token xoxb-1234567890-abcdefghij leaked, Bearer eyJhbGciOi.x")
+    leak = "token xoxb-1234567890-abcdefghij leaked, Bearer eyJhbGciOi.x"
+    get_logger("t").info("oops", detail=leak)
     text = out.getvalue()
     assert "xoxb-1234567890" not in text and "eyJhbGciOi" not in text
 

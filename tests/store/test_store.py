@@ -28,7 +28,9 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield s
 
 
-def _audit(actor: str, action: str, result: str = "success", at: datetime | None = None) -> AuditRecord:
+def _audit(
+    actor: str, action: str, result: str = "success", at: datetime | None = None
+) -> AuditRecord:
     return AuditRecord(
         at=at or datetime.now(UTC),
         correlation_id="c1",
