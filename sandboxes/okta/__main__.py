@@ -19,7 +19,8 @@ from pathlib import Path
 from sandboxes.okta.app import create_app
 from sandboxes.okta.ratelimit import RateLimitConfig
 from sandboxes.okta.seed import DEMO_SEED, generate_users, load_seed
-from sandboxes.okta.server import bind_socket, build_server, make_tls_files, wait_started
+from sandboxes.okta.server import make_tls_files, tls_options
+from sandboxes.serving import bind_tcp, make_server, wait_started
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -49,10 +50,10 @@ async def _serve(args: argparse.Namespace) -> None:
     app = create_app(state, rate_limits=limits, latency=args.latency)
     with tempfile.TemporaryDirectory(prefix="okta-sandbox-") as tmp:
         tls = make_tls_files(Path(tmp))
-        sock = bind_socket(args.host, args.port)
-        server = build_server(app, tls, in_process=False)
+        sock = bind_tcp(args.host, args.port)
+        server = make_server(app, in_process=False, **tls_options(tls))
         task = asyncio.create_task(server.serve(sockets=[sock]))
-        await wait_started(server, task)
+        await wait_started(server, task, "Okta sandbox")
         print(f"OKTA_SANDBOX_URL=https://{args.host}:{sock.getsockname()[1]}", flush=True)
         print(f"OKTA_SANDBOX_CA={tls.ca_path}", flush=True)
         print(f"OKTA_SANDBOX_USERS={len(state.users)}", flush=True)

@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import trustme
-import uvicorn
 from starlette.applications import Starlette
 
 from sandboxes.okta.app import create_app
@@ -34,6 +32,7 @@ from sandboxes.okta.faults import FaultInjector
 from sandboxes.okta.ratelimit import RateLimiter
 from sandboxes.okta.runtime import Runtime
 from sandboxes.okta.state import OktaState
+from sandboxes.serving import serving
 
 
 class _SharedSSLContext(ssl.SSLContext):
@@ -113,47 +112,13 @@ class OktaSandbox:
         return {**config, **client_options}
 
 
-class _InProcessServer(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to the host process."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind a TCP socket; port 0 lets the OS choose (read it from ``getsockname()``)."""
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only when
-    # the listening socket says it is TCP; with protocol 0 replies stall on delayed ACKs.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    return sock
-
-
-def build_server(app: Starlette, tls: TlsFiles, *, in_process: bool) -> uvicorn.Server:
-    """Configure uvicorn for the sandbox; ``in_process`` leaves signals to the host."""
-    config = uvicorn.Config(
-        app,
-        ssl_certfile=str(tls.cert_path),
-        ssl_keyfile=str(tls.key_path),
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        server_header=False,
-        date_header=False,  # the sandbox sends Date from its own (injectable) clock
-        timeout_graceful_shutdown=1,
-    )
-    return _InProcessServer(config) if in_process else uvicorn.Server(config)
-
-
-async def wait_started(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
-    """Return once ``server`` listens; raise if its ``task`` ended first."""
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("the Okta sandbox server stopped during start-up")
-        await asyncio.sleep(0.01)
+def tls_options(tls: TlsFiles) -> dict[str, Any]:
+    """uvicorn options serving the sandbox over TLS, with Date from the sandbox's own clock."""
+    return {
+        "ssl_certfile": str(tls.cert_path),
+        "ssl_keyfile": str(tls.key_path),
+        "date_header": False,  # the sandbox sends Date from its own (injectable) clock
+    }
 
 
 @contextlib.asynccontextmanager
@@ -172,17 +137,10 @@ async def run_okta_sandbox(
     app = create_app(state, **app_options)
     with tempfile.TemporaryDirectory(prefix="okta-sandbox-") as tmp:
         tls = make_tls_files(Path(tmp))
-        sock = bind_socket(host, port)
-        server = build_server(app, tls, in_process=True)
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        try:
-            await wait_started(server, task)
-            url = f"https://{host}:{sock.getsockname()[1]}"
-            yield OktaSandbox(url, tls.ca_path, state, app)
-        finally:
-            server.should_exit = True
-            await task
-            sock.close()
+        async with serving(
+            app, name="Okta sandbox", host=host, port=port, **tls_options(tls)
+        ) as bound:
+            yield OktaSandbox(f"https://{host}:{bound}", tls.ca_path, state, app)
 
 
 class OktaSandboxThread:

@@ -12,14 +12,11 @@ Plain http is enough for a loopback test server; the connector accepts an http
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import socket
 import time
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import uvicorn
 from starlette.applications import Starlette
 
 from sandboxes.onelogin.app import create_app
@@ -32,6 +29,7 @@ from sandboxes.onelogin.runtime import (
     TokenStore,
 )
 from sandboxes.onelogin.state import OneLoginState
+from sandboxes.serving import serving
 
 
 @dataclass
@@ -86,14 +84,6 @@ class OneLoginSandbox:
         ]
 
 
-class _InProcessServer(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to the host process."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
 @contextlib.asynccontextmanager
 async def run_onelogin_sandbox(
     state: OneLoginState,
@@ -113,30 +103,5 @@ async def run_onelogin_sandbox(
         rate_window=rate_window,
         token_ttl=token_ttl,
     )
-    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only
-    # when the listening socket says TCP, and without it every answer stalls ~40 ms
-    # (Nagle's algorithm meeting delayed ACKs).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        server_header=False,
-        timeout_graceful_shutdown=1,
-    )
-    server = _InProcessServer(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("the OneLogin sandbox stopped during start-up")
-            await asyncio.sleep(0.01)
-        yield OneLoginSandbox(f"http://{host}:{sock.getsockname()[1]}", state, app)
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    async with serving(app, name="OneLogin sandbox", host=host, port=port) as bound:
+        yield OneLoginSandbox(f"http://{host}:{bound}", state, app)
