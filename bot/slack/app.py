@@ -71,12 +71,15 @@ class SlackSurface:
         self._slots = asyncio.Semaphore(max_inflight)
         self._register()
 
-    async def dispatch(self, request: AsyncBoltRequest) -> BoltResponse:
-        """Run one request through Bolt on this loop, tracked for a graceful shutdown."""
+    async def dispatch(self, body: bytes, query: str, headers: dict[str, str]) -> BoltResponse:
+        """Run one verified request through Bolt on this loop, tracked for a graceful shutdown."""
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
         try:
+            request = AsyncBoltRequest(
+                body=body.decode("utf-8"), query=query, headers=dict[str, Any](headers)
+            )
             return await self.app.async_dispatch(request)
         finally:
             if task is not None:

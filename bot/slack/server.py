@@ -28,7 +28,6 @@ from urllib.parse import parse_qs
 
 import uvicorn
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
-from slack_bolt.request.async_request import AsyncBoltRequest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -93,9 +92,10 @@ def build_http_app(
 ) -> Starlette:
     """The Starlette app; ``work_loop`` is where Bolt runs (default: the serving loop)."""
 
-    def submit(bolt_request: AsyncBoltRequest) -> asyncio.Future[Any]:
+    def submit(body: bytes, query: str, headers: dict[str, str]) -> asyncio.Future[Any]:
+        # The Bolt request is built on the work loop: the ingress only verifies and answers.
         loop = work_loop or asyncio.get_running_loop()
-        coro = surface.dispatch(bolt_request)
+        coro = surface.dispatch(body, query, headers)
         return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
 
     async def events(request: Request) -> Response:
@@ -116,17 +116,12 @@ def build_http_app(
         if parsed is None:
             log.warning("malformed_request", length=len(body))
             return PlainTextResponse("malformed request body", status_code=400)
-        bolt_request = AsyncBoltRequest(
-            body=body.decode("utf-8"),
-            query=request.url.query,
-            headers=dict(request.headers.items()),
-        )
+        headers = dict(request.headers.items())
         early = _ack_now(parsed)
         if early is not None:
-            future = submit(bolt_request)
-            future.add_done_callback(_log_failure)
+            submit(body, request.url.query, headers).add_done_callback(_log_failure)
             return early
-        return to_starlette_response(await submit(bolt_request))
+        return to_starlette_response(await submit(body, request.url.query, headers))
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"ok": True})
