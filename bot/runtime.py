@@ -6,6 +6,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from actions.access import (
+    AccessNotifier,
+    AccessService,
+    NullAccessNotifier,
+    PeopleDirectory,
+    StaticPeople,
+)
 from actions.providers import Providers
 from actions.self_service import Notifier, SelfService
 from bot.conversation import Conversation
@@ -22,6 +29,7 @@ class Runtime:
     service: SelfService
     router: Router
     conversation: Conversation
+    access: AccessService
 
     @classmethod
     async def start(
@@ -31,13 +39,20 @@ class Runtime:
         environ: Mapping[str, str] | None = None,
         *,
         providers: Providers | None = None,
+        access_notifier: AccessNotifier | None = None,
+        people: PeopleDirectory | None = None,
     ) -> Runtime:
         environ = os.environ if environ is None else environ
         store = await Store.open(cfg.database_url)
         providers = providers or Providers.from_config(cfg, environ)
         service = SelfService(cfg, providers, store, notifier)
         router = build_router(cfg)
-        return cls(cfg, store, providers, service, router, Conversation(service, router, store))
+        # Without a chat surface (the terminal demo) approval messages go nowhere.
+        access = AccessService(
+            cfg, providers, store, access_notifier or NullAccessNotifier(), people or StaticPeople()
+        )
+        conversation = Conversation(service, router, store, access)
+        return cls(cfg, store, providers, service, router, conversation, access)
 
     async def aclose(self) -> None:
         await self.providers.aclose()

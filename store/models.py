@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -67,3 +67,115 @@ class SecretMessage(Base):
     hide_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     hidden: Mapped[bool] = mapped_column(default=False)
     replacement: Mapped[str] = mapped_column(Text)
+
+
+class AccessRequest(Base):
+    """A request to join a catalogue group; ``state`` moves only by conditional updates.
+
+    States: pending → approved → fulfilled → revoked; pending → denied | expired |
+    cancelled; approved → failed. ``open_key`` is ``<requester>:<group_key>`` while the
+    request is pending or approved and NULL afterwards: its unique constraint keeps one
+    open request per person and group, across replicas.
+    """
+
+    __tablename__ = "access_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    requester: Mapped[str] = mapped_column(String(64), index=True)
+    requester_email: Mapped[str] = mapped_column(String(320))
+    directory_user_id: Mapped[str] = mapped_column(String(128))
+    group_key: Mapped[str] = mapped_column(String(128))
+    group_name: Mapped[str] = mapped_column(String(256))
+    provider: Mapped[str] = mapped_column(String(64))
+    provider_group: Mapped[str] = mapped_column(String(256))
+    provider_group_id: Mapped[str] = mapped_column(String(256))
+    justification: Mapped[str | None] = mapped_column(Text)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    approvals_required: Mapped[int] = mapped_column(Integer)
+    approvals: Mapped[int] = mapped_column(Integer, default=0)
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    open_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    correlation_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fulfilled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    access_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AccessApprover(Base):
+    """Who may decide a request, resolved to Slack user ids when it was made."""
+
+    __tablename__ = "access_approvers"
+
+    request_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("access_requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    approver: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class AccessDecision(Base):
+    """One approver's vote; unique per request and approver, so approvals are distinct people."""
+
+    __tablename__ = "access_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("access_requests.id", ondelete="CASCADE")
+    )
+    approver: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("request_id", "approver", name="uq_access_decisions_request_approver"),
+    )
+
+
+class AccessMessage(Base):
+    """A message about a request (to an approver or a channel), kept to be updated in place."""
+
+    __tablename__ = "access_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("access_requests.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[str] = mapped_column(String(32))
+
+
+class Job(Base):
+    """Durable work for a request (fulfil, remind, expire, warn, revoke), claimed under a lease.
+
+    One job per request and kind. A claim is a conditional UPDATE that sets
+    ``lease_owner``/``locked_until``; a crashed owner's lease runs out and another
+    worker (or the restarted one) claims the job again.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    request_id: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("request_id", "kind", name="uq_jobs_request_kind"),
+        Index("ix_jobs_state_run_at", "state", "run_at"),
+    )

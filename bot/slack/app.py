@@ -4,12 +4,18 @@ Slack signs every request; Bolt's request verification rejects a missing or
 wrong signature or a timestamp older than five minutes with 401 before any
 listener runs. Event ids are recorded in the store, so a redelivery
 (X-Slack-Retry-Num) or a duplicate is acknowledged and dropped.
+
+Access requests add: the approvers' messages and the requester's news
+(``SlackNotifier``, the ``AccessNotifier`` port), user groups and people by
+email (``SlackPeople``), modal forms (a justification, a duration, a reason
+for denying) and the App Home with "my requests" and "waiting for me".
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,19 +25,41 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from actions.audit import new_correlation_id
-from bot.conversation import SECRET_DONE, Reply
+from actions.access import Event, MessageRef
+from actions.audit import Actor, new_correlation_id
+from bot.conversation import (
+    SECRET_DONE,
+    Home,
+    Reply,
+    approval_card,
+    reminder_text,
+    requester_news,
+)
 from bot.runtime import Runtime
-from bot.slack.blocks import home_view, parse_action_id, reply_blocks
+from bot.slack.blocks import (
+    FORM_CALLBACK,
+    form_errors,
+    form_view,
+    home_view,
+    parse_action_id,
+    parse_submission,
+    reply_blocks,
+)
 from bot.slack.identity import IdentityRefused, SlackIdentity
 from config.logging import get_logger
+from store.db import AccessSnapshot
 
 log = get_logger("helpdesk.slack")
 COMMAND_ACK = "On it: I'll answer in our direct messages."
 
 
 class SlackNotifier:
-    """Security notices to the configured channel (none configured: logged only)."""
+    """Security notices to the configured channel, and every access-request message.
+
+    Approval messages go to a user id (the app's DM with them) or a channel and
+    are updated in place with ``chat.update``; a channel's reminder is a thread
+    reply under the request. Without a security channel, notices are logged only.
+    """
 
     def __init__(self, client: AsyncWebClient, channel: str | None) -> None:
         self.client = client
@@ -42,6 +70,97 @@ class SlackNotifier:
             log.warning("security_notice_not_sent", reason="no security_channel configured")
             return
         await self.client.chat_postMessage(channel=self.channel, text=text)
+
+    async def post_request(self, snapshot: AccessSnapshot, destination: str) -> MessageRef:
+        card = approval_card(snapshot)
+        resp = await self.client.chat_postMessage(
+            channel=destination, text=card.text, blocks=reply_blocks(card)
+        )
+        return MessageRef(str(resp["channel"]), str(resp["ts"]))
+
+    async def update_request(self, snapshot: AccessSnapshot, ref: MessageRef) -> None:
+        card = approval_card(snapshot)
+        await self.client.chat_update(
+            channel=ref.channel, ts=ref.ts, text=card.text, blocks=reply_blocks(card)
+        )
+
+    async def remind(
+        self, snapshot: AccessSnapshot, ref: MessageRef, recipient: str | None
+    ) -> None:
+        # In a channel the reminder threads under the request; in a DM it is a new message,
+        # which notifies where an edit would not.
+        thread = ref.ts if recipient is None else None
+        await self.client.chat_postMessage(
+            channel=ref.channel, text=reminder_text(snapshot), thread_ts=thread
+        )
+
+    async def tell_requester(self, snapshot: AccessSnapshot, event: Event) -> None:
+        news = requester_news(snapshot, event)
+        await self.client.chat_postMessage(
+            channel=snapshot.request.requester, text=news.text, blocks=reply_blocks(news)
+        )
+
+
+class SlackPeople:
+    """Slack user groups (``usergroups.users.list``) and people by email, cached briefly.
+
+    ``usergroups.users.list`` is rate-limited at Tier 2, so members are kept for
+    ``ttl`` seconds; an ``@handle`` is turned into its id with ``usergroups.list``.
+    """
+
+    def __init__(self, client: AsyncWebClient, ttl: float = 300.0) -> None:
+        self.client = client
+        self.ttl = ttl
+        self._members: dict[str, tuple[float, list[str]]] = {}
+        self._handles: dict[str, str] = {}
+
+    async def usergroup_members(self, usergroup: str) -> list[str]:
+        group_id = await self._group_id(usergroup)
+        if group_id is None:
+            return []
+        hit = self._members.get(group_id)
+        if hit and hit[0] > time.monotonic():
+            return list(hit[1])
+        try:
+            resp = await self.client.usergroups_users_list(usergroup=group_id)
+        except SlackApiError as exc:
+            log.warning("usergroup_lookup_failed", usergroup=group_id, error=_slack_error(exc))
+            return []
+        members = [str(u) for u in resp.get("users") or []]
+        self._members[group_id] = (time.monotonic() + self.ttl, members)
+        return list(members)
+
+    async def _group_id(self, usergroup: str) -> str | None:
+        if not usergroup.startswith("@"):
+            return usergroup
+        handle = usergroup[1:]
+        if handle not in self._handles:
+            try:
+                resp = await self.client.usergroups_list()
+            except SlackApiError as exc:
+                log.warning("usergroup_list_failed", error=_slack_error(exc))
+                return None
+            for group in resp.get("usergroups") or []:
+                self._handles[str(group.get("handle"))] = str(group.get("id"))
+        found = self._handles.get(handle)
+        if found is None:
+            log.warning("usergroup_unknown", handle=handle)
+        return found
+
+    async def user_for_email(self, email: str) -> str | None:
+        try:
+            resp = await self.client.users_lookupByEmail(email=email)
+        except SlackApiError as exc:
+            log.info("user_lookup_failed", error=_slack_error(exc))
+            return None
+        user: dict[str, Any] = resp.get("user") or {}
+        if user.get("deleted") or user.get("is_bot") or not user.get("id"):
+            return None
+        return str(user["id"])
+
+
+def _slack_error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error", "unknown")) if exc.response else "unknown"
 
 
 class SlackSurface:
@@ -102,18 +221,48 @@ class SlackSurface:
             )
 
     async def _deliver(
-        self, user_id: str, replies: list[Reply], prompt: tuple[str, str] | None = None
+        self,
+        user_id: str,
+        replies: list[Reply],
+        prompt: tuple[str, str] | None = None,
+        trigger_id: str | None = None,
     ) -> None:
-        """Post replies in the user's DM; a reply to a click updates the clicked message."""
+        """Post replies in the user's DM; a reply to a click updates the clicked message.
+
+        An ephemeral reply shows only to the user, where they clicked; a form opens
+        as a modal with the click's ``trigger_id``.
+        """
+        if not replies:
+            return
         dm = await self._dm_channel(user_id)
         for reply in replies:
-            if reply.replaces_prompt and prompt is not None:
+            if reply.form is not None and trigger_id:
+                await self.client.views_open(
+                    trigger_id=trigger_id, view=form_view(reply.form, prompt)
+                )
+            elif reply.ephemeral:
+                await self._ephemeral(user_id, reply, prompt[0] if prompt else dm, dm)
+            elif reply.replaces_prompt and prompt is not None:
                 channel, ts = prompt
                 await self.client.chat_update(
                     channel=channel, ts=ts, text=reply.text, blocks=reply_blocks(reply)
                 )
-            else:
+            elif not reply.in_place_only:
                 await self._post(dm, reply)
+
+    async def _ephemeral(self, user_id: str, reply: Reply, where: str, dm: str) -> None:
+        try:
+            await self.client.chat_postEphemeral(
+                channel=where, user=user_id, text=reply.text, blocks=reply_blocks(reply)
+            )
+        except SlackApiError:
+            if where == dm:
+                raise
+            # The click came from a conversation the user isn't in (a forged payload, or
+            # they left the channel): answer them in their own DM instead.
+            await self.client.chat_postEphemeral(
+                channel=dm, user=user_id, text=reply.text, blocks=reply_blocks(reply)
+            )
 
     async def _dm_channel(self, user_id: str) -> str:
         resp = await self.client.conversations_open(users=user_id)
@@ -124,6 +273,7 @@ class SlackSurface:
         user_id: str,
         work: Callable[[Any], Awaitable[list[Reply]]],
         prompt: tuple[str, str] | None = None,
+        trigger_id: str | None = None,
     ) -> None:
         async with self._slots:
             try:
@@ -133,7 +283,17 @@ class SlackSurface:
                 await self._deliver(user_id, [Reply(refused.user_message)])
                 return
             replies = await work(actor)
-            await self._deliver(user_id, replies, prompt)
+            await self._deliver(user_id, replies, prompt, trigger_id)
+
+    async def publish_home(self, user_id: str) -> None:
+        """Publish the App Home: help for everyone, plus requests for identified people."""
+        conv = self.runtime.conversation
+        try:
+            actor: Actor | None = await self.identity.resolve(user_id)
+        except IdentityRefused:
+            actor = None
+        home = await conv.home(actor) if actor is not None else Home(conv._help())
+        await self.client.views_publish(user_id=user_id, view=home_view(home))
 
     # -- listeners ------------------------------------------------------------------
     def _register(self) -> None:
@@ -187,7 +347,9 @@ class SlackSurface:
             ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
             prompt = (str(channel), str(ts)) if channel and ts else None
             name = parse_action_id(str(action.get("action_id", "")))
-            value = str(action.get("value") or "")
+            value = str(action.get("value") or "")[:200]
+            trigger_id = body.get("trigger_id")
+            from_home = (body.get("view") or {}).get("type") == "home"
             if name == SECRET_DONE and prompt is not None:
                 row = await self.runtime.store.find_secret_message(*prompt)
                 if row is not None:
@@ -196,14 +358,43 @@ class SlackSurface:
             async def work(actor: Any) -> list[Reply]:
                 return await conv.on_button(actor, name, value)
 
-            await self._guarded(user_id, work, prompt)
+            await self._guarded(
+                user_id, work, prompt, str(trigger_id) if isinstance(trigger_id, str) else None
+            )
+            if from_home:
+                await self.publish_home(user_id)
+
+        @app.view(FORM_CALLBACK)
+        async def on_form(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+            user_id = str(body["user"]["id"])
+            submission = parse_submission(view)
+            if submission is None:
+                log.warning("malformed_form_submission", slack_user=user_id)
+                await ack()
+                return
+            errors = await conv.form_errors(
+                user_id, submission.action, submission.value, submission.values
+            )
+            if errors:
+                await ack(response_action="errors", errors=form_errors(errors))
+                return
+            await ack()
+
+            async def work(actor: Any) -> list[Reply]:
+                result = await conv.on_form(
+                    actor, submission.action, submission.value, submission.values
+                )
+                if result.errors:
+                    return [Reply("That didn't work: " + " ".join(result.errors.values()))]
+                return list(result.replies)
+
+            await self._guarded(user_id, work, submission.prompt)
 
         @app.event("app_home_opened")
         async def on_home(event: dict[str, Any]) -> None:
-            help_reply = conv._help()
-            await self.client.views_publish(
-                user_id=str(event["user"]), view=home_view([help_reply.text])
-            )
+            if event.get("tab", "home") != "home":
+                return
+            await self.publish_home(str(event["user"]))
 
         @app.error
         async def on_error(error: Exception, body: dict[str, Any]) -> None:
