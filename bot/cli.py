@@ -1,4 +1,4 @@
-"""``helpdesk``: run the bot, the terminal demo, the doctor, the intent classifier.
+"""``helpdesk``: run the bot, the terminal demo, the doctor, the audit trail, the classifier.
 
 Exit codes: 0 fine, 1 problems found (doctor), 2 could not run (bad
 configuration or arguments: one clear line per problem, no traceback).
@@ -52,14 +52,76 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_doctor(args: argparse.Namespace) -> int:
     cfg = _config_or_exit(args.config)
     from bot.doctor import run_doctor
+    from config.logging import configure_logging
 
-    return asyncio.run(run_doctor(cfg, as_json=args.json))
+    # Log lines go to stderr (JSON), so stdout holds only the report.
+    configure_logging("WARNING")
+    return asyncio.run(
+        run_doctor(
+            cfg,
+            as_json=args.json,
+            strict=args.strict,
+            area_timeout=args.timeout,
+            connectors=args.connector or None,
+            skip_slack=args.no_slack,
+        )
+    )
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    cfg = _config_or_exit(args.config)
+    from bot.audit_cli import main_audit
+    from config.logging import configure_logging
+
+    configure_logging("WARNING")
+    return main_audit(cfg, args)
 
 
 def _cmd_classify(args: argparse.Namespace) -> int:
     from bot.intents.cli import run_classify
 
     return run_classify(args.config, sys.stdin, sys.stdout, sys.stderr)
+
+
+# -- password-expiry nudges (issue #5) -----------------------------------------------
+
+
+def _cmd_nudges(args: argparse.Namespace) -> int:
+    cfg = _config_or_exit(args.config)
+    from bot.nudges import run_cli
+    from config.logging import configure_logging
+
+    configure_logging(cfg.log_level)
+    return asyncio.run(
+        run_cli(
+            cfg,
+            dry=args.dry_run,
+            check_slack=args.check_slack,
+            as_json=args.json,
+            verbose=args.verbose,
+            progress=not args.no_progress,
+        )
+    )
+
+
+def _add_nudges_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    nudges = sub.add_parser(
+        "nudges", help="password-expiry nudges: who would be nudged, or run one sweep now"
+    )
+    mode = nudges.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--dry-run", action="store_true", help="print who would be nudged and why")
+    mode.add_argument("--now", action="store_true", help="run one sweep now (takes the lease)")
+    nudges.add_argument("--config")
+    nudges.add_argument(
+        "--check-slack", action="store_true", help="dry run: also find each person in Slack"
+    )
+    nudges.add_argument("-v", "--verbose", action="store_true", help="dry run: list skips too")
+    nudges.add_argument("--json", action="store_true", help="machine-readable output")
+    nudges.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    nudges.set_defaults(func=_cmd_nudges)
+
+
+# ---------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,14 +136,30 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--as", dest="as_email", help="which demo employee you are")
     demo.set_defaults(func=_cmd_demo)
 
-    doctor = sub.add_parser("doctor", help="check configuration, credentials and connectivity")
+    doctor = sub.add_parser(
+        "doctor", help="check configuration, credentials, least privilege and connectivity"
+    )
     doctor.add_argument("--config")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument("--strict", action="store_true", help="warnings count as problems")
+    doctor.add_argument(
+        "--connector", action="append", default=[], help="check only this connector (repeatable)"
+    )
+    doctor.add_argument("--no-slack", action="store_true", help="skip the Slack checks")
+    doctor.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds allowed per area (default 60)"
+    )
     doctor.set_defaults(func=_cmd_doctor)
+
+    from bot.audit_cli import add_audit_parser
+
+    add_audit_parser(sub).set_defaults(func=_cmd_audit)
 
     classify = sub.add_parser("classify", help="classify utterances from stdin, JSON lines out")
     classify.add_argument("--config")
     classify.set_defaults(func=_cmd_classify)
+
+    _add_nudges_parser(sub)
     return parser
 
 

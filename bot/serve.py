@@ -13,8 +13,9 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from actions.providers import Providers
+from bot.nudges import start_nudges
 from bot.runtime import Runtime
-from bot.slack.app import SlackNotifier, SlackSurface
+from bot.slack.app import SlackNotifier, SlackPeople, SlackSurface
 from bot.slack.server import build_http_app, running_http_thread
 from config.logging import configure_logging, get_logger
 from config.settings import HelpdeskConfig
@@ -42,9 +43,10 @@ async def slack_surface(
         session=session,
         retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
     )
+    notifier = SlackNotifier(client, cfg.organisation.security_channel)
     runtime = await Runtime.start(
-        cfg, SlackNotifier(client, cfg.organisation.security_channel), environ,
-        providers=providers,
+        cfg, notifier, environ, providers=providers,
+        access_notifier=notifier, people=SlackPeople(client),
     )
     try:
         yield SlackSurface(runtime, client, secret.reveal())
@@ -62,6 +64,10 @@ async def serve(cfg: HelpdeskConfig) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with slack_surface(cfg) as surface:
         janitor = asyncio.create_task(surface.janitor())
+        # Password-expiry nudges (issue #5): the scheduler task, None when disabled.
+        nudges = start_nudges(cfg, surface)
+        # Access-request jobs: fulfilment retries, reminders, expiry, time-bound removal.
+        access_worker = asyncio.create_task(surface.runtime.access.worker())
         capabilities = surface.runtime.providers.describe()
         try:
             if cfg.slack.app_token is not None:
@@ -80,6 +86,10 @@ async def serve(cfg: HelpdeskConfig) -> int:
                     await stop.wait()
         finally:
             janitor.cancel()
+            if nudges is not None:
+                nudges.cancel()
+                await asyncio.gather(nudges, return_exceptions=True)
+            access_worker.cancel()
             await surface.drain()
     log.info("stopped")
     return 0

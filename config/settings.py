@@ -24,6 +24,8 @@ from pydantic import (
     field_validator,
 )
 
+from config.audit import AuditSettings
+from config.nudges import NudgeSettings
 from config.secrets import SecretRef
 from connectors.base import ALL_CAPABILITIES, Capability, ResetDelivery
 from connectors.registry import KINDS, load_kind
@@ -125,8 +127,40 @@ class ConnectorBlock(BaseModel):
         return dict(self.model_extra or {})
 
 
+_APPROVER_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("user", re.compile(r"^[UW][A-Z0-9]{2,}$")),
+    ("usergroup", re.compile(r"^S[A-Z0-9]{2,}$|^@[a-z0-9][a-z0-9._-]*$")),
+    ("manager", re.compile(r"^manager$")),
+    ("channel", re.compile(r"^[CG][A-Z0-9]{2,}$|^#[a-z0-9][a-z0-9._-]*$")),
+)
+
+
+def approver_kind(entry: str) -> str:
+    """``user``, ``usergroup``, ``manager`` or ``channel``; ``ValueError`` for anything else.
+
+    ``U123``/``W123`` is a Slack user, ``S123`` or ``@handle`` a Slack user group,
+    ``manager`` the requester's manager (from a directory attribute), ``C123`` or
+    ``#name`` a channel where the approval message is posted.
+    """
+    for kind, pattern in _APPROVER_KINDS:
+        if pattern.match(entry):
+            return kind
+    raise ValueError(
+        f"{entry!r} is not an approver: use a Slack user id (U123), a user group (S123 or "
+        "@handle), 'manager', or a channel (C123 or #name)"
+    )
+
+
 class CatalogueEntry(_Strict):
-    """A requestable group."""
+    """A requestable group and how a request for it is approved.
+
+    ``approvers`` name who may decide (users, user groups, ``manager``) and where
+    the approval message goes (channels; named users and the manager also get a
+    DM, user-group members only when no channel is listed). ``approvals_required``
+    distinct people must approve, never the requester. ``max_duration`` makes the
+    access time-bound: the requester picks a duration up to it and the membership
+    is removed when it ends.
+    """
 
     key: str
     display_name: str
@@ -145,6 +179,49 @@ class CatalogueEntry(_Strict):
     def _dur(cls, v: Any) -> timedelta | None:
         return None if v is None else parse_duration(v)
 
+    @field_validator("approvers")
+    @classmethod
+    def _approvers(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            approver_kind(entry)
+        return v
+
+    def approvers_of(self, kind: str) -> list[str]:
+        return [a for a in self.approvers if approver_kind(a) == kind]
+
+
+class AccessSettings(_Strict):
+    """Group access requests: how long they wait, reminders, time-bound access, retries."""
+
+    request_ttl: timedelta = timedelta(days=3)
+    remind_after: timedelta = timedelta(days=1)
+    warn_before_end: timedelta = timedelta(days=1)
+    durations: list[timedelta] = [
+        timedelta(days=1), timedelta(days=7), timedelta(days=30), timedelta(days=90)
+    ]
+    manager_attributes: list[str] = ["managerEmail", "manager_email", "managerId", "manager"]
+    justification_min_length: int = Field(default=10, ge=1, le=500)
+    retry_after: timedelta = timedelta(seconds=30)
+    retry_max: timedelta = timedelta(minutes=15)
+    max_attempts: int = Field(default=20, ge=1)
+    poll_interval: timedelta = timedelta(seconds=5)
+    lease: timedelta = timedelta(minutes=2)
+
+    @field_validator(
+        "request_ttl", "remind_after", "warn_before_end", "retry_after", "retry_max",
+        "poll_interval", "lease", mode="before",
+    )
+    @classmethod
+    def _dur(cls, v: Any) -> timedelta:
+        return parse_duration(v)
+
+    @field_validator("durations", mode="before")
+    @classmethod
+    def _durs(cls, v: Any) -> list[timedelta]:
+        if not isinstance(v, list):
+            raise ValueError("a list of durations like [1d, 7d, 30d]")
+        return [parse_duration(x) for x in v]
+
 
 class HelpdeskConfig(_Strict):
     organisation: Organisation = Organisation()
@@ -157,6 +234,9 @@ class HelpdeskConfig(_Strict):
     protected: Protection = Protection()
     limits: Limits = Limits()
     catalogue: list[CatalogueEntry] = []
+    nudges: NudgeSettings = NudgeSettings()
+    access: AccessSettings = AccessSettings()
+    audit: AuditSettings = AuditSettings()
     intents_file: Path | None = None
     source: Path | None = Field(default=None, exclude=True)
 
@@ -228,9 +308,33 @@ def validate_config(
             problems.append(
                 f"{source}: catalogue.{i}.provider: no connector named {group_provider!r}"
             )
+        problems += [f"{source}: catalogue.{i}.{p}" for p in _approval_problems(entry, cfg)]
     if problems:
         raise ConfigError(problems)
     return cfg.model_copy(update={"source": Path(source)})
+
+
+def _approval_problems(entry: CatalogueEntry, cfg: HelpdeskConfig) -> list[str]:
+    """What makes a catalogue entry impossible to approve or unsafe to grant."""
+    problems: list[str] = []
+    if entry.provider_group.lower() in {g.lower() for g in cfg.protected.groups}:
+        problems.append("provider_group: a protected group can't be requested from chat")
+    if entry.auto_approve:
+        return problems
+    deciders = [a for a in entry.approvers if approver_kind(a) != "channel"]
+    if not deciders:
+        problems.append(
+            "approvers: name who may decide (a user, a user group or 'manager'); "
+            "a channel only says where the approval message goes"
+        )
+    elif all(approver_kind(a) == "user" for a in deciders) and len(set(deciders)) < (
+        entry.approvals_required
+    ):
+        problems.append(
+            f"approvals_required: {entry.approvals_required} distinct approvals but only "
+            f"{len(set(deciders))} approver(s) listed"
+        )
+    return problems
 
 
 def load_config(
