@@ -47,7 +47,7 @@ class Runtime:
         providers = providers or Providers.from_config(cfg, environ)
         service = SelfService(cfg, providers, store, notifier)
         router = build_router(cfg)
-        # Without a chat surface (the terminal demo) approval messages go nowhere.
+        # Without a chat surface approval messages go nowhere (the demo passes its own).
         access = AccessService(
             cfg, providers, store, access_notifier or NullAccessNotifier(), people or StaticPeople()
         )

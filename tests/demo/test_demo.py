@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from bot.conversation import Button, Reply
+from bot.demo import DEMO_CATALOGUE, DemoPeople, Screen, demo_catalogue
+from config.settings import CatalogueEntry, load_config
+from sandboxes.okta.seed import DEMO_SEED
+from sandboxes.okta.state import load_seed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,3 +54,164 @@ def test_demo_protected_and_unknown_users() -> None:
     assert proc.returncode == 0 and "elevated access" in proc.stdout
     proc = _run("", "demo", "--as", "nobody@example.com")
     assert proc.returncode == 2 and "Unknown demo user" in proc.stdout
+
+
+# -- group access: the requester and the approvers in one terminal ----------------------
+GRACE_CARD = "[to approver grace.hopper@example.com] bot>"
+GRACE_UPDATED = "[to approver grace.hopper@example.com] bot (updated)>"
+
+
+def _after(out: str, marker: str) -> str:
+    assert marker in out, out
+    return out[out.index(marker) :]
+
+
+def test_group_request_approved_by_another_demo_employee_then_member() -> None:
+    proc = _run("I need figma\n1\n2\nI need figma\n", "demo")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Group approvers in this demo: Figma (editor): grace.hopper@example.com;" in out
+    assert "Request access to *Figma (editor)* (Okta)?" in out
+    sent = _after(
+        out, "bot (updated)> Sent: your request for *Figma (editor)* is with @Grace Hopper"
+    )
+    # The card goes to Grace, never to the requester; its buttons are numbered after Cancel.
+    card = _after(
+        sent,
+        f"{GRACE_CARD} *Access request*: @Ada Lovelace (ada.lovelace@example.com)"
+        " asks to join *Figma (editor)* (okta).\nWaiting for a decision.",
+    )
+    assert "    Why: Not given\n    For how long: No end date\n" in card
+    assert "    [1] Cancel request" in sent
+    assert "    [2] Approve\n    [3] Deny\nyou> 2\n" in card
+    assert "[to approver ada.lovelace" not in out
+    decided = _after(card, "you> 2\n")
+    assert decided.startswith(f"you> 2\n{GRACE_UPDATED} *Access request*")
+    assert "Approved by @Grace Hopper: access granted" in decided
+    news = _after(
+        decided, "bot> You're now a member of *Figma (editor)* (approved by @Grace Hopper)."
+    )
+    # The membership is real: the sandbox now says so through the Okta connector.
+    assert (
+        "you> I need figma\nbot> You're already a member of *Figma (editor)*. Nothing to do."
+        in news
+    )
+    assert "Traceback" not in proc.stderr
+
+
+def test_group_request_denied_with_a_reason_asked_on_the_next_line() -> None:
+    script = "I need figma\n1\n3\nno\nFigma seats are for the design team\nI need figma\n/waiting\n"
+    proc = _run(script, "demo")
+    assert proc.returncode == 0, proc.stderr
+    out = _after(proc.stdout, "you> 3\n")
+    assert out.startswith(
+        f"you> 3\n{GRACE_CARD} Deny @Ada Lovelace's request for *Figma (editor)*? "
+        "They will see your reason.\n"
+        f"{GRACE_CARD} Reason (at least 3 characters; 'cancel' closes the form)\nyou> no\n"
+        f"{GRACE_CARD} Please write at least 3 characters.\n"
+    )
+    decided = _after(out, "you> Figma seats are for the design team\n")
+    assert "Denied by @Grace Hopper: Figma seats are for the design team" in decided
+    assert (
+        "bot> Your request for *Figma (editor)* was denied by @Grace Hopper: "
+        "Figma seats are for the design team" in decided
+    )
+    # Nothing was added: asking again offers a new request.
+    again = _after(decided, "you> I need figma\n")
+    assert again.startswith("you> I need figma\nbot> Request access to *Figma (editor)*")
+    assert again.endswith("you> /waiting\nbot> No approval request is waiting for anyone.\n")
+    assert "already a member" not in proc.stdout
+
+
+def test_justification_duration_two_approvers_and_no_self_approval() -> None:
+    # Frances is VPN's only approver: her own request can't go anywhere. GitHub needs a
+    # reason, a duration, and both Ada and Grace; a form can be closed with 'cancel'.
+    script = (
+        "I need vpn\n1\nTo work from home during the office move\n"
+        "I need github\n1\ncancel\n"
+        "1\nshort\nTo review the design system repository\n9\n2\n"
+        "/waiting\n1\n3\nI need github\n"
+    )
+    proc = _run(script, "demo", "--as", "frances.allen@example.com")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert (
+        "bot (updated)> I couldn't find enough approvers for VPN, so I didn't send the request."
+        in out
+    )
+    assert "[to approver frances.allen" not in out
+    # Closing a form leaves the buttons it was opened from working: [1] opens it again.
+    closed = _after(out, "you> cancel\n")
+    assert closed.startswith(
+        "you> cancel\nbot> Form closed; nothing was changed (the buttons before it still work).\n"
+        "you> 1\nbot> Access to *GitHub organisation*."
+    )
+    form = _after(out, "you> short\n")
+    assert form.startswith("you> short\nbot> Please write at least 10 characters.\n")
+    assert "you> 9\nbot> Please type a number from 1 to 4.\n" in form
+    assert "    [1] 1 day\n    [2] 1 week\n    [3] 30 days\n    [4] 90 days\n" in form
+    sent = _after(
+        form,
+        "bot (updated)> Sent: your request for *GitHub organisation* is with "
+        "@Ada Lovelace, @Grace Hopper.",
+    )
+    ada_card = _after(
+        sent,
+        "[to approver ada.lovelace@example.com] bot> *Access request*: "
+        "@Frances Allen (frances.allen@example.com)",
+    )
+    assert "    Why: To review the design system repository\n    For how long: 1 week\n" in ada_card
+    assert "    Approvals needed: 2\n" in ada_card
+    assert "    [2] Approve\n    [3] Deny\n" in ada_card
+    assert f"{GRACE_CARD} *Access request*" in ada_card
+    # The numbers shown last are the live ones; /waiting shows the waiting cards again.
+    waiting = _after(ada_card, "you> /waiting\n")
+    assert waiting.startswith(
+        "you> /waiting\n[to approver ada.lovelace@example.com] bot> *Access request*"
+    )
+    assert "    [1] Approve\n    [2] Deny\n" in waiting
+    assert f"{GRACE_CARD} *Access request*" in waiting
+    assert "    [3] Approve\n    [4] Deny\nyou> 1\n" in waiting
+    recorded = _after(waiting, "you> 1\n")
+    assert "Approved by @Ada Lovelace (1 of 2); waiting for another approver." in recorded
+    assert (
+        "bot> @Ada Lovelace approved your request for *GitHub organisation*; "
+        "it needs 1 more approval." in recorded
+    )
+    grace = _after(recorded, f"{GRACE_UPDATED} *Access request*")
+    assert "    [3] Approve\n    [4] Deny\n" in grace
+    done = _after(grace, "you> 3\n")
+    assert (
+        "bot> You're now a member of *GitHub organisation* (approved by @Ada Lovelace and "
+        "@Grace Hopper). Your access ends" in done
+    )
+    assert done.endswith(
+        "you> I need github\nbot> You're already a member of *GitHub organisation*. "
+        "Nothing to do.\n"
+    )
+
+
+def test_demo_catalogue_names_other_employees_and_cards_click_as_their_approver() -> None:
+    people = DemoPeople.from_state(load_seed(DEMO_SEED))
+    ada = people.by_email("ada.lovelace@example.com")
+    grace = people.by_email("grace.hopper@example.com")
+    assert ada is not None and grace is not None and ada.slack_id != grace.slack_id
+    entries = [CatalogueEntry.model_validate(e) for e in demo_catalogue(people)]
+    assert [e.key for e in entries] == [e["key"] for e in DEMO_CATALOGUE]
+    assert entries[0].approvers == [grace.slack_id]
+    # The packaged catalogue is left as it is: the demo's is its own.
+    assert load_config().catalogue[0].approvers == ["manager", "@it-approvers", "#it-approvals"]
+
+    out = io.StringIO()
+    screen = Screen(out, people, ada)
+    screen.show(Reply(f"hi <@{grace.slack_id}> &lt;b&gt; <#C0123|it-approvals>"), ada.slack_id)
+    screen.show(Reply("card", [Button("Approve", "hd_access_approve", "x")]), grace.slack_id)
+    assert out.getvalue() == (
+        "bot> hi @Grace Hopper <b> #it-approvals\n"
+        "[to approver grace.hopper@example.com] bot> card\n    [1] Approve\n"
+    )
+    chosen = screen.choice("1")
+    assert chosen is not None and chosen.clicker == grace.actor
+    assert screen.choice("2") is None
+    screen.begin()
+    assert screen.choice("1") is None
