@@ -8,7 +8,9 @@ click or a redelivered action cannot act twice.
 Group access requests are worded here too: the request prompt and its form,
 the approvers' card (``approval_card``), the requester's news
 (``requester_news``) and the App Home (``Home``); the workflow itself is
-``actions.access``.
+``actions.access``. The IT admins' view (extra App Home ``sections``,
+``/helpdesk status``) is an ``AdminDesk`` the Slack surface plugs in
+(``bot.admin_view``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from actions.access import (
     AccessService,
@@ -119,12 +122,40 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class HomeSection:
+    """A titled summary on the App Home (the IT admins' view): lines, fields, "and N more".
+
+    ``lines`` are mrkdwn, one item each; ``more`` counts items left out already;
+    ``empty`` is shown when there is nothing to list.
+    """
+
+    title: str
+    lines: Sequence[str] = ()
+    fields: Sequence[tuple[str, str]] = ()
+    more: int = 0
+    empty: str = ""
+
+
+@dataclass(frozen=True)
 class Home:
-    """The App Home: what the bot does, my requests, requests waiting for me."""
+    """The App Home: what the bot does, my requests, requests waiting for me, extra sections."""
 
     help: Reply
     mine: Sequence[Reply] = ()
     waiting: Sequence[Reply] = ()
+    sections: Sequence[HomeSection] = ()
+
+
+class AdminDesk(Protocol):
+    """The IT admins' view (``bot.admin_view.AdminView``), plugged in by the Slack surface."""
+
+    async def home_sections(self, actor: Actor) -> Sequence[HomeSection]:
+        """The admin sections of ``actor``'s App Home; none unless they are an IT admin."""
+        ...
+
+    async def status(self, actor: Actor) -> list[Reply]:
+        """``/helpdesk status``: connector health for an IT admin, a refusal for others."""
+        ...
 
 
 _START_LABEL: dict[Intent, str] = {
@@ -157,12 +188,15 @@ class Conversation:
         router: Router,
         store: Store,
         access: AccessService | None = None,
+        admin: AdminDesk | None = None,
     ) -> None:
         self.service = service
         self.router = router
         self.store = store
         self.cfg = service.cfg
         self.access = access
+        # The IT admins' view needs to know who they are, which only a chat surface can tell.
+        self.admin = admin
 
     # -- entry points ---------------------------------------------------------------
     async def on_message(self, actor: Actor, text: str) -> list[Reply]:
@@ -189,6 +223,8 @@ class Conversation:
         }
         if word in commands:
             return await self.start(actor, commands[word], text)
+        if word == "status":
+            return await self._admin_status(actor)
         first, _, rest = word.partition(" ")
         if first in {"request", "access"}:
             return await self._group_access(actor, None, rest)
@@ -728,17 +764,32 @@ class Conversation:
         )
 
     async def home(self, actor: Actor) -> Home:
-        """The App Home: help, the employee's own requests, and requests waiting for them."""
+        """The App Home: help, the employee's own requests and requests waiting for them.
+
+        An IT admin also gets the admin sections (from ``admin``); anyone else none.
+        """
         help_reply = self._help()
+        sections = await self.admin.home_sections(actor) if self.admin is not None else ()
         if self.access is None:
-            return Home(help_reply)
+            return Home(help_reply, sections=sections)
         mine = [_my_request(r) for r in await self.access.my_requests(actor)]
         waiting: list[Reply] = []
         for row in await self.access.waiting_for_me(actor):
             snap = await self.access.snapshot(row.id)
             if snap is not None:
                 waiting.append(approval_card(snap))
-        return Home(help_reply, mine, waiting)
+        return Home(help_reply, mine, waiting, sections)
+
+    # -- the IT admins' view --------------------------------------------------------------
+    async def _admin_status(self, actor: Actor) -> list[Reply]:
+        if self.admin is None:
+            return [
+                Reply(
+                    "Connector status isn't available here. "
+                    f"Please ask {self.service._where_to_go()}."
+                )
+            ]
+        return await self.admin.status(actor)
 
 
 # -- wording of access requests (shared by Slack and the terminal) ---------------------
@@ -995,12 +1046,14 @@ __all__ = [
     "FORM_ACTIONS",
     "SECRET_DONE",
     "START",
+    "AdminDesk",
     "Button",
     "Conversation",
     "Form",
     "FormField",
     "FormResult",
     "Home",
+    "HomeSection",
     "Reply",
     "approval_card",
     "is_request_id",

@@ -80,6 +80,24 @@ class Organisation(_Strict):
     it_portal_url: str | None = None
     security_channel: str | None = None
     it_contact: str = "the IT service desk"
+    # The IT admins: Slack user ids (U123) and user groups (S123 or @handle). They see
+    # pending approvals, recent actions and the last sweep on the App Home, and may run
+    # ``/helpdesk status``. Empty: nobody does.
+    it_admins: list[str] = []
+
+    @field_validator("it_admins")
+    @classmethod
+    def _it_admins(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                kind = approver_kind(entry)
+            except ValueError:
+                kind = ""
+            if kind not in {"user", "usergroup"}:
+                raise ValueError(
+                    f"{entry!r} is not a Slack user id (U123) or user group (S123 or @handle)"
+                )
+        return v
 
 
 class SlackSettings(_Strict):

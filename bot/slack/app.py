@@ -9,6 +9,11 @@ Access requests add: the approvers' messages and the requester's news
 (``SlackNotifier``, the ``AccessNotifier`` port), user groups and people by
 email (``SlackPeople``), modal forms (a justification, a duration, a reason
 for denying) and the App Home with "my requests" and "waiting for me".
+
+The IT admins' view (``bot.admin_view``) adds, for members of
+``organisation.it_admins``, pending approvals, recent actions and the last sweep to
+the App Home, and connector health to ``/helpdesk status``; membership of their
+user groups is read with ``usergroups.users.list`` and kept for a minute.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from actions.access import Event, MessageRef
 from actions.audit import Actor, new_correlation_id
+from bot.admin_view import AdminView, ItAdmins
 from bot.conversation import (
     SECRET_DONE,
     Home,
@@ -51,6 +57,8 @@ from store.db import AccessSnapshot
 
 log = get_logger("helpdesk.slack")
 COMMAND_ACK = "On it: I'll answer in our direct messages."
+#: Seconds an IT user group's members are kept: a removal from the group counts within this.
+IT_ADMINS_TTL = 60.0
 
 
 class SlackNotifier:
@@ -188,6 +196,13 @@ class SlackSurface:
         # Conversations in progress at once. Past this they queue: the event loop stays
         # free to acknowledge new requests within Slack's 3 seconds under a burst.
         self._slots = asyncio.Semaphore(max_inflight)
+        # The IT admins' view, on the running bot's store and connectors; the conversation
+        # asks it for the admins' App Home sections and for /helpdesk status.
+        admins = ItAdmins(
+            runtime.cfg.organisation.it_admins, SlackPeople(client, ttl=IT_ADMINS_TTL)
+        )
+        self.admin = AdminView(runtime.cfg, runtime.store, runtime.providers, admins)
+        runtime.conversation.admin = self.admin
         self._register()
 
     async def dispatch(self, body: bytes, query: str, headers: dict[str, str]) -> BoltResponse:
@@ -286,7 +301,10 @@ class SlackSurface:
             await self._deliver(user_id, replies, prompt, trigger_id)
 
     async def publish_home(self, user_id: str) -> None:
-        """Publish the App Home: help for everyone, plus requests for identified people."""
+        """Publish the App Home: help for everyone, requests for identified people.
+
+        Identified IT admins also get the admin sections (``Conversation.home``).
+        """
         conv = self.runtime.conversation
         try:
             actor: Actor | None = await self.identity.resolve(user_id)

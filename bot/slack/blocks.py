@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.conversation import Button, Form, FormField, Home, Reply
+from bot.conversation import Button, Form, FormField, Home, HomeSection, Reply
 
 #: ``callback_id`` of every modal form; what it does is in ``private_metadata``.
 FORM_CALLBACK = "hd_form"
@@ -166,7 +166,11 @@ def form_errors(errors: Mapping[str, str]) -> dict[str, str]:
 
 
 def home_view(home: Home) -> dict[str, Any]:
-    """The App Home tab: what the bot can do, my requests, and requests waiting for me."""
+    """The App Home tab: what the bot can do, my requests, requests waiting for me.
+
+    Extra sections (the IT admins' view) come last; they are compact and always
+    shown, the requests above them are cut to keep the view within 100 blocks.
+    """
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain("IT helpdesk", 150)},
         {"type": "section", "text": {"type": "mrkdwn", "text": home.help.text[:3000]}},
@@ -179,7 +183,57 @@ def home_view(home: Home) -> dict[str, Any]:
         blocks += [{"type": "divider"}, {"type": "header", "text": _plain("My requests", 150)}]
         for reply in home.mine:
             blocks += reply_blocks(reply)
-    if len(blocks) > _MAX_BLOCKS:
+    extra = [b for section in home.sections for b in home_section_blocks(section)]
+    room = _MAX_BLOCKS - min(len(extra), _MAX_BLOCKS // 2)
+    if len(blocks) > room:
         more = {"type": "context", "elements": [{"type": "mrkdwn", "text": "(more not shown)"}]}
-        blocks = [*blocks[: _MAX_BLOCKS - 1], more]
-    return {"type": "home", "blocks": blocks}
+        blocks = [*blocks[: room - 1], more]
+    return {"type": "home", "blocks": [*blocks, *extra][:_MAX_BLOCKS]}
+
+
+def _fit_lines(lines: Sequence[str], limit: int) -> list[str]:
+    """The leading lines whose text, joined by newlines, fits in ``limit`` characters."""
+    shown: list[str] = []
+    used = 0
+    for line in lines:
+        cut = line[:limit]
+        cost = len(cut) + (1 if shown else 0)
+        if used + cost > limit:
+            break
+        shown.append(cut)
+        used += cost
+    return shown
+
+
+def _more(count: int) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {count} more"}]}
+
+
+def home_section_blocks(section: HomeSection) -> list[dict[str, Any]]:
+    """An extra App Home section: its title, its lines in one block, its fields, "and N more".
+
+    At most five blocks: lines that do not fit one section's 3000 characters are
+    counted in "and N more" with those the section already left out.
+    """
+    blocks: list[dict[str, Any]] = [
+        {"type": "divider"}, {"type": "header", "text": _plain(section.title, 150)}
+    ]
+    shown = _fit_lines(section.lines, 3000)
+    if shown:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(shown)}})
+    elif section.empty and not section.fields:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": section.empty[:3000]}})
+    if section.fields:
+        blocks.append(
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*{label}*\n{value}"[:2000]}
+                    for label, value in list(section.fields)[:10]
+                ],
+            }
+        )
+    more = section.more + len(section.lines) - len(shown)
+    if more > 0:
+        blocks.append(_more(more))
+    return blocks
