@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from actions.nudges import GroupMemberLister
@@ -11,7 +11,15 @@ from bot.nudges import SlackNudgeTransport
 from connectors.base import DirectoryGroup, UserStatus
 from connectors.memory import MemoryDirectory
 from store.nudges import SENT
-from tests.nudges.helpers import IT_CHANNEL, NUDGED, PEOPLE, changed_for, make_world
+from tests.nudges.helpers import (
+    IT_CHANNEL,
+    NUDGED,
+    PEOPLE,
+    ZONE,
+    changed_for,
+    make_world,
+    today,
+)
 
 SLACK_OF = {p.key: p.slack for p in PEOPLE}
 
@@ -66,14 +74,17 @@ async def test_each_threshold_once_and_a_new_password_ends_them(tmp_path: Path) 
         # nudge and Lou (1 day left) his 1-day one. Cy's and Dee's passwords expired.
         bob = world.user("bob")
         world.directory.accounts[bob.id].password_changed = changed_for(80)
-        later = await world.runner(shift=timedelta(days=4)).run()
+        # 09:00 four days from now, so the result does not depend on the hour the test runs.
+        nine = datetime.combine(today() + timedelta(days=4), time(9), tzinfo=ZONE)
+        shift = nine - datetime.now(UTC)
+        later = await world.runner(shift=shift).run()
         assert later is not None and later.nudged == 2
         assert [len(world.nudges_to(SLACK_OF[k])) for k in ("ada", "lou", "bob")] == [2, 2, 1]
         assert later.skipped["already_expired"] == 3  # Cy, Dee, and Hal (no Slack anyway)
         rows = {(r.user_id, r.threshold) for r in await world.nudges.records()}
         assert (world.user("ada").id, 7) in rows and (world.user("lou").id, 1) in rows
         # The same day again: nothing new.
-        again = await world.runner(shift=timedelta(days=4)).run()
+        again = await world.runner(shift=shift).run()
         assert again is not None and again.nudged == 0
 
 
