@@ -192,7 +192,7 @@ class SlackSurface:
             signing_secret=signing_secret,
             raise_error_for_unhandled_request=False,
         )
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         # Conversations in progress at once. Past this they queue: the event loop stays
         # free to acknowledge new requests within Slack's 3 seconds under a burst.
         self._slots = asyncio.Semaphore(max_inflight)
@@ -219,8 +219,24 @@ class SlackSurface:
             if task is not None:
                 self._tasks.discard(task)
 
+    def start(self, body: bytes, query: str, headers: dict[str, str]) -> None:
+        """Dispatch one acknowledged request in the background (call on this loop).
+
+        The task is tracked from now, so ``drain`` waits for it even before it has run.
+        """
+        task: asyncio.Task[Any] = asyncio.create_task(self.dispatch(body, query, headers))
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("dispatch_failed", error=type(task.exception()).__name__)
+
     async def drain(self, grace: float = 10.0) -> None:
         """Wait for work already acknowledged to finish (graceful shutdown)."""
+        # Hand-offs the ingress queued for this loop before it stopped start first.
+        await asyncio.sleep(0)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace)
 

@@ -4,8 +4,9 @@ Ingress and work are separate. The endpoint checks the signature (HMAC of the
 raw bytes, timestamp within five minutes) and the shape of the body, then:
 
 - events, button clicks and slash commands are acknowledged at once and handed
-  to the work loop: nothing in their answer depends on the work, and Slack
-  retries (or disables the app) when acks take over 3 seconds;
+  to the work loop in batches once the ingress is quiet (``Handoff``): nothing in
+  their answer depends on the work, and Slack retries (or disables the app) when
+  acks take over 3 seconds;
 - everything else (view submissions, URL verification) is dispatched through
   Bolt on the work loop and its answer returned.
 
@@ -28,10 +29,8 @@ from urllib.parse import parse_qs
 
 import uvicorn
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
-from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from bot.slack.app import COMMAND_ACK, SlackSurface
 from config.logging import get_logger
@@ -60,10 +59,10 @@ def _parse(body: bytes, content_type: str) -> dict[str, Any] | None:
         return None
 
 
-def _signature_ok(signing_secret: str, request: Request, body: bytes) -> bool:
+def _signature_ok(signing_secret: str, headers: dict[str, str], body: bytes) -> bool:
     """Slack's v0 signature over the raw bytes (which may not even be UTF-8)."""
-    timestamp = request.headers.get("x-slack-request-timestamp", "")
-    signature = request.headers.get("x-slack-signature", "")
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    signature = headers.get("x-slack-signature", "")
     try:
         if abs(time.time() - int(timestamp)) > MAX_SKEW:
             return False
@@ -74,66 +73,173 @@ def _signature_ok(signing_secret: str, request: Request, body: bytes) -> bool:
     return hmac.compare_digest(expected, signature)
 
 
-def _ack_now(parsed: dict[str, Any]) -> Response | None:
-    """The immediate answer for requests whose ack carries no work result, else None."""
-    if parsed.get("type") == "event_callback":
-        return Response(status_code=200)
-    if parsed.get("type") == "block_actions":
-        return Response(status_code=200)
+def _ack_now(parsed: dict[str, Any]) -> str | None:
+    """How to ack at once a request whose answer carries no work result, else None.
+
+    "empty": events and clicks (an empty 200); "command": slash commands (a short text).
+    """
+    if parsed.get("type") in ("event_callback", "block_actions"):
+        return "empty"
     if "command" in parsed and "type" not in parsed:
-        return PlainTextResponse(COMMAND_ACK)
+        return "command"
     return None
+
+
+class Handoff:
+    """Acknowledged requests go to the work loop in batches, once the ingress is quiet.
+
+    The ingress shares the process (and its GIL) with the work loop. Handing each request
+    over as it arrives wakes the work loop in the middle of a burst, and every request
+    still waiting for its ack then waits for Bolt as well; 500 DMs at once were acked in
+    hundreds of milliseconds. So requests are collected and handed over together when no
+    new one has come for ``quiet`` seconds, or when the oldest has waited ``max_wait``
+    (under a steady stream). Only the start of the work waits, never an ack.
+    """
+
+    def __init__(
+        self,
+        surface: SlackSurface,
+        work_loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        quiet: float = 0.02,
+        max_wait: float = 0.25,
+    ) -> None:
+        self.surface = surface
+        self.work_loop = work_loop
+        self.quiet = quiet
+        self.max_wait = max_wait
+        self._pending: list[tuple[bytes, str, dict[str, str]]] = []
+        self._oldest = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, body: bytes, query: str, headers: dict[str, str]) -> None:
+        """Queue one request (on the ingress loop); it starts with the next batch."""
+        loop = asyncio.get_running_loop()
+        if not self._pending:
+            self._oldest = loop.time()
+        self._pending.append((body, query, headers))
+        if self._timer is not None:
+            self._timer.cancel()
+        left = self._oldest + self.max_wait - loop.time()
+        self._timer = loop.call_later(max(0.0, min(self.quiet, left)), self.flush)
+
+    def flush(self) -> None:
+        """Hand everything queued to the work loop now (also when the ingress stops)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending, []
+        if batch:
+            loop = self.work_loop or asyncio.get_running_loop()
+            loop.call_soon_threadsafe(self._start, batch)
+
+    def _start(self, batch: list[tuple[bytes, str, dict[str, str]]]) -> None:
+        for body, query, headers in batch:
+            self.surface.start(body, query, headers)
+
+
+_EMPTY_200 = {"type": "http.response.start", "status": 200, "headers": []}
+
+
+class Ingress:
+    """The ASGI app Slack calls; ``work_loop`` is where Bolt runs (default: the serving loop).
+
+    Plain ASGI rather than a framework's router: an ack is a few dictionary look-ups,
+    an HMAC and a parse, and under a burst every microsecond here is queueing for the
+    requests behind it. ``handoff`` holds requests acknowledged but not yet handed over:
+    whoever stops the server flushes it (``running_http`` and ``running_http_thread`` do).
+    """
+
+    def __init__(
+        self,
+        surface: SlackSurface,
+        path: str = "/slack/events",
+        work_loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.surface = surface
+        self.path = path
+        self.work_loop = work_loop
+        self.handoff = Handoff(surface, work_loop)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path == self.path and method == "POST":
+            await self._events(scope, receive, send)
+        elif path == "/healthz" and method in ("GET", "HEAD"):
+            await JSONResponse({"ok": True})(scope, receive, send)
+        elif path in (self.path, "/healthz"):
+            await PlainTextResponse("method not allowed", status_code=405)(scope, receive, send)
+        else:
+            await PlainTextResponse("not found", status_code=404)(scope, receive, send)
+
+    async def _events(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        response = await self._answer(scope, receive)
+        # Server-Timing (RFC-style header read by benchmarks): time spent answering, in ms.
+        timing = f"ack;dur={(time.perf_counter() - started) * 1000:.1f}"
+        if response is None:
+            await send({**_EMPTY_200, "headers": [(b"server-timing", timing.encode())]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        response.headers["Server-Timing"] = timing
+        await response(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive) -> Response | None:
+        """The answer; None for the empty 200 that acknowledges events and clicks."""
+        body = await _read_body(receive)
+        if body is None:
+            return PlainTextResponse("payload too large", status_code=413)
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers}
+        # The signature is checked before anything else is revealed about the request.
+        if not _signature_ok(self.surface.signing_secret, headers, body):
+            return PlainTextResponse("invalid request signature", status_code=401)
+        parsed = _parse(body, headers.get("content-type", ""))
+        if parsed is None:
+            log.warning("malformed_request", length=len(body))
+            return PlainTextResponse("malformed request body", status_code=400)
+        query = scope.get("query_string", b"").decode("latin-1")
+        kind = _ack_now(parsed)
+        if kind is None:
+            # View submissions, URL verification: the answer is Bolt's.
+            loop = self.work_loop or asyncio.get_running_loop()
+            coro = self.surface.dispatch(body, query, headers)
+            bolt = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+            return to_starlette_response(bolt)
+        self.handoff.add(body, query, headers)
+        return None if kind == "empty" else PlainTextResponse(COMMAND_ACK)
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The request body, or None past ``MAX_BODY`` (the rest is not read)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
 def build_http_app(
     surface: SlackSurface,
     path: str = "/slack/events",
     work_loop: asyncio.AbstractEventLoop | None = None,
-) -> Starlette:
-    """The Starlette app; ``work_loop`` is where Bolt runs (default: the serving loop)."""
-
-    def submit(body: bytes, query: str, headers: dict[str, str]) -> asyncio.Future[Any]:
-        # The Bolt request is built on the work loop: the ingress only verifies and answers.
-        loop = work_loop or asyncio.get_running_loop()
-        coro = surface.dispatch(body, query, headers)
-        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
-
-    async def events(request: Request) -> Response:
-        started = time.perf_counter()
-        response = await _events(request)
-        # Server-Timing (RFC-style header read by benchmarks): time spent answering, in ms.
-        response.headers["Server-Timing"] = f"ack;dur={(time.perf_counter() - started) * 1000:.1f}"
-        return response
-
-    async def _events(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return PlainTextResponse("payload too large", status_code=413)
-        # The signature is checked before anything else is revealed about the request.
-        if not _signature_ok(surface.signing_secret, request, body):
-            return PlainTextResponse("invalid request signature", status_code=401)
-        parsed = _parse(body, request.headers.get("content-type", ""))
-        if parsed is None:
-            log.warning("malformed_request", length=len(body))
-            return PlainTextResponse("malformed request body", status_code=400)
-        headers = dict(request.headers.items())
-        early = _ack_now(parsed)
-        if early is not None:
-            submit(body, request.url.query, headers).add_done_callback(_log_failure)
-            return early
-        return to_starlette_response(await submit(body, request.url.query, headers))
-
-    async def healthz(_: Request) -> Response:
-        return JSONResponse({"ok": True})
-
-    return Starlette(
-        routes=[Route(path, events, methods=["POST"]), Route("/healthz", healthz, methods=["GET"])]
-    )
+) -> Ingress:
+    """The HTTP endpoint's ASGI app (``Ingress``)."""
+    return Ingress(surface, path, work_loop)
 
 
-def _log_failure(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.error("dispatch_failed", error=type(future.exception()).__name__)
+def _flush(app: Any) -> None:
+    handoff = getattr(app, "handoff", None)
+    if isinstance(handoff, Handoff):
+        handoff.flush()
 
 
 class _QuietServer(uvicorn.Server):
@@ -143,7 +249,7 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-def _server(app: Starlette, host: str, port: int) -> _QuietServer:
+def _server(app: Any, host: str, port: int) -> _QuietServer:
     # httptools when installed ("auto"): less CPU per request than h11.
     return _QuietServer(
         uvicorn.Config(
@@ -155,7 +261,7 @@ def _server(app: Starlette, host: str, port: int) -> _QuietServer:
 
 @contextlib.asynccontextmanager
 async def running_http(
-    app: Starlette, host: str = "127.0.0.1", port: int = 0
+    app: Any, host: str = "127.0.0.1", port: int = 0
 ) -> AsyncIterator[str]:
     """Serve ``app`` in this event loop; yields its base URL (the real port when 0 was asked)."""
     server = _server(app, host, port)
@@ -171,6 +277,7 @@ async def running_http(
     finally:
         server.should_exit = True
         await task
+        _flush(app)
 
 
 def _loop_factory() -> Any:
@@ -183,15 +290,21 @@ def _loop_factory() -> Any:
 
 
 @contextlib.contextmanager
-def running_http_thread(app: Starlette, host: str, port: int) -> Iterator[str]:
+def running_http_thread(app: Any, host: str, port: int) -> Iterator[str]:
     """Serve ``app`` on its own thread and event loop; yields its base URL."""
     server = _server(app, host, port)
     failed: list[BaseException] = []
 
+    async def serve() -> None:
+        try:
+            await server.serve()
+        finally:
+            _flush(app)
+
     def run() -> None:
         try:
             with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-                runner.run(server.serve())
+                runner.run(serve())
         except BaseException as exc:
             failed.append(exc)
 
