@@ -422,7 +422,9 @@ class OktaConnector:
         live = [u for u in matches if u.status is not UserStatus.DEPROVISIONED] or matches
         if len(live) != 1:
             detail = "no user" if not live else f"{len(live)} users"
-            raise UserNotFound(self.name, f"{detail} with that email")
+            raise UserNotFound(
+                self.name, f"{detail} with that email", code="ambiguous" if live else None
+            )
         return live[0]
 
     async def get_user(self, user_id: str) -> DirectoryUser:

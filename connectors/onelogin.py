@@ -329,7 +329,8 @@ class OneLoginConnector:
             raise UserNotFound(self.name, "no OneLogin user with that email")
         if len(matches) > 1:
             raise UserNotFound(
-                self.name, f"{len(matches)} OneLogin users share that email; refusing to guess"
+                self.name, f"{len(matches)} OneLogin users share that email; refusing to guess",
+                code="ambiguous",
             )
         return self._user_from(next(iter(matches.values())))
 

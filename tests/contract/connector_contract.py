@@ -87,6 +87,8 @@ class ConnectorContract:
             with pytest.raises((UserNotFound, ConnectorError)) as info:
                 await world.connector.find_user_by_email(hostile)
             assert isinstance(info.value, UserNotFound), info.value
+            # Not found, rather than several found and refused: the search did not widen.
+            assert info.value.code != "ambiguous", (hostile, info.value)
 
     async def test_unknown_user_id(self, world: ContractWorld) -> None:
         with pytest.raises(UserNotFound):
