@@ -1,5 +1,10 @@
 """The OneLogin connector: API v2 (and v1 where v2 has no equivalent) over httpx.
 
+A thin async client rather than the official ``onelogin`` SDK: the SDK is generated
+onto urllib3 (blocking, so a thread per call here), hides the ``X-RateLimit-*`` headers
+and ``After-Cursor`` this connector paces and pages with, and retries on its own terms,
+where a POST must never be replayed blindly (``connectors/onelogin_http.py``).
+
 Users are keyed by OneLogin's numeric user id (as a string). Group access is role
 membership: a :class:`~connectors.base.DirectoryGroup` here is a OneLogin role.
 
