@@ -33,6 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from actions.access import Event, MessageRef
 from actions.audit import Actor, new_correlation_id
 from bot.admin_view import AdminView, ItAdmins
+from bot.audit_cli import apply_retention
 from bot.conversation import (
     SECRET_DONE,
     Home,
@@ -451,10 +452,30 @@ class SlackSurface:
                 hidden += 1
         return hidden
 
-    async def janitor(self, interval: float = 20.0) -> None:
+    async def janitor(self, interval: float = 20.0, prune_every: float = 86_400.0) -> None:
+        """Hide secrets whose time is up; apply the audit retention at start and then daily."""
+        next_prune = 0.0
         while True:
             try:
                 await self.hide_due_secrets()
             except Exception as exc:
                 log.warning("janitor_round_failed", error=type(exc).__name__)
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + prune_every
+                await self.prune_audit()
             await asyncio.sleep(interval)
+
+    async def prune_audit(self) -> int:
+        """Delete audit records past ``audit.retention``; how many. Never raises.
+
+        Several replicas may prune at once: each deletes by id in small batches, and a
+        record another replica deleted first is simply not there.
+        """
+        try:
+            outcome = await apply_retention(self.runtime.store, self.runtime.cfg)
+        except Exception as exc:
+            log.warning("audit_prune_failed", error=type(exc).__name__)
+            return 0
+        if outcome.pruned and outcome.cutoff is not None:
+            log.info("audit_pruned", records=outcome.pruned, before=outcome.cutoff.isoformat())
+        return outcome.pruned

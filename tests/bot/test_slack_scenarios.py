@@ -262,3 +262,22 @@ async def test_no_secret_in_recorded_non_dm_calls(scenario: Scenario) -> None:
     for call in s.state.calls():
         if call.method == "chat.postMessage" and call.params.get("channel") != link_msg.channel:
             assert link not in json.dumps(call.params)
+
+
+async def test_the_running_bot_applies_the_audit_retention(scenario: Scenario) -> None:
+    from store.audit import count_audit
+    from store.models import AuditRecord
+
+    store = scenario.surface.runtime.store
+    now = datetime.now(UTC)
+    for age in (400, 366, 10):
+        await store.add_audit(
+            AuditRecord(at=now - timedelta(days=age), correlation_id=f"c{age}", actor=ADA,
+                        actor_email="ada@example.com", action="unlock", provider="mem",
+                        target_user_id=None, target="ada@example.com", result="success",
+                        detail={})
+        )
+    before = await count_audit(store)
+    assert await scenario.surface.prune_audit() == 2  # default retention: 365 days
+    assert await count_audit(store) == before - 2
+    assert await scenario.surface.prune_audit() == 0
