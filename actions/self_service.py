@@ -9,7 +9,9 @@ to show; anything else is a bug and propagates.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +19,7 @@ from typing import Protocol
 
 from actions.audit import Actor, Auditor
 from actions.providers import Providers
+from config.logging import get_logger
 from config.settings import HelpdeskConfig, Limit
 from connectors.base import (
     Capability,
@@ -38,6 +41,8 @@ from connectors.errors import (
     UserNotFound,
 )
 from store.db import Store
+
+log = get_logger("helpdesk.self_service")
 
 
 class Refusal(Exception):
@@ -95,6 +100,21 @@ class SelfService:
         self.auditor = Auditor(store)
         self.notifier = notifier
         self.clock = clock
+        # One action per (employee, capability) at a time in this process: the limit is
+        # counted and the action audited under it, so two confirmations clicked at once
+        # cannot both pass a "1 per 24 hours" limit.
+        self._serial: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self, actor: Actor, capability: Capability) -> AsyncIterator[None]:
+        key = (actor.slack_user_id, capability.label)
+        lock = self._serial.get(key)
+        if lock is None:
+            lock = self._serial[key] = asyncio.Lock()
+        async with lock:
+            yield
 
     # -- shared steps -----------------------------------------------------------
     def _where_to_go(self) -> str:
@@ -103,6 +123,8 @@ class SelfService:
         return f"{where} ({org.it_portal_url})" if org.it_portal_url else where
 
     def _unavailable(self, label: str) -> Refusal:
+        # The log event carries the correlation id bound for this conversation.
+        log.warning("directory_unavailable", provider=label)
         return Refusal(
             "unavailable",
             f"{label} is not answering; nothing was changed. Please try again in a few minutes.",
@@ -215,27 +237,29 @@ class SelfService:
         self, actor: Actor, delivery: ResetDelivery | None = None
     ) -> ResetOutcome:
         cap = Capability.PASSWORD_RESET
-        target = await self.preflight(actor, cap)
-        role = self.providers.resetter()
-        chosen = delivery or self.cfg.password_reset.delivery
-        async with self._calling(actor, target, cap):
-            grant = await role.start_password_reset(target.user, chosen)
-        await self.auditor.record(
-            actor, cap.label, "success", target=target.user,
-            detail={"delivery": grant.delivery.value},
-        )
+        async with self._one_at_a_time(actor, cap):
+            target = await self.preflight(actor, cap)
+            role = self.providers.resetter()
+            chosen = delivery or self.cfg.password_reset.delivery
+            async with self._calling(actor, target, cap):
+                grant = await role.start_password_reset(target.user, chosen)
+            await self.auditor.record(
+                actor, cap.label, "success", target=target.user,
+                detail={"delivery": grant.delivery.value},
+            )
         return ResetOutcome(target, grant)
 
     async def unlock(self, actor: Actor) -> tuple[Target, UnlockResult]:
         cap = Capability.UNLOCK
-        target = await self.preflight(actor, cap)
-        role = self.providers.unlocker()
-        async with self._calling(actor, target, cap):
-            result = await role.unlock(target.user)
-        outcome = "success" if result is UnlockResult.UNLOCKED else "noop"
-        await self.auditor.record(
-            actor, cap.label, outcome, target=target.user, detail={"result": result.value}
-        )
+        async with self._one_at_a_time(actor, cap):
+            target = await self.preflight(actor, cap)
+            role = self.providers.unlocker()
+            async with self._calling(actor, target, cap):
+                result = await role.unlock(target.user)
+            outcome = "success" if result is UnlockResult.UNLOCKED else "noop"
+            await self.auditor.record(
+                actor, cap.label, outcome, target=target.user, detail={"result": result.value}
+            )
         return target, result
 
     async def mfa_factors(self, actor: Actor) -> tuple[Target, Sequence[MfaFactor]]:
@@ -248,18 +272,25 @@ class SelfService:
 
     async def reset_mfa(self, actor: Actor) -> tuple[Target, int]:
         cap = Capability.MFA_RESET
-        target = await self.preflight(actor, cap)
-        role = self.providers.mfa()
-        async with self._calling(actor, target, cap):
-            removed = await role.reset_factors(target.user)
-        await self.auditor.record(
-            actor, cap.label, "success", target=target.user, detail={"factors_removed": removed}
-        )
-        await self.notifier.security_notice(
-            f"MFA reset through the helpdesk bot: <@{actor.slack_user_id}> ({actor.email}) "
-            f"removed {removed} factor(s) from their {target.label} account. "
-            "If this wasn't expected, investigate."
-        )
+        async with self._one_at_a_time(actor, cap):
+            target = await self.preflight(actor, cap)
+            role = self.providers.mfa()
+            async with self._calling(actor, target, cap):
+                removed = await role.reset_factors(target.user)
+            await self.auditor.record(
+                actor, cap.label, "success", target=target.user,
+                detail={"factors_removed": removed},
+            )
+        try:
+            await self.notifier.security_notice(
+                f"MFA reset through the helpdesk bot: <@{actor.slack_user_id}> ({actor.email}) "
+                f"removed {removed} factor(s) from their {target.label} account. "
+                "If this wasn't expected, investigate."
+            )
+        except Exception as exc:
+            # The reset is done and audited: the employee is still told. The notice's
+            # failure is an error for IT to see (a channel the bot was removed from...).
+            log.error("security_notice_failed", error=type(exc).__name__, action=cap.label)
         return target, removed
 
     async def password_expiry(self, actor: Actor) -> tuple[Target, PasswordStatus]:

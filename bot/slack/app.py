@@ -22,6 +22,7 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -56,6 +57,9 @@ from bot.slack.identity import IdentityRefused, SlackIdentity
 from config.logging import get_logger
 from store.db import AccessSnapshot
 
+# How long processed event ids are kept to drop Slack's redeliveries (its last retry
+# comes about 5 minutes after the first delivery).
+EVENT_MEMORY = timedelta(days=1)
 log = get_logger("helpdesk.slack")
 COMMAND_ACK = "On it: I'll answer in our direct messages."
 #: Seconds an IT user group's members are kept: a removal from the group counts within this.
@@ -243,8 +247,10 @@ class SlackSurface:
 
     # -- delivery -------------------------------------------------------------------
     async def _post(self, channel: str, reply: Reply) -> None:
+        # No previews: Slack's unfurler would fetch a one-time reset link (and could use it).
         resp = await self.client.chat_postMessage(
-            channel=channel, text=reply.text, blocks=reply_blocks(reply)
+            channel=channel, text=reply.text, blocks=reply_blocks(reply),
+            unfurl_links=False, unfurl_media=False,
         )
         if reply.secret_hide_at is not None:
             await self.runtime.store.remember_secret_message(
@@ -463,7 +469,16 @@ class SlackSurface:
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + prune_every
                 await self.prune_audit()
+                await self.prune_events()
             await asyncio.sleep(interval)
+
+    async def prune_events(self) -> int:
+        """Forget processed event ids after a day (Slack redelivers within minutes)."""
+        try:
+            return await self.runtime.store.prune_events(EVENT_MEMORY)
+        except Exception as exc:
+            log.warning("event_prune_failed", error=type(exc).__name__)
+            return 0
 
     async def prune_audit(self) -> int:
         """Delete audit records past ``audit.retention``; how many. Never raises.

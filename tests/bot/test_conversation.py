@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from actions.audit import Actor
 from actions.self_service import SelfService
@@ -178,3 +180,40 @@ async def test_slash_command_reaches_the_same_flows(world: World) -> None:
     assert button(offer, CONFIRM)
     [unlock] = await world.conv.on_command(actor("locked@example.com", "U2"), "unlock")
     assert "is unlocked" in unlock.text
+
+
+async def test_two_confirmations_clicked_at_once_respect_the_limit(world: World) -> None:
+    """One MFA reset per 24 hours, even when two open confirmations are clicked together."""
+    me = actor("phone@example.com", "U3")
+    [first] = await world.conv.on_message(me, "lost my phone, reset mfa")
+    [second] = await world.conv.on_message(me, "reset my mfa please")
+    answers = await asyncio.gather(
+        world.conv.on_button(me, CONFIRM, button(first, CONFIRM)),
+        world.conv.on_button(me, CONFIRM, button(second, CONFIRM)),
+    )
+    texts = [r.text for replies in answers for r in replies]
+    assert sum("removed 2 MFA factor" in t for t in texts) == 1, texts
+    assert len(world.notifier.notices) == 1
+    rows = await world.store.list_audit(actor="U3")
+    assert sorted(r.result for r in rows if r.action == "mfa_reset") == ["refused", "success"]
+
+
+async def test_a_failed_security_notice_still_answers_the_employee(world: World) -> None:
+    async def broken(text: str) -> None:
+        raise RuntimeError("not_in_channel")
+
+    world.notifier.security_notice = broken  # type: ignore[method-assign]
+    me = actor("phone@example.com", "U3")
+    [offer] = await world.conv.on_message(me, "lost my phone, reset mfa")
+    with capture_logs() as logs:
+        [done] = await world.conv.on_button(me, CONFIRM, button(offer, CONFIRM))
+    assert "removed 2 MFA factor" in done.text
+    assert any(e["event"] == "security_notice_failed" for e in logs)
+
+
+async def test_an_outage_is_logged(world: World) -> None:
+    [offer] = await world.conv.on_message(actor(), "password")
+    world.directory.fail_next(Unavailable("mem", "timeout"), times=5)
+    with capture_logs() as logs:
+        await world.conv.on_button(actor(), CONFIRM, button(offer, CONFIRM))
+    assert [e["log_level"] for e in logs if e["event"] == "directory_unavailable"] == ["warning"]

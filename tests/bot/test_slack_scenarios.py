@@ -281,3 +281,30 @@ async def test_the_running_bot_applies_the_audit_retention(scenario: Scenario) -
     assert await scenario.surface.prune_audit() == 2  # default retention: 365 days
     assert await count_audit(store) == before - 2
     assert await scenario.surface.prune_audit() == 0
+
+
+async def test_secret_messages_are_posted_without_previews(scenario: Scenario) -> None:
+    s = scenario
+    await s.sender.dm(ADA, "I forgot my password")
+    await s.state.wait_for_message(ADA, "Go ahead?")
+    await s.sender.block_action(ADA, "hd_confirm.0")
+    await s.state.wait_for_message(ADA, "password reset link")
+    [call] = [
+        c for c in s.state.calls("chat.postMessage")
+        if "password reset link" in str(c.params.get("text", ""))
+    ]
+    for flag in ("unfurl_links", "unfurl_media"):
+        assert str(call.params.get(flag)).lower() in ("false", "0"), call.params
+
+
+async def test_processed_event_ids_are_forgotten_after_a_day(scenario: Scenario) -> None:
+    store = scenario.surface.runtime.store
+    assert await store.mark_event_processed("Ev0OLD00001")
+    assert await store.mark_event_processed("Ev0NEW00001")
+    async with store.engine.begin() as conn:
+        await conn.execute(text(
+            "UPDATE processed_events SET received_at = '2000-01-01 00:00:00' "
+            "WHERE event_id = 'Ev0OLD00001'"
+        ))
+    assert await scenario.surface.prune_events() == 1
+    assert not await store.mark_event_processed("Ev0NEW00001")  # still remembered
