@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from actions.access import AccessService  # noqa: E402
 from actions.audit import Actor  # noqa: E402
 from actions.providers import Providers  # noqa: E402
-from bench.slack_bench import AiohttpPoster, _cpu_s, _percentile  # noqa: E402
+from bench.slack_bench import RawPoster, _cpu_s, _percentile  # noqa: E402
 from bot.slack.app import SlackNotifier, SlackPeople  # noqa: E402
 from config.logging import configure_logging  # noqa: E402
 from config.settings import validate_config  # noqa: E402
@@ -271,7 +271,7 @@ async def main(requests: int, replicas: int, concurrency: int) -> dict[str, Any]
             assert len(ids) == requests and set(cards[BERT]) == set(ids) == set(user_of)
             async with (
                 running_replicas(replicas, raw, environ, Path(tmp)) as bots,
-                AiohttpPoster(concurrency * 4 + 10) as http,
+                RawPoster() as http,
             ):
                 senders = [
                     SlackEventSender(SECRET, b.events_url, state=slack_state,
