@@ -6,6 +6,10 @@ Okta sandbox answering every request after 50 ms. For each employee the bench
 posts a signed DM ("I forgot my password"), clicks *Reset my password* as soon
 as the prompt arrives, and waits for the reset link in the DM.
 
+The 500 DMs go out together, each on a new connection (``RawPoster``). First the same
+burst goes to a server that only answers 200 (``floor_ack_ms_*``): what this sender and
+machine measure for a server that does nothing, to read the bot's figures against.
+
 Reported: time-to-ack (every signed POST: the DMs and the clicks) p50/p99,
 time-to-done (DM sent -> reset link delivered to the fake Slack) p50/p99, and
 the bot process's peak RSS. Rate limits are off on both fakes here: this
