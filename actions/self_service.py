@@ -168,6 +168,13 @@ class SelfService:
                 actor, capability.label, "refused", target=target.user,
                 detail={"reason": "protected", "why": "; ".join(reasons)},
             )
+            # "Sent to a human": the people who can help hear of it, not only the employee.
+            await self._notify_security(
+                f"<@{actor.slack_user_id}> ({actor.email}) asked the helpdesk bot for "
+                f"{capability.label.replace('_', ' ')} on a protected {target.label} account "
+                f"({'; '.join(reasons)}). Nothing was changed; please follow up with them.",
+                capability,
+            )
             raise Refusal(
                 "protected",
                 "Your account has elevated access, so I won't change it from chat. "
@@ -190,6 +197,15 @@ class SelfService:
                 f"You've reached the limit for this ({limit.count} per {_human(limit.per)}). "
                 f"If you're stuck, please ask {self._where_to_go()}.",
             )
+
+    async def _notify_security(self, text: str, capability: Capability) -> None:
+        """Tell the security channel; a failure is logged, never shown as the action's."""
+        try:
+            await self.notifier.security_notice(text)
+        except Exception as exc:
+            # Whatever the action did is done and audited, and the employee is still
+            # told; the notice's failure (a channel the bot left...) is an error for IT.
+            log.error("security_notice_failed", error=type(exc).__name__, action=capability.label)
 
     @contextlib.asynccontextmanager
     async def _calling(
@@ -281,16 +297,12 @@ class SelfService:
                 actor, cap.label, "success", target=target.user,
                 detail={"factors_removed": removed},
             )
-        try:
-            await self.notifier.security_notice(
-                f"MFA reset through the helpdesk bot: <@{actor.slack_user_id}> ({actor.email}) "
-                f"removed {removed} factor(s) from their {target.label} account. "
-                "If this wasn't expected, investigate."
-            )
-        except Exception as exc:
-            # The reset is done and audited: the employee is still told. The notice's
-            # failure is an error for IT to see (a channel the bot was removed from...).
-            log.error("security_notice_failed", error=type(exc).__name__, action=cap.label)
+        await self._notify_security(
+            f"MFA reset through the helpdesk bot: <@{actor.slack_user_id}> ({actor.email}) "
+            f"removed {removed} factor(s) from their {target.label} account. "
+            "If this wasn't expected, investigate.",
+            cap,
+        )
         return target, removed
 
     async def password_expiry(self, actor: Actor) -> tuple[Target, PasswordStatus]:

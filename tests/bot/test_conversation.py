@@ -127,6 +127,10 @@ async def test_protected_accounts_are_sent_to_a_human(world: World) -> None:
     assert "elevated access" in refused.text
     rows = await world.store.list_audit(actor="U9")
     assert {r.detail["reason"] for r in rows} == {"protected"}
+    # Sent to a human: the security channel hears of each refusal, naming who asked.
+    assert len(world.notifier.notices) == 3
+    assert all("Nothing was changed" in n and "protected" in n for n in world.notifier.notices)
+    assert "root@example.com" in world.notifier.notices[0]
 
 
 async def test_expiry_answers(world: World) -> None:
