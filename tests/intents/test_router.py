@@ -32,6 +32,16 @@ def test_examples_from_the_brief(router: IntentRouter, text: str, intent: Intent
     assert not result.needs_clarification
 
 
+@pytest.mark.parametrize("text", ["hola", "bonjour!", "ciao", "merci beaucoup", "gracias", "danke"])
+def test_greetings_and_thanks_in_other_languages(router: IntentRouter, text: str) -> None:
+    result = router.classify(text)
+    assert result.intent is Intent.GREETING and not result.needs_clarification
+
+
+def test_a_foreign_greeting_does_not_hide_the_request(router: IntentRouter) -> None:
+    assert router.classify("bonjour, my account is locked").intent is Intent.ACCOUNT_UNLOCK
+
+
 @pytest.mark.parametrize("text", ["asdkjh qwe zzxc", "qwertyuiop", "blorf the snark", "", "???"])
 def test_gibberish_gets_low_confidence_and_a_question(router: IntentRouter, text: str) -> None:
     result = router.classify(text)
