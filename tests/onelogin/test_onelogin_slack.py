@@ -20,6 +20,7 @@ from sandboxes.slack import SlackEventSender, SlackState, Workspace, run_slack_f
 SECRET = "onelogin-e2e-signing-secret-0042"
 ADA, LOCKED, PHONE = "U0ADA00001", "U0LOCKED01", "U0PHONE001"
 SOON, ROOT = "U0SOON0001", "U0ROOT0001"
+ANNA = "U0ANNA0001"  # approves Figma requests
 
 
 @dataclass
@@ -31,7 +32,8 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    people = {ADA: "ada", LOCKED: "locked", PHONE: "phone", SOON: "soon", ROOT: "root"}
+    people = {ADA: "ada", LOCKED: "locked", PHONE: "phone", SOON: "soon", ROOT: "root",
+              ANNA: "anna"}
     state = SlackState(
         Workspace.from_dict(
             {
@@ -64,6 +66,11 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                 for c in ("groups", "password_reset", "unlock", "mfa_reset", "password_expiry")
             },
             "password_reset": {"delivery": "temp_password"},
+            # Requestable groups are OneLogin roles.
+            "catalogue": [
+                {"key": "figma-editors", "display_name": "Figma (editor)", "aliases": ["figma"],
+                 "provider_group": "figma-editors", "approvers": [ANNA]},
+            ],
         }
         environ = {
             "ONELOGIN_SECRET": ol.client_secret,
@@ -101,3 +108,18 @@ async def test_unlock_mfa_expiry_and_protection(world: World) -> None:
     await world.state.wait_for_message(SOON, "OneLogin password expires in", timeout=10)
     await world.sender.dm(ROOT, "reset my password")
     await world.state.wait_for_message(ROOT, "elevated access", timeout=10)
+
+
+async def test_group_request_approved_assigns_the_role(world: World) -> None:
+    figma = world.onelogin.state.role_by_name("figma-editors").id
+    ada = world.onelogin.state.user_by_email("ada@example.com")
+    assert figma not in world.onelogin.state.role_ids_of(ada.id)
+    await world.sender.dm(ADA, "I need Figma")
+    await world.state.wait_for_message(ADA, "Request access to *Figma (editor)*", timeout=10)
+    await world.sender.block_action(ADA, "hd_access_request.0")
+    await world.state.wait_for_message(ANNA, "Access request", timeout=10)
+    # Not yet: only the approval adds the role.
+    assert figma not in world.onelogin.state.role_ids_of(ada.id)
+    await world.sender.block_action(ANNA, "hd_access_approve.0")
+    await world.state.wait_for_message(ADA, "You're now a member of *Figma (editor)*", timeout=10)
+    assert figma in world.onelogin.state.role_ids_of(ada.id)
