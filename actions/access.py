@@ -739,6 +739,7 @@ class AccessService:
         ]
         await asyncio.gather(*(self._remind_one(snap, m) for m in waiting))
         await self._tell(snap, Event.REMINDED)
+        await self._note(snap, "access_remind", {"approver_messages": len(waiting)})
         following = job.run_at + self.settings.remind_after
         if following < snap.request.expires_at:
             await self.store.access.retry_job(job, following, "", reset_attempts=True)
@@ -781,7 +782,14 @@ class AccessService:
         snap = await self.store.access.snapshot(job.request_id)
         if snap is not None and snap.request.state == "fulfilled":
             await self._tell(snap, Event.ENDING_SOON)
+            await self._note(snap, "access_warn", {"access_until": str(snap.request.access_until)})
         await self.store.access.finish_job(job, self.clock())
+
+    async def _note(self, snap: AccessSnapshot, action: str, detail: dict[str, Any]) -> None:
+        """Audit a step the system took on its own (a reminder, a warning)."""
+        audit = self._record("system", None, action, "sent", snap.request, detail)
+        await self.store.add_audit(audit)
+        self._log_audit(audit)
 
     async def _revoke(self, job: Job) -> None:
         snap = await self.store.access.snapshot(job.request_id)

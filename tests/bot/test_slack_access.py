@@ -326,6 +326,7 @@ async def test_reminders_then_expiry(world: World) -> None:
     threaded = [m for m in w.state.messages_in(APPROVALS) if m.thread_ts == in_channel.ts]
     assert threaded and "still waiting" in threaded[0].text
     await w.state.wait_for_message(ADA, "I've reminded the approvers")
+    assert await w.audit("access_remind") == ["sent"]
     await _due_now(w, "expire", "UPDATE access_requests SET expires_at = '2000-01-01 00:00:00'")
     await w.surface.runtime.access.run_due_jobs()
     await w.state.wait_for_message(ADA, "expired: nobody decided in time")
@@ -355,6 +356,7 @@ async def test_time_bound_access_ends(world: World) -> None:
     await _due_now(w, "warn")
     await w.surface.runtime.access.run_due_jobs()
     await w.state.wait_for_message(ADA, "Heads-up: your access to *VPN* ends")
+    assert await w.audit("access_warn") == ["sent"]
     await _due_now(w, "revoke")
     await w.surface.runtime.access.run_due_jobs()
     await w.state.wait_for_message(ADA, "time-bound access to *VPN* has ended")
