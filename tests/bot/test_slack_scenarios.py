@@ -116,12 +116,17 @@ async def test_password_reset_end_to_end(scenario: Scenario) -> None:
     assert await s.surface.hide_due_secrets() == 0
 
 
-async def test_secret_hidden_when_due(scenario: Scenario) -> None:
-    s = scenario
-    await s.sender.dm(ADA, "reset my password")
+async def _reset_link(s: Scenario, text: str = "reset my password") -> Any:
+    """Ada asks for a reset and confirms; the message holding her reset link."""
+    await s.sender.dm(ADA, text)
     await s.state.wait_for_message(ADA, "Go ahead?")
     await s.sender.block_action(ADA, "hd_confirm.0")
-    link_msg = await s.state.wait_for_message(ADA, "password reset link")
+    return await s.state.wait_for_message(ADA, "password reset link")
+
+
+async def test_secret_hidden_when_due(scenario: Scenario) -> None:
+    s = scenario
+    link_msg = await _reset_link(s)
     later = datetime.now(UTC) + timedelta(hours=1)
     for _ in range(100):  # the row is written right after the message is posted
         if await s.surface.runtime.store.due_secret_messages(later):
@@ -285,10 +290,7 @@ async def test_the_running_bot_applies_the_audit_retention(scenario: Scenario) -
 
 async def test_secret_messages_are_posted_without_previews(scenario: Scenario) -> None:
     s = scenario
-    await s.sender.dm(ADA, "I forgot my password")
-    await s.state.wait_for_message(ADA, "Go ahead?")
-    await s.sender.block_action(ADA, "hd_confirm.0")
-    await s.state.wait_for_message(ADA, "password reset link")
+    await _reset_link(s, "I forgot my password")
     [call] = [
         c for c in s.state.calls("chat.postMessage")
         if "password reset link" in str(c.params.get("text", ""))
