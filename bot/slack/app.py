@@ -54,6 +54,7 @@ from bot.slack.blocks import (
     reply_blocks,
 )
 from bot.slack.identity import IdentityRefused, SlackIdentity
+from bot.slack.server import COMMAND_ACK
 from config.logging import get_logger
 from store.db import AccessSnapshot
 
@@ -61,7 +62,7 @@ from store.db import AccessSnapshot
 # comes about 5 minutes after the first delivery).
 EVENT_MEMORY = timedelta(days=1)
 log = get_logger("helpdesk.slack")
-COMMAND_ACK = "On it: I'll answer in our direct messages."
+
 #: Seconds an IT user group's members are kept: a removal from the group counts within this.
 IT_ADMINS_TTL = 60.0
 

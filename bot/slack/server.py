@@ -10,8 +10,10 @@ raw bytes, timestamp within five minutes) and the shape of the body, then:
 - everything else (view submissions, URL verification) is dispatched through
   Bolt on the work loop and its answer returned.
 
-``serve`` runs the endpoint on its own thread and event loop, so a burst of
-conversations keeping the work loop busy cannot delay acknowledgements.
+The work behind the endpoint is a ``Worker``: the Slack surface itself (tests,
+one process) or, in the running bot, a pipe to it from a separate ingress process
+(``bot.slack.ingress``), so a burst of conversations keeping the work busy (its
+CPU, its garbage collector, its GIL) cannot delay acknowledgements.
 """
 
 from __future__ import annotations
@@ -21,23 +23,47 @@ import contextlib
 import hashlib
 import hmac
 import json
-import threading
 import time
-from collections.abc import AsyncIterator, Generator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Generator, Mapping, Sequence
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import uvicorn
-from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from bot.slack.app import COMMAND_ACK, SlackSurface
 from config.logging import get_logger
 
 log = get_logger("helpdesk.http")
 MAX_BODY = 1_000_000
 MAX_SKEW = 300  # seconds; Slack's own rule for replayed requests
+# The slash command's immediate answer; the result follows in the DM.
+COMMAND_ACK = "On it: I'll answer in our direct messages."
+
+
+class Answer(Protocol):
+    """What the work returns for a request it answers itself (Bolt's ``BoltResponse``)."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def body(self) -> str: ...
+
+    @property
+    def headers(self) -> Mapping[str, Sequence[str]]: ...
+
+
+class Worker(Protocol):
+    """The work behind the endpoint (``SlackSurface``, or the pipe to it from the ingress)."""
+
+    signing_secret: str
+
+    def start(self, body: bytes, query: str, headers: dict[str, str]) -> None:
+        """Start an acknowledged request in the background."""
+
+    async def dispatch(self, body: bytes, query: str, headers: dict[str, str]) -> Answer:
+        """Run a request whose answer is the work's (view submissions, URL verification)."""
 
 
 def _parse(body: bytes, content_type: str) -> dict[str, Any] | None:
@@ -73,6 +99,28 @@ def _signature_ok(signing_secret: str, headers: dict[str, str], body: bytes) -> 
     return hmac.compare_digest(expected, signature)
 
 
+def _str(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _well_formed(parsed: dict[str, Any]) -> bool:
+    """The fields the listeners rely on are there, with the types Slack sends."""
+    kind = parsed.get("type")
+    if kind == "event_callback":
+        event = parsed.get("event")
+        return _str(parsed.get("event_id")) and isinstance(event, dict) and _str(event.get("type"))
+    if kind == "block_actions":
+        user, actions = parsed.get("user"), parsed.get("actions")
+        return (
+            isinstance(user, dict) and _str(user.get("id"))
+            and isinstance(actions, list) and bool(actions)
+            and all(isinstance(a, dict) and _str(a.get("action_id")) for a in actions)
+        )
+    if "command" in parsed and kind is None:
+        return _str(parsed.get("command")) and _str(parsed.get("user_id"))
+    return True
+
+
 def _ack_now(parsed: dict[str, Any]) -> str | None:
     """How to ack at once a request whose answer carries no work result, else None.
 
@@ -83,6 +131,12 @@ def _ack_now(parsed: dict[str, Any]) -> str | None:
     if "command" in parsed and "type" not in parsed:
         return "command"
     return None
+
+
+def _response(answer: Answer) -> Response:
+    """The work's answer as sent back to Slack (first value of each header)."""
+    headers = {k: v[0] for k, v in answer.headers.items() if v and k.lower() != "set-cookie"}
+    return Response(content=answer.body, status_code=answer.status, headers=headers)
 
 
 class Handoff:
@@ -98,7 +152,7 @@ class Handoff:
 
     def __init__(
         self,
-        surface: SlackSurface,
+        surface: Worker,
         work_loop: asyncio.AbstractEventLoop | None = None,
         *,
         quiet: float = 0.02,
@@ -147,12 +201,12 @@ class Ingress:
     Plain ASGI rather than a framework's router: an ack is a few dictionary look-ups,
     an HMAC and a parse, and under a burst every microsecond here is queueing for the
     requests behind it. ``handoff`` holds requests acknowledged but not yet handed over:
-    whoever stops the server flushes it (``running_http`` and ``running_http_thread`` do).
+    whoever stops the server flushes it (``running_http`` and the ingress process do).
     """
 
     def __init__(
         self,
-        surface: SlackSurface,
+        surface: Worker,
         path: str = "/slack/events",
         work_loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
@@ -197,7 +251,7 @@ class Ingress:
         if not _signature_ok(self.surface.signing_secret, headers, body):
             return PlainTextResponse("invalid request signature", status_code=401)
         parsed = _parse(body, headers.get("content-type", ""))
-        if parsed is None:
+        if parsed is None or not _well_formed(parsed):
             log.warning("malformed_request", length=len(body))
             return PlainTextResponse("malformed request body", status_code=400)
         query = scope.get("query_string", b"").decode("latin-1")
@@ -206,8 +260,12 @@ class Ingress:
             # View submissions, URL verification: the answer is Bolt's.
             loop = self.work_loop or asyncio.get_running_loop()
             coro = self.surface.dispatch(body, query, headers)
-            bolt = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
-            return to_starlette_response(bolt)
+            try:
+                answer = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+            except ConnectionError:
+                log.error("worker_unavailable")
+                return PlainTextResponse("service unavailable", status_code=503)
+            return _response(answer)
         self.handoff.add(body, query, headers)
         return None if kind == "empty" else PlainTextResponse(COMMAND_ACK)
 
@@ -228,7 +286,7 @@ async def _read_body(receive: Receive) -> bytes | None:
 
 
 def build_http_app(
-    surface: SlackSurface,
+    surface: Worker,
     path: str = "/slack/events",
     work_loop: asyncio.AbstractEventLoop | None = None,
 ) -> Ingress:
@@ -245,16 +303,16 @@ def _flush(app: Any) -> None:
 class _QuietServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
-        # Embedded (tests, benchmarks, the ingress thread): the host process owns signals.
+        # Embedded (tests, the ingress process): whoever runs the server handles signals.
         yield
 
 
-def _server(app: Any, host: str, port: int) -> _QuietServer:
+def server_for(app: Any, host: str, port: int) -> _QuietServer:
     # httptools when installed ("auto"): less CPU per request than h11.
     return _QuietServer(
         uvicorn.Config(
             app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
-            http="auto", backlog=4096,
+            http="auto", backlog=4096, proxy_headers=False, server_header=False,
         )
     )
 
@@ -264,7 +322,7 @@ async def running_http(
     app: Any, host: str = "127.0.0.1", port: int = 0
 ) -> AsyncIterator[str]:
     """Serve ``app`` in this event loop; yields its base URL (the real port when 0 was asked)."""
-    server = _server(app, host, port)
+    server = server_for(app, host, port)
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:
@@ -278,48 +336,3 @@ async def running_http(
         server.should_exit = True
         await task
         _flush(app)
-
-
-def _loop_factory() -> Any:
-    """uvloop's loop when installed (faster ingress), else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
-
-
-@contextlib.contextmanager
-def running_http_thread(app: Any, host: str, port: int) -> Iterator[str]:
-    """Serve ``app`` on its own thread and event loop; yields its base URL."""
-    server = _server(app, host, port)
-    failed: list[BaseException] = []
-
-    async def serve() -> None:
-        try:
-            await server.serve()
-        finally:
-            _flush(app)
-
-    def run() -> None:
-        try:
-            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-                runner.run(serve())
-        except BaseException as exc:
-            failed.append(exc)
-
-    thread = threading.Thread(target=run, name="slack-ingress", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if failed or not thread.is_alive():
-            raise RuntimeError(f"HTTP server failed to start: {failed[:1]}")
-        if time.monotonic() > deadline:
-            raise RuntimeError("HTTP server did not start within 30 s")
-        time.sleep(0.01)
-    bound = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://{host}:{bound}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)

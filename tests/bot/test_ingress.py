@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from slack_bolt.response import BoltResponse
 
-from bot.slack.server import Handoff, build_http_app, running_http, running_http_thread
+from bot.slack.server import Handoff, build_http_app, running_http
 from sandboxes.slack.events import signature
 
 SECRET = "ingress-test-signing-secret"
@@ -136,12 +136,10 @@ async def test_a_steady_stream_is_handed_over_within_max_wait() -> None:
 async def test_acked_requests_are_handed_over_when_the_server_stops() -> None:
     """Stopping inside the quiet window loses nothing: the ingress flushes on its way out."""
     surface = Recorder()
-    loop = asyncio.get_running_loop()
-    app = build_http_app(surface, work_loop=loop)  # type: ignore[arg-type]
+    app = build_http_app(surface)  # type: ignore[arg-type]
     app.handoff.quiet = app.handoff.max_wait = 30.0  # nothing would go before the stop
-    with running_http_thread(app, "127.0.0.1", 0) as url:
-        async with httpx.AsyncClient() as client:
-            answers = await asyncio.gather(*(_post(client, url, _event(i)) for i in range(5)))
+    async with running_http(app) as url, httpx.AsyncClient() as client:
+        answers = await asyncio.gather(*(_post(client, url, _event(i)) for i in range(5)))
         assert [a.status_code for a in answers] == [200] * 5
         assert surface.started == []
     await asyncio.sleep(0)  # the work loop runs what the stopping ingress queued for it
@@ -160,3 +158,28 @@ async def test_slash_commands_are_acked_with_text() -> None:
             assert answer.status_code == 200 and answer.text
         await asyncio.sleep(0.1)
     assert len(surface.started) == 3
+
+
+async def test_signed_requests_missing_what_the_listeners_need_are_refused() -> None:
+    """Correctly signed, valid JSON, but not a shape Slack sends: 400, nothing starts."""
+    surface = Recorder()
+    app = build_http_app(surface)  # type: ignore[arg-type]
+    bodies = [
+        {"type": "event_callback", "event": {"type": "message"}},  # no event_id
+        {"type": "event_callback", "event_id": "Ev1", "event": "message"},
+        {"type": "event_callback", "event_id": "Ev2"},
+        {"type": "block_actions", "actions": [{"action_id": "x"}]},  # no user
+        {"type": "block_actions", "user": {"id": "U1"}, "actions": []},
+        {"type": "block_actions", "user": {"id": "U1"}, "actions": [{"value": "1"}]},
+    ]
+    forms = [b"command=%2Fhelpdesk&text=help", b"command=%2Fhelpdesk&user_id="]
+    async with running_http(app) as url, httpx.AsyncClient() as client:
+        answers = [await _post(client, url, json.dumps(b).encode()) for b in bodies]
+        for form in forms:
+            headers = {**_signed(form), "Content-Type": "application/x-www-form-urlencoded"}
+            answers.append(await client.post(f"{url}/slack/events", content=form, headers=headers))
+        fine = await _post(client, url, _event(7))
+        await asyncio.sleep(0.1)
+    assert [a.status_code for a in answers] == [400] * (len(bodies) + len(forms))
+    assert fine.status_code == 200  # and the process keeps serving
+    assert [b for _, b in surface.started] == [_event(7)]
