@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 from collections.abc import AsyncIterator, Mapping
@@ -16,7 +17,7 @@ from actions.providers import Providers
 from bot.nudges import start_nudges
 from bot.runtime import Runtime
 from bot.slack.app import SlackNotifier, SlackPeople, SlackSurface
-from bot.slack.server import build_http_app, running_http_thread
+from bot.slack.ingress import running_ingress
 from config.logging import configure_logging, get_logger
 from config.settings import HelpdeskConfig
 
@@ -56,7 +57,11 @@ async def slack_surface(
 
 
 async def serve(cfg: HelpdeskConfig) -> int:
-    """Serve until SIGINT/SIGTERM; work already acknowledged is finished before exit."""
+    """Serve until SIGINT/SIGTERM; work already acknowledged is finished before exit.
+
+    Returns 1 when the HTTP ingress process dies under the bot (for the service manager
+    to restart it), else 0.
+    """
     configure_logging(cfg.log_level)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -69,6 +74,11 @@ async def serve(cfg: HelpdeskConfig) -> int:
         # Access-request jobs: fulfilment retries, reminders, expiry, time-bound removal.
         access_worker = asyncio.create_task(surface.runtime.access.worker())
         capabilities = surface.runtime.providers.describe()
+        # Start-up's objects (modules, config, clients) live as long as the process: keep
+        # full collections from walking them again and again (hundreds of ms on this heap).
+        gc.collect()
+        gc.freeze()
+        failed = False
         try:
             if cfg.slack.app_token is not None:
                 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -80,10 +90,18 @@ async def serve(cfg: HelpdeskConfig) -> int:
                 await stop.wait()
                 await handler.close_async()  # type: ignore[no-untyped-call]
             else:
-                app = build_http_app(surface, cfg.slack.path, work_loop=loop)
-                with running_http_thread(app, cfg.slack.host, cfg.slack.port) as url:
-                    log.info("starting", mode="http", url=url, capabilities=capabilities)
-                    await stop.wait()
+                async with running_ingress(
+                    surface, cfg.slack.host, cfg.slack.port, cfg.slack.path,
+                    log_level=cfg.log_level,
+                ) as ingress:
+                    log.info("starting", mode="http", url=ingress.url, pid=ingress.pid,
+                             capabilities=capabilities)
+                    stopped = asyncio.create_task(stop.wait())
+                    gone = asyncio.create_task(ingress.closed.wait())
+                    await asyncio.wait({stopped, gone}, return_when=asyncio.FIRST_COMPLETED)
+                    stopped.cancel()
+                    gone.cancel()
+                    failed = ingress.closed.is_set() and not stop.is_set()
         finally:
             janitor.cancel()
             if nudges is not None:
@@ -91,5 +109,8 @@ async def serve(cfg: HelpdeskConfig) -> int:
                 await asyncio.gather(nudges, return_exceptions=True)
             access_worker.cancel()
             await surface.drain()
+    if failed:
+        log.error("stopped", reason="the HTTP ingress process exited")
+        return 1
     log.info("stopped")
     return 0

@@ -1,0 +1,338 @@
+"""The HTTP endpoint in a process of its own, in front of the bot's work.
+
+Acknowledging a Slack request takes an HMAC and a parse; the work behind it
+(Bolt, the store, the connectors) takes thousands of times more, and in one
+process it competes with the acks for the GIL, and its garbage collections (a
+full one over the work's heap takes tens to hundreds of milliseconds) stop them.
+So ``helpdesk run`` in HTTP mode starts this module as a child process: it
+serves ``POST /slack/events`` (``bot.slack.server.Ingress``, unchanged), acks, and
+hands requests to the work over a private socket pair; the work process answers
+the requests whose answer is its own (view submissions, URL verification).
+
+The wire between them is length-prefixed frames (``encode`` / ``read_frame``): a JSON
+header and the raw request body. The signing secret travels over the socket pair
+as the first frame, never on the command line or in the environment.
+
+Lifecycle: the work process sends ``stop``; the child stops accepting, answers what it
+has, forwards what it acknowledged, and closes. If the work process goes away, the
+child sees the socket close and exits. If the child goes away, ``IngressProcess.closed``
+is set and ``helpdesk run`` exits with an error for its service manager to restart it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import itertools
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.slack.server import Handoff, Ingress, Worker, server_for
+from config.logging import configure_logging, get_logger
+
+log = get_logger("helpdesk.ingress")
+
+_HEAD = struct.Struct("!II")
+_MAX_META = 1 << 20  # a frame's JSON header: request headers and the like
+_MAX_BODY = 4 << 20  # a frame's body: a request body (the endpoint refuses over 1 MB)
+START_TIMEOUT = 30.0
+_ROOT = str(Path(__file__).resolve().parents[2])  # where ``bot`` is importable from
+
+
+def encode(meta: Mapping[str, Any], body: bytes = b"") -> bytes:
+    """One frame: header length, body length, the JSON header, the raw body."""
+    head = json.dumps(meta, separators=(",", ":")).encode()
+    return _HEAD.pack(len(head), len(body)) + head + body
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes] | None:
+    """The next frame, or None when the other side has closed the socket."""
+    try:
+        head_len, body_len = _HEAD.unpack(await reader.readexactly(_HEAD.size))
+        if head_len > _MAX_META or body_len > _MAX_BODY:
+            raise ConnectionError(f"frame too large ({head_len}, {body_len})")
+        meta = json.loads(await reader.readexactly(head_len))
+        body = await reader.readexactly(body_len)
+    except (asyncio.IncompleteReadError, ConnectionResetError):
+        return None
+    if not isinstance(meta, dict):
+        raise ConnectionError("frame header is not an object")
+    return meta, body
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The work's answer to a dispatched request, as the ingress sends it to Slack."""
+
+    status: int
+    body: str
+    headers: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+class PipeWorker:
+    """The child's ``Worker``: hands requests to the work process over the socket pair."""
+
+    def __init__(self, signing_secret: str, writer: asyncio.StreamWriter) -> None:
+        self.signing_secret = signing_secret
+        self._writer = writer
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[Reply]] = {}
+
+    def start(self, body: bytes, query: str, headers: dict[str, str]) -> None:
+        if self._writer.is_closing():
+            log.error("worker_unavailable", dropped="acknowledged request")
+            return
+        self._writer.write(encode({"k": "start", "q": query, "h": headers}, body))
+
+    async def dispatch(self, body: bytes, query: str, headers: dict[str, str]) -> Reply:
+        if self._writer.is_closing():
+            raise ConnectionError("the bot's work process is not connected")
+        key = next(self._ids)
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._waiting[key] = future
+        try:
+            self._writer.write(encode({"k": "dispatch", "id": key, "q": query, "h": headers}, body))
+            return await future
+        finally:
+            self._waiting.pop(key, None)
+
+    def resolve(self, meta: Mapping[str, Any], body: bytes) -> None:
+        future = self._waiting.get(int(meta.get("id", 0)))
+        if future is not None and not future.done():
+            raw = dict(meta.get("headers", {}))
+            headers = {str(k): [str(x) for x in v] for k, v in raw.items()}
+            future.set_result(Reply(int(meta["status"]), body.decode("utf-8"), headers))
+
+    def fail_all(self) -> None:
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(ConnectionError("the bot's work process went away"))
+
+
+# -- the child ------------------------------------------------------------------------
+
+
+async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
+    reader, writer = await asyncio.open_unix_connection(sock=sock)
+    first = await read_frame(reader)
+    if first is None or first[0].get("k") != "hello":
+        log.error("ingress_no_hello")
+        return 2
+    from connectors.base import Secret
+
+    secret = Secret(str(first[0]["secret"]))  # known to the log redactor from here on
+    worker = PipeWorker(secret.reveal(), writer)
+    app = Ingress(worker, args.path)
+    app.handoff = Handoff(worker, quiet=args.quiet, max_wait=args.max_wait)
+    server = server_for(app, args.host, args.port)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+            return 1
+        await asyncio.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    writer.write(encode({"k": "ready", "port": bound}))
+    # What was loaded to get here lives as long as the process: out of the collector's way.
+    gc.collect()
+    gc.freeze()
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
+
+    async def listen() -> None:
+        # After "stop", replies still come for requests in flight, until the work closes.
+        try:
+            while (frame := await read_frame(reader)) is not None:
+                meta, body = frame
+                if meta.get("k") == "reply":
+                    worker.resolve(meta, body)
+                elif meta.get("k") == "stop":
+                    server.should_exit = True
+        finally:
+            server.should_exit = True
+            worker.fail_all()  # the work is gone: nothing in flight can be answered
+
+    listening = asyncio.create_task(listen())
+    await serving
+    # Acknowledged but not yet handed over: forward before closing (flush schedules it).
+    app.handoff.flush()
+    await asyncio.sleep(0)
+    worker.fail_all()
+    listening.cancel()
+    with contextlib.suppress(ConnectionError):
+        await writer.drain()
+    writer.close()
+    with contextlib.suppress(ConnectionError):
+        await writer.wait_closed()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.slack.ingress", description=__doc__)
+    parser.add_argument("--fd", type=int, required=True, help="the socket pair's child end")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--path", default="/slack/events")
+    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--quiet", type=float, default=0.02)
+    parser.add_argument("--max-wait", type=float, default=0.25)
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    # The work process decides when to stop (and the terminal's ^C reaches it).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sock = socket.socket(fileno=args.fd)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        return asyncio.run(_child(sock, args))
+    return uvloop.run(_child(sock, args))
+
+
+# -- the work process's side ----------------------------------------------------------
+
+
+class IngressProcess:
+    """Starts the ingress child and runs what it hands over on this (the work) loop."""
+
+    def __init__(
+        self,
+        worker: Worker,
+        host: str,
+        port: int,
+        path: str = "/slack/events",
+        *,
+        log_level: str = "INFO",
+        quiet: float = 0.02,
+        max_wait: float = 0.25,
+    ) -> None:
+        self.worker = worker
+        self.host, self.port, self.path = host, port, path
+        self.log_level = log_level
+        self.quiet, self.max_wait = quiet, max_wait
+        self.url = ""
+        self.pid = 0
+        self.closed = asyncio.Event()  # the child is gone (or has stopped)
+        self.stopping = False
+        self._proc: asyncio.subprocess.Process | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._answers: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> str:
+        ours, theirs = socket.socketpair()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (_ROOT, os.environ.get("PYTHONPATH", "")) if p
+        )}
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot.slack.ingress", "--fd", str(theirs.fileno()),
+                "--host", self.host, "--port", str(self.port), "--path", self.path,
+                "--log-level", self.log_level, "--quiet", str(self.quiet),
+                "--max-wait", str(self.max_wait),
+                pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL, env=env,
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        self.pid = self._proc.pid
+        reader, self._writer = await asyncio.open_unix_connection(sock=ours)
+        self._writer.write(encode({"k": "hello", "secret": self.worker.signing_secret}))
+        try:
+            ready = await asyncio.wait_for(read_frame(reader), START_TIMEOUT)
+        except TimeoutError:
+            ready = None
+        if ready is None or ready[0].get("k") != "ready":
+            await self._reap(grace=5)
+            code = self._proc.returncode
+            raise RuntimeError(f"the Slack ingress process did not start (exit {code}; see log)")
+        self.url = f"http://{self.host}:{int(ready[0]['port'])}"
+        self._pump = asyncio.create_task(self._run(reader))
+        return self.url
+
+    async def _run(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while (frame := await read_frame(reader)) is not None:
+                meta, body = frame
+                kind = meta.get("k")
+                if kind == "start":
+                    self.worker.start(body, str(meta["q"]), dict(meta["h"]))
+                elif kind == "dispatch":
+                    task = asyncio.create_task(self._answer(meta, body))
+                    self._answers.add(task)
+                    task.add_done_callback(self._answers.discard)
+        except ConnectionError as exc:
+            log.error("ingress_protocol_error", error=str(exc))
+        finally:
+            self.closed.set()
+            if not self.stopping:
+                log.error("ingress_exited", pid=self.pid)
+
+    async def _answer(self, meta: Mapping[str, Any], body: bytes) -> None:
+        try:
+            answer = await self.worker.dispatch(body, str(meta["q"]), dict(meta["h"]))
+            status, text = answer.status, answer.body
+            headers = {k: list(v) for k, v in answer.headers.items()}
+        except Exception as exc:  # the ingress must get an answer for Slack
+            log.error("dispatch_failed", error=type(exc).__name__)
+            status, text, headers = 500, "", {}
+        if self._writer is not None and not self._writer.is_closing():
+            reply = {"k": "reply", "id": meta["id"], "status": status, "headers": headers}
+            self._writer.write(encode(reply, text.encode("utf-8")))
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Stop the child: it answers what it has, forwards what it acked, then exits."""
+        self.stopping = True
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(encode({"k": "stop"}))
+            with contextlib.suppress(ConnectionError):
+                await self._writer.drain()
+        if self._pump is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._pump), grace)
+        if self._answers:
+            await asyncio.wait(set(self._answers), timeout=grace)
+        if self._writer is not None:
+            self._writer.close()
+        await self._reap(grace=10)
+
+    async def _reap(self, grace: float) -> None:
+        if self._proc is None:
+            return
+        try:
+            await asyncio.wait_for(self._proc.wait(), grace)
+        except TimeoutError:
+            log.error("ingress_killed", pid=self.pid)
+            self._proc.kill()
+            await self._proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def running_ingress(
+    worker: Worker,
+    host: str,
+    port: int,
+    path: str = "/slack/events",
+    **kwargs: Any,
+) -> AsyncIterator[IngressProcess]:
+    """The ingress child serving ``host:port`` for ``worker``; stopped (gracefully) on exit."""
+    ingress = IngressProcess(worker, host, port, path, **kwargs)
+    await ingress.start()
+    try:
+        yield ingress
+    finally:
+        await ingress.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

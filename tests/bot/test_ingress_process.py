@@ -1,0 +1,128 @@
+"""The ingress as ``helpdesk run`` starts it: a child process in front of the work.
+
+The child is the real one (``python -m bot.slack.ingress``); the work side is a
+recording stand-in on this loop. Requests are signed HTTP over 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.slack.ingress import running_ingress
+from tests.bot.test_ingress import SECRET, Recorder, _event, _post, _signed
+
+
+async def _until(check: object, limit: float = 10.0) -> None:
+    deadline = time.monotonic() + limit
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.02)
+
+
+async def test_acks_in_the_child_and_work_in_this_process() -> None:
+    surface = Recorder()
+    async with (
+        running_ingress(surface, "127.0.0.1", 0) as ingress,  # type: ignore[arg-type]
+        httpx.AsyncClient() as client,
+    ):
+        assert ingress.pid != os.getpid()
+        answers = await asyncio.gather(*(_post(client, ingress.url, _event(i)) for i in range(20)))
+        assert [a.status_code for a in answers] == [200] * 20
+        await _until(lambda: len(surface.started) == 20)
+        # An answer that is the work's own goes there and back.
+        form = ("payload=" + json.dumps({"type": "view_submission", "view": {"id": "V1"}})).encode()
+        view = await client.post(
+            f"{ingress.url}/slack/events", content=form,
+            headers={**_signed(form), "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        forged = await client.post(
+            f"{ingress.url}/slack/events", content=_event(99),
+            headers={**_signed(_event(99)), "X-Slack-Signature": "v0=" + "0" * 64},
+        )
+        health = await client.get(f"{ingress.url}/healthz")
+        # The signing secret is not on the child's command line nor in its environment.
+        proc = Path(f"/proc/{ingress.pid}")
+        assert SECRET.encode() not in (proc / "cmdline").read_bytes()
+        assert SECRET.encode() not in (proc / "environ").read_bytes()
+    assert sorted(b for _, b in surface.started) == sorted(_event(i) for i in range(20))
+    assert view.status_code == 200 and view.json() == {"response_action": "clear"}
+    assert view.headers["content-type"] == "application/json"
+    assert surface.dispatched == [form]
+    assert forged.status_code == 401 and health.json() == {"ok": True}
+    assert ingress.closed.is_set() and ingress.stopping
+
+
+async def test_requests_acked_just_before_the_stop_still_reach_the_work() -> None:
+    surface = Recorder()
+    # A quiet window far longer than the test: nothing is handed over before the stop.
+    async with (
+        running_ingress(surface, "127.0.0.1", 0, quiet=30, max_wait=30) as ingress,  # type: ignore[arg-type]
+        httpx.AsyncClient() as client,
+    ):
+        answers = await asyncio.gather(*(_post(client, ingress.url, _event(i)) for i in range(5)))
+        assert [a.status_code for a in answers] == [200] * 5
+        await asyncio.sleep(0.2)
+        assert surface.started == []
+    assert sorted(b for _, b in surface.started) == sorted(_event(i) for i in range(5))
+
+
+async def test_a_dead_child_is_noticed() -> None:
+    surface = Recorder()
+    async with running_ingress(surface, "127.0.0.1", 0) as ingress:  # type: ignore[arg-type]
+        os.kill(ingress.pid, signal.SIGKILL)
+        await asyncio.wait_for(ingress.closed.wait(), 10)
+        assert not ingress.stopping  # serve() exits non-zero on this
+
+
+async def test_the_child_exits_when_the_work_process_goes_away() -> None:
+    surface = Recorder()
+    async with running_ingress(surface, "127.0.0.1", 0) as ingress:  # type: ignore[arg-type]
+        assert ingress._writer is not None
+        ingress._writer.transport.abort()  # as when the work process is killed
+        await asyncio.wait_for(ingress.closed.wait(), 10)
+        assert ingress._proc is not None
+        assert await asyncio.wait_for(ingress._proc.wait(), 10) == 0
+
+
+async def test_a_port_in_use_fails_the_start_clearly() -> None:
+    surface = Recorder()
+    async with running_ingress(surface, "127.0.0.1", 0) as first:  # type: ignore[arg-type]
+        port = int(first.url.rsplit(":", 1)[1])
+        with pytest.raises(RuntimeError, match="ingress process did not start"):
+            async with running_ingress(surface, "127.0.0.1", port):  # type: ignore[arg-type]
+                pass
+
+
+async def test_work_gone_mid_request_is_a_503_not_a_hang() -> None:
+    """A view submission whose work process disappears gets 503; Slack shows an error."""
+
+    class Stuck(Recorder):
+        async def dispatch(self, body: bytes, query: str, headers: dict[str, str]):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(3600)
+
+    surface = Stuck()
+    async with (
+        running_ingress(surface, "127.0.0.1", 0) as ingress,  # type: ignore[arg-type]
+        httpx.AsyncClient(timeout=20) as client,
+    ):
+        form = ("payload=" + json.dumps({"type": "view_submission", "view": {"id": "V1"}})).encode()
+        pending = asyncio.create_task(client.post(
+            f"{ingress.url}/slack/events", content=form,
+            headers={**_signed(form), "Content-Type": "application/x-www-form-urlencoded"},
+        ))
+        await asyncio.sleep(0.5)
+        assert ingress._writer is not None
+        ingress._writer.transport.abort()
+        answer = await asyncio.wait_for(pending, 15)
+        for task in list(ingress._answers):
+            task.cancel()
+    assert answer.status_code == 503
