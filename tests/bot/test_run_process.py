@@ -73,6 +73,10 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_text()
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -86,7 +90,7 @@ async def test_a_dm_is_answered_through_the_ingress_process_and_sigterm_stops_bo
     bot: Bot,
 ) -> None:
     (ingress,) = _children(bot.replica.process.pid)
-    assert "bot.slack.ingress" in Path(f"/proc/{ingress}/cmdline").read_text()
+    assert "bot.slack.ingress" in _cmdline(ingress)
     sent = await bot.sender.dm(ADA, "when does my password expire?")
     assert sent.status_code == 200 and sent.acked_in_time
     reply = await bot.state.wait_for_message(ADA, "password", timeout=20)
