@@ -63,6 +63,12 @@ from store.db import AccessSnapshot
 EVENT_MEMORY = timedelta(days=1)
 log = get_logger("helpdesk.slack")
 
+#: When a click's form could not open in time (Slack allows 3 seconds from the click).
+FORM_WINDOW_PASSED = (
+    "I couldn't open the form in time (I was busy and Slack allows only a few seconds). "
+    "Nothing has changed: please click the button again."
+)
+
 #: Seconds an IT user group's members are kept: a removal from the group counts within this.
 IT_ADMINS_TTL = 60.0
 
@@ -202,6 +208,9 @@ class SlackSurface:
         # Conversations in progress at once. Past this they queue: the event loop stays
         # free to acknowledge new requests within Slack's 3 seconds under a burst.
         self._slots = asyncio.Semaphore(max_inflight)
+        # Clicks have their own: someone is looking at the button (and a form must open
+        # within 3 seconds of it), so they don't queue behind a burst of new messages.
+        self._click_slots = asyncio.Semaphore(max_inflight)
         # The IT admins' view, on the running bot's store and connectors; the conversation
         # asks it for the admins' App Home sections and for /helpdesk status.
         admins = ItAdmins(
@@ -276,9 +285,7 @@ class SlackSurface:
         dm = await self._dm_channel(user_id)
         for reply in replies:
             if reply.form is not None and trigger_id:
-                await self.client.views_open(
-                    trigger_id=trigger_id, view=form_view(reply.form, prompt)
-                )
+                await self._open_form(user_id, reply, prompt, trigger_id, dm)
             elif reply.ephemeral:
                 await self._ephemeral(user_id, reply, prompt[0] if prompt else dm, dm)
             elif reply.replaces_prompt and prompt is not None:
@@ -288,6 +295,23 @@ class SlackSurface:
                 )
             elif not reply.in_place_only:
                 await self._post(dm, reply)
+
+    async def _open_form(
+        self, user_id: str, reply: Reply, prompt: tuple[str, str] | None, trigger_id: str,
+        dm: str,
+    ) -> None:
+        """Open the form as a modal; if Slack's 3-second window for it has passed, say so."""
+        assert reply.form is not None
+        try:
+            await self.client.views_open(trigger_id=trigger_id, view=form_view(reply.form, prompt))
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", ""))
+            if error not in ("expired_trigger_id", "exchanged_trigger_id"):
+                raise
+            log.warning("form_window_passed", slack_user=user_id, error=error)
+            await self._ephemeral(
+                user_id, Reply(FORM_WINDOW_PASSED), prompt[0] if prompt else dm, dm
+            )
 
     async def _ephemeral(self, user_id: str, reply: Reply, where: str, dm: str) -> None:
         try:
@@ -313,8 +337,10 @@ class SlackSurface:
         work: Callable[[Any], Awaitable[list[Reply]]],
         prompt: tuple[str, str] | None = None,
         trigger_id: str | None = None,
+        *,
+        click: bool = False,
     ) -> None:
-        async with self._slots:
+        async with self._click_slots if click else self._slots:
             try:
                 actor = await self.identity.resolve(user_id)
             except IdentityRefused as refused:
@@ -401,7 +427,8 @@ class SlackSurface:
                 return await conv.on_button(actor, name, value)
 
             await self._guarded(
-                user_id, work, prompt, str(trigger_id) if isinstance(trigger_id, str) else None
+                user_id, work, prompt, str(trigger_id) if isinstance(trigger_id, str) else None,
+                click=True,
             )
             if from_home:
                 await self.publish_home(user_id)

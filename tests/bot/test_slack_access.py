@@ -376,3 +376,50 @@ async def test_slash_command_request_and_help(world: World) -> None:
     await w.sender.block_action(ADA, "hd_start.4", message=msg)
     menu = await w.state.wait_for_message(ADA, "You can ask for: Figma (editor), VPN")
     assert len(menu.action_ids()) == 3
+
+
+async def test_a_form_that_cannot_open_in_time_says_click_again(world: World) -> None:
+    """Slack allows 3 s from a click to open its modal; past that, the approver is told."""
+    w = world
+    _, card, _ = await _request_figma(w)
+    real = w.state.clock
+    click = await w.sender.block_action(ANNA, "hd_access_deny.1")
+    assert click.status_code == 200
+    w.state.clock = lambda: real() + 10  # the click's trigger_id is 10 s old when used
+    told = await w.state.wait_for(lambda st: next(iter(st.ephemerals_to(ANNA)), None))
+    assert "click the button again" in told.visible_text
+    assert list(w.state.views(ANNA, type="modal")) == []
+    assert card.action_ids() == ["hd_access_approve.0", "hd_access_deny.1"]
+    # Nothing changed: the next click opens the form.
+    await w.sender.block_action(ANNA, "hd_access_deny.1")
+    deny = await w.state.wait_for(lambda st: next(iter(st.views(ANNA, type="modal")), None))
+    assert "reason" in json.dumps(deny.definition)
+    assert not w.member("figma-editors")
+
+
+async def test_clicks_do_not_queue_behind_busy_conversations(world: World) -> None:
+    """Every conversation slot taken by slow messages; an approver's click still opens now."""
+    w = world
+    await _request_figma(w)
+    conv = w.surface.runtime.conversation
+    release, busy = asyncio.Event(), asyncio.Event()
+    original = conv.on_message
+
+    async def slow(actor: Any, text: str) -> Any:
+        busy.set()
+        await release.wait()
+        return await original(actor, text)
+
+    conv.on_message = slow  # type: ignore[method-assign]
+    w.surface._slots = asyncio.Semaphore(1)
+    try:
+        await w.sender.dm(ADA, "hello")  # takes the only slot
+        await asyncio.wait_for(busy.wait(), 5)
+        await w.sender.dm(ADA, "hello again")  # queued behind it
+        await w.sender.block_action(ANNA, "hd_access_deny.1")
+        deny = await w.state.wait_for(
+            lambda st: next(iter(st.views(ANNA, type="modal")), None), timeout=2
+        )
+        assert "reason" in json.dumps(deny.definition)
+    finally:
+        release.set()
