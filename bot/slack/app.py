@@ -199,10 +199,13 @@ class SlackSurface:
         where = runtime.service._where_to_go()
         self.identity = SlackIdentity(client, where)
         self.signing_secret = signing_secret
+        # Listeners run to the end inside ``dispatch`` (the ingress has acked already), so
+        # the tasks tracked here are the whole work and ``drain`` waits for all of it.
         self.app = AsyncApp(
             client=client,
             signing_secret=signing_secret,
             raise_error_for_unhandled_request=False,
+            process_before_response=True,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         # Conversations in progress at once. Past this they queue: the event loop stays
@@ -222,13 +225,20 @@ class SlackSurface:
 
     async def dispatch(self, body: bytes, query: str, headers: dict[str, str]) -> BoltResponse:
         """Run one verified request through Bolt on this loop, tracked for a graceful shutdown."""
+        request = AsyncBoltRequest(
+            body=body.decode("utf-8"), query=query, headers=dict[str, Any](headers)
+        )
+        return await self._run(request)
+
+    async def dispatch_payload(self, payload: dict[str, Any]) -> BoltResponse:
+        """The same for a Socket Mode envelope's payload (no signature: the socket is Slack's)."""
+        return await self._run(AsyncBoltRequest(body=payload, mode="socket_mode"))
+
+    async def _run(self, request: AsyncBoltRequest) -> BoltResponse:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
         try:
-            request = AsyncBoltRequest(
-                body=body.decode("utf-8"), query=query, headers=dict[str, Any](headers)
-            )
             return await self.app.async_dispatch(request)
         finally:
             if task is not None:
@@ -239,7 +249,14 @@ class SlackSurface:
 
         The task is tracked from now, so ``drain`` waits for it even before it has run.
         """
-        task: asyncio.Task[Any] = asyncio.create_task(self.dispatch(body, query, headers))
+        self._spawn(self.dispatch(body, query, headers))
+
+    def start_payload(self, payload: dict[str, Any]) -> None:
+        """``start`` for an acknowledged Socket Mode payload."""
+        self._spawn(self.dispatch_payload(payload))
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        task: asyncio.Task[Any] = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 
@@ -252,8 +269,10 @@ class SlackSurface:
         """Wait for work already acknowledged to finish (graceful shutdown)."""
         # Hand-offs the ingress queued for this loop before it stopped start first.
         await asyncio.sleep(0)
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=grace)
+        deadline = time.monotonic() + grace
+        # Work can start more work (a form's submission, its follow-up): wait until none is left.
+        while self._tasks and (left := deadline - time.monotonic()) > 0:
+            await asyncio.wait(set(self._tasks), timeout=left)
 
     # -- delivery -------------------------------------------------------------------
     async def _post(self, channel: str, reply: Reply) -> None:
@@ -457,7 +476,8 @@ class SlackSurface:
                     return [Reply("That didn't work: " + " ".join(result.errors.values()))]
                 return list(result.replies)
 
-            await self._guarded(user_id, work, submission.prompt)
+            # The submission's answer (close the modal) must not wait for the work.
+            self._spawn(self._guarded(user_id, work, submission.prompt))
 
         @app.event("app_home_opened")
         async def on_home(event: dict[str, Any]) -> None:

@@ -310,3 +310,22 @@ async def test_processed_event_ids_are_forgotten_after_a_day(scenario: Scenario)
         ))
     assert await scenario.surface.prune_events() == 1
     assert not await store.mark_event_processed("Ev0NEW00001")  # still remembered
+
+
+async def test_drain_waits_for_acknowledged_work_to_finish(scenario: Scenario) -> None:
+    """A shutdown after the ack waits for the whole conversation, not just its start."""
+    s = scenario
+    conv = s.surface.runtime.conversation
+    started = asyncio.Event()
+    original = conv.on_message
+
+    async def slow(actor: Any, text: str) -> Any:
+        started.set()
+        await asyncio.sleep(0.5)
+        return await original(actor, text)
+
+    conv.on_message = slow  # type: ignore[method-assign]
+    await s.sender.dm(LOCKED, "I'm locked out")
+    await asyncio.wait_for(started.wait(), 5)
+    await s.surface.drain()
+    assert any("is unlocked" in t for t in s.texts_to(LOCKED))
