@@ -28,6 +28,7 @@ from sandboxes.slack.payloads import AppIdentity
 from sandboxes.slack.ratelimit import TIER_1, TIER_2, TIER_3, TIER_4, Limit, RateLimits, Rule
 from sandboxes.slack.records import Call, Ephemeral, Message, ResponsePost, View
 from sandboxes.slack.server import RunningSlackFake, run_slack_fake, run_slack_fake_in_thread
+from sandboxes.slack.socket_mode import SocketModeLink, SocketModeTransport
 from sandboxes.slack.state import SlackState
 from sandboxes.slack.web_api import create_slack_app
 
@@ -55,6 +56,8 @@ __all__ = [
     "RunningSlackFake",
     "SlackEventSender",
     "SlackState",
+    "SocketModeLink",
+    "SocketModeTransport",
     "Token",
     "User",
     "UserGroup",

@@ -48,6 +48,9 @@ DEFAULT_BOT_SCOPES: tuple[str, ...] = (
 )
 # Assembled so the tracked source holds nothing shaped like a live token.
 DEFAULT_BOT_TOKEN = "-".join(("xoxb", "1000000001", "2000000002", "FakeSlackBotToken0001"))
+# The app-level token Socket Mode connects with (apps.connections.open).
+DEFAULT_APP_TOKEN = "-".join(("xapp", "1", "A0000000001", "3000000003", "FakeSlackAppToken0001"))
+APP_TOKEN_SCOPES = frozenset({"connections:write"})
 
 # A ready-made seed (admins, a deactivated user, a guest, channels, a user group).
 EXAMPLE_WORKSPACE = Path(__file__).with_name("example_workspace.yaml")
@@ -207,6 +210,7 @@ class Workspace:
     def __post_init__(self) -> None:
         if not self.tokens:
             self.tokens[DEFAULT_BOT_TOKEN] = Token(DEFAULT_BOT_TOKEN)
+            self.tokens[DEFAULT_APP_TOKEN] = Token(DEFAULT_APP_TOKEN, APP_TOKEN_SCOPES)
         if self.app.bot_user_id not in self.users:
             self.users[self.app.bot_user_id] = User(
                 id=self.app.bot_user_id,
@@ -251,8 +255,13 @@ class Workspace:
 
     @property
     def bot_token(self) -> str:
-        """The first seeded token: what the bot under test should be configured with."""
-        return next(iter(self.tokens))
+        """The first seeded bot token: what the bot under test should be configured with."""
+        return next(t for t in self.tokens if not t.startswith("xapp-"))
+
+    @property
+    def app_token(self) -> str | None:
+        """The first seeded app-level token (``xapp-``), for Socket Mode."""
+        return next((t for t in self.tokens if t.startswith("xapp-")), None)
 
     def user_by_email(self, email: str) -> User | None:
         """The user whose profile email matches ``email`` (case-insensitively), if any.

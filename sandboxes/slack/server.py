@@ -24,6 +24,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from sandboxes.serving import serving, serving_in_thread
+from sandboxes.slack.socket_mode import SocketModeLink
 from sandboxes.slack.state import SlackState
 from sandboxes.slack.web_api import create_slack_app
 
@@ -48,6 +49,17 @@ class RunningSlackFake:
     def token(self) -> str:
         """The seeded bot token."""
         return self.state.workspace.bot_token
+
+    @property
+    def app_token(self) -> str | None:
+        """The seeded app-level token (Socket Mode)."""
+        return self.state.workspace.app_token
+
+    @property
+    def socket_mode(self) -> SocketModeLink:
+        """The Socket Mode side: envelopes to the connected app (``SocketModeTransport``)."""
+        link: SocketModeLink = self.app.state.slack.socket_mode
+        return link
 
 
 def _running(state: SlackState, app: Starlette, port: int) -> RunningSlackFake:

@@ -25,13 +25,14 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from sandboxes.slack.clock import Clock
 from sandboxes.slack.methods import METHODS, ApiRequest, SlackError, missing_scope
 from sandboxes.slack.ratelimit import Limit, RateLimiter, RateLimits, Rule
 from sandboxes.slack.records import Call
 from sandboxes.slack.response_urls import handle_response_post
+from sandboxes.slack.socket_mode import CONNECTIONS_OPEN, CONNECTIONS_SCOPE, SocketModeLink
 from sandboxes.slack.state import SlackState
 
 Latency = float | Callable[[str], float]
@@ -129,6 +130,7 @@ class SlackWebApi:
         self.limiter = RateLimiter(limits, clock)
         self.latency = latency
         self.clock = clock
+        self.socket_mode = SocketModeLink(state)
 
     async def api(self, request: Request) -> Response:
         """``/api/<method>``."""
@@ -161,7 +163,7 @@ class SlackWebApi:
         self, method: str, params: dict[str, Any], token_value: str | None
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         spec = METHODS.get(method)
-        if spec is None:
+        if spec is None and method != CONNECTIONS_OPEN:
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
         if token_value is None:
             return 200, {"ok": False, "error": "not_authed"}, {}
@@ -170,6 +172,13 @@ class SlackWebApi:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         if token.revoked:
             return 200, {"ok": False, "error": "token_revoked"}, {}
+        if (method == CONNECTIONS_OPEN) != token_value.startswith("xapp-"):
+            # App-level tokens only open Socket Mode connections, and only they can.
+            return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
+        if spec is None:  # apps.connections.open (not in the 2021 spec; see socket_mode.py)
+            if CONNECTIONS_SCOPE not in token.scopes:
+                return 200, missing_scope(token, CONNECTIONS_SCOPE).body(), {}
+            return 200, {"ok": True, "url": self.socket_mode.new_url()}, {}
         channel = params.get("channel")
         key = self.state.conversation_id(channel) if isinstance(channel, str) else None
         retry_after = self.limiter.acquire(method, key)
@@ -208,6 +217,7 @@ def create_slack_app(
     routes = [
         Route("/api/{method}", api.api, methods=["GET", "POST"]),
         Route("/response/{url_id}", api.response_url, methods=["POST"]),
+        WebSocketRoute("/link/", api.socket_mode.serve),
     ]
     app = Starlette(routes=routes)
     app.state.slack = api
