@@ -81,14 +81,12 @@ async def serve(cfg: HelpdeskConfig) -> int:
         failed = False
         try:
             if cfg.slack.app_token is not None:
-                from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+                from bot.slack.socket_mode import running_socket_mode
 
                 app_token = cfg.slack.app_token.resolve().reveal()
-                handler = AsyncSocketModeHandler(surface.app, app_token)
-                log.info("starting", mode="socket", capabilities=capabilities)
-                await handler.connect_async()  # type: ignore[no-untyped-call]
-                await stop.wait()
-                await handler.close_async()  # type: ignore[no-untyped-call]
+                async with running_socket_mode(surface, app_token):
+                    log.info("starting", mode="socket", capabilities=capabilities)
+                    await stop.wait()
             else:
                 async with running_ingress(
                     surface, cfg.slack.host, cfg.slack.port, cfg.slack.path,

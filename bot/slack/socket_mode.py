@@ -1,0 +1,68 @@
+"""Socket Mode: Slack's requests arrive on a WebSocket the bot opens (no public URL needed).
+
+Used when ``slack.app_token`` (an app-level ``xapp-`` token with ``connections:write``) is
+configured. The same rule as the HTTP endpoint: events, clicks and slash commands are
+acknowledged at once (the envelope id sent back) and their work runs afterwards on this
+loop, tracked by the surface so a shutdown waits for it; view submissions are answered
+with Bolt's answer as the acknowledgement's payload. Envelopes without what the listeners
+need are acknowledged (so Slack does not resend them) and dropped with a log line.
+Reconnection (Slack refreshes links every few hours) is slack_sdk's client's job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+
+from bot.slack.app import SlackSurface
+from bot.slack.server import COMMAND_ACK, _ack_now, _well_formed
+from config.logging import get_logger
+
+log = get_logger("helpdesk.socket_mode")
+
+
+class SocketModeIngress:
+    """Receives envelopes for ``surface`` over a Socket Mode connection."""
+
+    def __init__(self, surface: SlackSurface, app_token: str) -> None:
+        self.surface = surface
+        self.client = SocketModeClient(app_token=app_token, web_client=surface.client)
+        self.client.socket_mode_request_listeners.append(self._on_request)  # type: ignore[arg-type]
+
+    async def _on_request(self, client: SocketModeClient, req: SocketModeRequest) -> None:
+        payload: Any = req.payload
+        if not isinstance(payload, dict) or not _well_formed(payload):
+            await client.send_socket_mode_response(SocketModeResponse(req.envelope_id))
+            log.warning("malformed_request", envelope_type=req.type)
+            return
+        kind = _ack_now(payload)
+        if kind is not None:
+            answer = {"text": COMMAND_ACK} if kind == "command" else None
+            await client.send_socket_mode_response(SocketModeResponse(req.envelope_id, answer))
+            self.surface.start_payload(payload)
+            return
+        bolt = await self.surface.dispatch_payload(payload)
+        body: Any = None
+        if bolt.body:
+            try:
+                body = json.loads(bolt.body)
+            except ValueError:
+                body = {"text": bolt.body}
+        await client.send_socket_mode_response(SocketModeResponse(req.envelope_id, body))
+
+
+@contextlib.asynccontextmanager
+async def running_socket_mode(surface: SlackSurface, app_token: str) -> AsyncIterator[None]:
+    """Connected to Slack over Socket Mode for the duration of the block."""
+    ingress = SocketModeIngress(surface, app_token)
+    await ingress.client.connect()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        await ingress.client.close()  # type: ignore[no-untyped-call]

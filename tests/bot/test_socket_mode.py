@@ -1,0 +1,160 @@
+"""Socket Mode end to end: the bot opens the link with its app token, Slack's requests arrive
+as envelopes on the WebSocket, and the flows work exactly as over HTTP.
+
+The Slack fake serves ``apps.connections.open`` and the link; ``SocketModeTransport`` turns
+what ``SlackEventSender`` would POST into envelopes, and the bot's acknowledgement into the
+answer the tests read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.serve import slack_surface
+from bot.slack.app import SlackSurface
+from bot.slack.server import COMMAND_ACK
+from bot.slack.socket_mode import running_socket_mode
+from sandboxes.slack import (
+    SlackEventSender,
+    SlackState,
+    SocketModeLink,
+    SocketModeTransport,
+    run_slack_fake,
+)
+from tests.bot.helpers import make_config, make_directory, providers_for
+from tests.bot.test_slack_scenarios import ADA, LOCKED, PHONE, _workspace
+
+SECRET = "socket-mode-signing-secret-000"  # unused by Socket Mode; the sender needs one
+VPN = {"key": "vpn-users", "display_name": "VPN", "aliases": ["vpn"], "provider_group": "vpn-users",
+       "approvers": [PHONE], "justification_required": True}
+
+
+@dataclass
+class Link:
+    state: SlackState
+    sender: SlackEventSender
+    surface: SlackSurface
+    link: SocketModeLink
+    app_token: str
+    api: str
+
+
+@pytest.fixture
+async def linked(tmp_path: Path) -> AsyncIterator[Link]:
+    state = SlackState(_workspace())
+    async with run_slack_fake(state) as fake:
+        assert fake.app_token is not None
+        cfg = make_config(
+            f"sqlite:///{tmp_path}/bot.sqlite3",
+            slack={"api_base_url": fake.base_url},
+            organisation={"it_channel": "#it-help", "it_contact": "the IT desk",
+                          "security_channel": "C0SECURITY1"},
+            catalogue=[VPN],
+        )
+        environ = {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET}
+        directory = make_directory()
+        directory.add_group("vpn-users")
+        transport = SocketModeTransport(fake.socket_mode)
+        async with (
+            slack_surface(cfg, environ, providers=providers_for(directory, cfg)) as surface,
+            running_socket_mode(surface, fake.app_token),
+            SlackEventSender(SECRET, "http://socket-mode.invalid/", state=state,
+                             transport=transport) as sender,
+        ):
+            await fake.socket_mode.wait_connected()
+            yield Link(state, sender, surface, fake.socket_mode, fake.app_token, fake.base_url)
+            await surface.drain()
+
+
+async def test_password_reset_over_socket_mode(linked: Link) -> None:
+    s = linked
+    d = await s.sender.dm(ADA, "I forgot my password")
+    assert d.status_code == 200 and d.acked_in_time and d.response.content == b""
+    await s.state.wait_for_message(ADA, "Go ahead?")
+    click = await s.sender.block_action(ADA, "hd_confirm.0")
+    assert click.status_code == 200 and click.acked_in_time
+    link_msg = await s.state.wait_for_message(ADA, "password reset link")
+    assert "https://memory.invalid/reset/" in link_msg.visible_text
+    assert all("envelope_id" in ack for ack in s.link.acks)
+
+
+async def test_a_redelivered_envelope_is_processed_once(linked: Link) -> None:
+    s = linked
+    first = await s.sender.dm(LOCKED, "I'm locked out")
+    again = await s.sender.redeliver(first, retry_num=1, reason="timeout")
+    assert (first.status_code, again.status_code) == (200, 200)
+    await s.state.wait_for_message(LOCKED, "is unlocked")
+    await asyncio.sleep(0.3)
+    assert len(s.state.messages_to(LOCKED)) == 1
+    assert len(await s.surface.runtime.store.list_audit(action="unlock")) == 1
+
+
+async def test_slash_command_is_acked_with_text(linked: Link) -> None:
+    s = linked
+    d = await s.sender.slash_command(LOCKED, "/helpdesk", "unlock")
+    assert d.status_code == 200 and d.json() == {"text": COMMAND_ACK}
+    await s.state.wait_for_message(LOCKED, "is unlocked")
+
+
+async def test_a_form_is_answered_in_the_acknowledgement(linked: Link) -> None:
+    s = linked
+    await s.sender.dm(ADA, "add me to vpn-users")
+    await s.state.wait_for_message(ADA, "Request access to *VPN*")
+    await s.sender.block_action(ADA, "hd_access_form.0")
+    modal = await s.state.wait_for(lambda st: next(iter(st.views(ADA, type="modal")), None))
+    bad = await s.sender.view_submission(ADA, {"justification": {"justification": "pls"}})
+    assert bad.status_code == 200 and bad.json()["response_action"] == "errors"
+    assert "justification" in bad.json()["errors"] and not modal.closed
+    ok = await s.sender.view_submission(
+        ADA, {"justification": {"justification": "Working from home on Fridays"}}
+    )
+    assert ok.status_code == 200 and modal.closed
+    await s.state.wait_for_message(PHONE, "Access request")
+
+
+async def test_malformed_envelopes_are_acked_and_dropped(linked: Link) -> None:
+    s = linked
+    ack = await s.link.deliver("events_api", {"type": "event_callback", "event": "x"},
+                               accepts_response_payload=False)
+    assert ack is not None and set(ack) == {"envelope_id"}
+    d = await s.sender.dm(LOCKED, "I'm locked out")  # and the link keeps serving
+    assert d.status_code == 200
+    await s.state.wait_for_message(LOCKED, "is unlocked")
+
+
+async def test_a_refreshed_link_is_reopened(linked: Link) -> None:
+    s = linked
+    assert s.link.opened == 1
+    await s.link.refresh()
+    for _ in range(200):
+        if s.link.opened == 2 and s.link.connections == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert s.link.opened == 2
+    await s.sender.dm(LOCKED, "I'm locked out")
+    await s.state.wait_for_message(LOCKED, "is unlocked")
+    opens = [c for c in s.state.calls() if c.method == "apps.connections.open"]
+    assert len(opens) == 2 and all(c.token == s.app_token for c in opens)
+
+
+async def test_tokens_are_kept_to_their_kind(linked: Link) -> None:
+    """Only an app-level token opens a link, and it can do nothing else (as on Slack)."""
+    s = linked
+    bot_token = s.state.workspace.bot_token
+    async with httpx.AsyncClient(base_url=s.api) as client:
+        async def call(method: str, token: str, **params: Any) -> Any:
+            auth = {"Authorization": f"Bearer {token}"}
+            return (await client.post(method, data=params, headers=auth)).json()
+
+        assert (await call("apps.connections.open", bot_token))["error"] == "not_allowed_token_type"
+        refused = await call("chat.postMessage", s.app_token, channel=ADA, text="x")
+        assert refused["error"] == "not_allowed_token_type"
+        opened = await call("apps.connections.open", s.app_token)
+        assert opened["ok"] is True and opened["url"].startswith("ws://127.0.0.1:")
