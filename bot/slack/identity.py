@@ -35,12 +35,14 @@ class SlackIdentity:
         self.where_to_go = where_to_go
         self.ttl = ttl
         self._cache: dict[str, _Cached] = {}
+        self._home: tuple[str, str] | None = None  # the bot's (team_id, enterprise_id)
 
     async def resolve(self, slack_user_id: str) -> Actor:
         hit = self._cache.get(slack_user_id)
         if hit and hit.until > time.monotonic():
             return hit.actor
         try:
+            home = await self._home_team()
             resp = await self.client.users_info(user=slack_user_id)
         except SlackApiError as exc:
             error = exc.response.get("error", "unknown") if exc.response else "unknown"
@@ -49,15 +51,36 @@ class SlackIdentity:
                 f"I couldn't look up your Slack profile. Please ask {self.where_to_go}.",
             ) from None
         user: dict[str, Any] = resp.get("user") or {}
-        actor = self._check(user)
+        actor = self._check(user, home)
         self._cache[slack_user_id] = _Cached(actor, time.monotonic() + self.ttl)
         return actor
 
-    def _check(self, user: dict[str, Any]) -> Actor:
+    async def _home_team(self) -> tuple[str, str]:
+        """The workspace (and Enterprise Grid org, if any) the bot is installed in."""
+        if self._home is None:
+            resp = await self.client.auth_test()
+            self._home = (str(resp.get("team_id") or ""), str(resp.get("enterprise_id") or ""))
+        return self._home
+
+    def _check(self, user: dict[str, Any], home: tuple[str, str] = ("", "")) -> Actor:
         if user.get("is_bot") or user.get("id") == "USLACKBOT":
             raise IdentityRefused("bot", "I only help people, not other bots.")
         if user.get("deleted"):
             raise IdentityRefused("deleted", "This Slack account is deactivated.")
+        if self._foreign(user, home):
+            # A Slack Connect user's profile email is vouched for by their own organisation,
+            # not ours: it must never select an account in our directory.
+            raise IdentityRefused(
+                "external",
+                "You're in another organisation's Slack (Slack Connect), so I can't act on "
+                "accounts here. Please ask your own IT team.",
+            )
+        if user.get("is_email_confirmed") is False:
+            raise IdentityRefused(
+                "email_unconfirmed",
+                "The email address on your Slack profile isn't confirmed yet, so I can't use it "
+                f"to find your account. Please confirm it in Slack, or ask {self.where_to_go}.",
+            )
         if user.get("is_restricted") or user.get("is_ultra_restricted"):
             raise IdentityRefused(
                 "guest",
@@ -74,3 +97,15 @@ class SlackIdentity:
             )
         name = str(profile.get("real_name") or user.get("real_name") or user.get("name") or "")
         return Actor(slack_user_id=str(user["id"]), email=email, display_name=name)
+
+    @staticmethod
+    def _foreign(user: dict[str, Any], home: tuple[str, str]) -> bool:
+        """True for people outside the bot's workspace (or, on Grid, its organisation)."""
+        if user.get("is_external") or user.get("is_stranger"):
+            return True
+        team, enterprise = home
+        their_team = str(user.get("team_id") or "")
+        if not team or not their_team or their_team == team:
+            return False
+        theirs = (user.get("enterprise_user") or {}).get("enterprise_id")
+        return not (enterprise and theirs == enterprise)

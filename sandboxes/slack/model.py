@@ -98,6 +98,9 @@ class User:
     bot_id: str | None = None
     app_id: str | None = None
     updated: int = SEED_EPOCH
+    # A Slack Connect user: their own organisation's team id, flagged external.
+    team_id: str | None = None
+    is_external: bool = False
 
     _PROFILE_KEYS = ("email", "display_name", "real_name", "title", "phone")
 

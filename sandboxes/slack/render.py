@@ -54,7 +54,7 @@ def user_object(ws: Workspace, user: User, *, with_email: bool) -> dict[str, Any
     """Slack's user object. A deactivated user carries fewer fields, as in Slack."""
     obj: dict[str, Any] = {
         "id": user.id,
-        "team_id": ws.team_id,
+        "team_id": user.team_id or ws.team_id,
         "name": user.name,
         "deleted": user.deleted,
         "real_name": user.real_name or user.name,
@@ -77,6 +77,8 @@ def user_object(ws: Workspace, user: User, *, with_email: bool) -> dict[str, Any
         is_restricted=user.is_restricted,
         is_ultra_restricted=user.is_ultra_restricted,
     )
+    if user.is_external:
+        obj["is_external"] = True
     return obj
 
 

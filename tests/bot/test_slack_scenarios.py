@@ -32,6 +32,9 @@ ADA, LOCKED, GUEST, GONE, NOMAIL, BOT, GHOST, PHONE = (
     "U0ADA00001", "U0LOCKED01", "U0GUEST001", "U0GONE0001", "U0NOMAIL01", "U0OTHERBOT",
     "U0GHOST001", "U0PHONE001",
 )
+# Slack Connect: someone in another organisation whose profile claims Ada's email, and
+# someone from another workspace not even flagged external.
+EXTERNAL, STRANGER = "U0EXTERNAL", "U0STRANGER"
 
 
 def _workspace() -> Workspace:
@@ -55,6 +58,8 @@ def _workspace() -> Workspace:
                 user(NOMAIL, None),
                 user(BOT, "bot@example.com", is_bot=True),
                 user(GHOST, "ghost@example.com"),
+                user(EXTERNAL, "ada@example.com", team_id="T0OTHERORG", is_external=True),
+                user(STRANGER, "locked@example.com", team_id="T0OTHERORG"),
             ],
             "channels": [{"id": "C0SECURITY1", "name": "sec", "members": ["U0HELPBOT1"]}],
         }
@@ -198,13 +203,15 @@ async def test_malformed_bodies_get_400_and_service_continues(scenario: Scenario
         (NOMAIL, "has no email address"),
         (BOT, "only help people"),
         (GHOST, "couldn't find an account for ghost@example.com"),
+        (EXTERNAL, "in another organisation's Slack"),
+        (STRANGER, "in another organisation's Slack"),
     ],
 )
 async def test_refusals_are_polite(scenario: Scenario, user: str, expected: str) -> None:
     s = scenario
     await s.sender.dm(user, "reset my password")
     msg = await s.state.wait_for_message(user, expected)
-    assert "#it-help" in msg.visible_text or user == BOT
+    assert "#it-help" in msg.visible_text or user in (BOT, EXTERNAL, STRANGER)
     assert not msg.blocks or all(b.get("type") != "actions" for b in msg.blocks)
 
 
@@ -329,3 +336,17 @@ async def test_drain_waits_for_acknowledged_work_to_finish(scenario: Scenario) -
     await asyncio.wait_for(started.wait(), 5)
     await s.surface.drain()
     assert any("is unlocked" in t for t in s.texts_to(LOCKED))
+
+
+async def test_a_slack_connect_user_claiming_an_employee_email_gets_nothing(
+    scenario: Scenario,
+) -> None:
+    """Another organisation vouches for its users' emails, not ours: no prompt, no reset."""
+    s = scenario
+    await s.sender.dm(EXTERNAL, "I forgot my password")
+    await s.state.wait_for_message(EXTERNAL, "another organisation's Slack")
+    await s.sender.dm(EXTERNAL, "I'm locked out")
+    await _settle(s.state)
+    assert all("Go ahead?" not in t for t in s.texts_to(EXTERNAL))
+    assert await s.surface.runtime.store.list_audit(action="password_reset") == []
+    assert await s.surface.runtime.store.list_audit(action="unlock") == []
