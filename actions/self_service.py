@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from actions.audit import Actor, Auditor
@@ -43,6 +44,13 @@ from connectors.errors import (
 from store.db import Store
 
 log = get_logger("helpdesk.self_service")
+
+# The cross-replica action lease: held while one action runs (its connector calls are
+# bounded well inside LEASE_TTL, after which a crashed replica's lease is cleared); a second
+# action for the same person and capability waits up to LEASE_WAIT, then is told to retry.
+LEASE_TTL = timedelta(minutes=5)
+LEASE_WAIT = 20.0
+LEASE_POLL = 0.2
 
 
 class Refusal(Exception):
@@ -109,12 +117,32 @@ class SelfService:
 
     @contextlib.asynccontextmanager
     async def _one_at_a_time(self, actor: Actor, capability: Capability) -> AsyncIterator[None]:
+        """Hold the (employee, capability) lock: in this process, then across replicas.
+
+        The store's lease makes two replicas handling two confirmations of the same person
+        take turns too; the second then counts the first's audit record against the limit.
+        """
         key = (actor.slack_user_id, capability.label)
         lock = self._serial.get(key)
         if lock is None:
             lock = self._serial[key] = asyncio.Lock()
         async with lock:
-            yield
+            lease, holder = f"{key[0]}:{key[1]}", secrets.token_hex(8)
+            deadline = asyncio.get_running_loop().time() + LEASE_WAIT
+            while not await self.store.take_lease(lease, holder, LEASE_TTL):
+                if asyncio.get_running_loop().time() > deadline:
+                    log.warning("action_busy", slack_user=actor.slack_user_id,
+                                capability=capability.label)
+                    raise Refusal(
+                        "busy",
+                        "I'm still working on your previous request for this. "
+                        "Please try again in a minute.",
+                    )
+                await asyncio.sleep(LEASE_POLL)
+            try:
+                yield
+            finally:
+                await self.store.release_lease(lease, holder)
 
     # -- shared steps -----------------------------------------------------------
     def _where_to_go(self) -> str:

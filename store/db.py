@@ -33,6 +33,7 @@ from store.models import (
     AccessDecision,
     AccessMessage,
     AccessRequest,
+    ActionLease,
     AuditRecord,
     Job,
     PendingAction,
@@ -151,6 +152,31 @@ class Store:
                 delete(ProcessedEvent).where(ProcessedEvent.received_at < _now() - older_than)
             )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    # -- action leases ----------------------------------------------------------
+    async def take_lease(self, key: str, holder: str, ttl: timedelta) -> bool:
+        """Hold ``key`` for ``ttl`` unless someone else holds it; True when taken.
+
+        The primary key decides between replicas: of two inserts, one fails. A lease left
+        by a crashed replica is cleared once it has expired.
+        """
+        now = _now()
+        async with self._session.begin() as s:
+            await s.execute(
+                delete(ActionLease).where(ActionLease.key == key, ActionLease.expires_at < now)
+            )
+        try:
+            async with self._session.begin() as s:
+                s.add(ActionLease(key=key, holder=holder, expires_at=now + ttl))
+        except IntegrityError:
+            return False
+        return True
+
+    async def release_lease(self, key: str, holder: str) -> None:
+        async with self._session.begin() as s:
+            await s.execute(
+                delete(ActionLease).where(ActionLease.key == key, ActionLease.holder == holder)
+            )
 
     # -- audit ----------------------------------------------------------------
     async def add_audit(self, record: AuditRecord) -> None:

@@ -42,6 +42,16 @@ class ProcessedEvent(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+class ActionLease(Base):
+    """Held while one self-service action runs for an employee and capability (any replica)."""
+
+    __tablename__ = "action_leases"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class PendingAction(Base):
     """A confirmation offered to one Slack user; claimed at most once, before it expires."""
 

@@ -221,3 +221,24 @@ async def test_an_outage_is_logged(world: World) -> None:
     with capture_logs() as logs:
         await world.conv.on_button(actor(), CONFIRM, button(offer, CONFIRM))
     assert [e["log_level"] for e in logs if e["event"] == "directory_unavailable"] == ["warning"]
+
+
+async def test_an_action_still_running_elsewhere_is_waited_for_then_refused(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another replica holds the person's lease (a slow directory): wait, then say so."""
+    from datetime import timedelta
+
+    import actions.self_service as self_service
+
+    monkeypatch.setattr(self_service, "LEASE_WAIT", 0.3)
+    me = actor("phone@example.com", "U3")
+    [offer] = await world.conv.on_message(me, "reset my mfa")
+    assert await world.store.take_lease("U3:mfa_reset", "other-replica", timedelta(minutes=5))
+    [busy] = await world.conv.on_button(me, CONFIRM, button(offer, CONFIRM))
+    assert "still working on your previous request" in busy.text
+    assert world.notifier.notices == []
+    await world.store.release_lease("U3:mfa_reset", "other-replica")
+    [again] = await world.conv.on_message(me, "reset my mfa")
+    [done] = await world.conv.on_button(me, CONFIRM, button(again, CONFIRM))
+    assert "removed 2 MFA factor" in done.text
