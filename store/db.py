@@ -20,6 +20,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, case, delete, event, exists, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -157,20 +159,23 @@ class Store:
     async def take_lease(self, key: str, holder: str, ttl: timedelta) -> bool:
         """Hold ``key`` for ``ttl`` unless someone else holds it; True when taken.
 
-        The primary key decides between replicas: of two inserts, one fails. A lease left
-        by a crashed replica is cleared once it has expired.
+        One conditional upsert: it inserts, or takes over a lease that has expired (left
+        by a crashed replica), or changes nothing; the row count says which.
         """
         now = _now()
-        async with self._session.begin() as s:
-            await s.execute(
-                delete(ActionLease).where(ActionLease.key == key, ActionLease.expires_at < now)
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(ActionLease)
+            .values(key=key, holder=holder, expires_at=now + ttl)
+            .on_conflict_do_update(
+                index_elements=[ActionLease.key],
+                set_={"holder": holder, "expires_at": now + ttl},
+                where=ActionLease.expires_at < now,
             )
-        try:
-            async with self._session.begin() as s:
-                s.add(ActionLease(key=key, holder=holder, expires_at=now + ttl))
-        except IntegrityError:
-            return False
-        return True
+        )
+        async with self._session.begin() as s:
+            result = await s.execute(statement)
+            return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
     async def release_lease(self, key: str, holder: str) -> None:
         async with self._session.begin() as s:
