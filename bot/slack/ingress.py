@@ -9,6 +9,9 @@ serves ``POST /slack/events`` (``bot.slack.server.Ingress``, unchanged), acks, a
 hands requests to the work over a private socket pair; the work process answers
 the requests whose answer is its own (view submissions, URL verification).
 
+``/healthz`` pings the work process through the same pair (503 when it does not answer
+within ``HEALTH_TIMEOUT``), so a wedged work loop shows even though acks still flow.
+
 The wire between them is length-prefixed frames (``encode`` / ``read_frame``): a JSON
 header and the raw request body. The signing secret travels over the socket pair
 as the first frame, never on the command line or in the environment.
@@ -46,6 +49,7 @@ _HEAD = struct.Struct("!II")
 _MAX_META = 1 << 20  # a frame's JSON header: request headers and the like
 _MAX_BODY = 4 << 20  # a frame's body: a request body (the endpoint refuses over 1 MB)
 START_TIMEOUT = 30.0
+HEALTH_TIMEOUT = 2.0  # seconds the work process has to answer /healthz's ping
 _ROOT = str(Path(__file__).resolve().parents[2])  # where ``bot`` is importable from
 
 
@@ -112,6 +116,23 @@ class PipeWorker:
             raw = dict(meta.get("headers", {}))
             headers = {str(k): [str(x) for x in v] for k, v in raw.items()}
             future.set_result(Reply(int(meta["status"]), body.decode("utf-8"), headers))
+
+    async def alive(self, limit: float = HEALTH_TIMEOUT) -> bool:
+        """Whether the work process answers a ping in time (``/healthz``): its loop may
+        be wedged while this process still acknowledges Slack."""
+        if self._writer.is_closing():
+            return False
+        key = next(self._ids)
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._waiting[key] = future
+        try:
+            self._writer.write(encode({"k": "ping", "id": key}))
+            await asyncio.wait_for(future, limit)
+            return True
+        except (TimeoutError, ConnectionError):
+            return False
+        finally:
+            self._waiting.pop(key, None)
 
     def fail_all(self) -> None:
         for future in self._waiting.values():
@@ -271,6 +292,8 @@ class IngressProcess:
                     task = asyncio.create_task(self._answer(meta, body))
                     self._answers.add(task)
                     task.add_done_callback(self._answers.discard)
+                elif kind == "ping" and self._writer is not None:
+                    self._writer.write(encode({"k": "reply", "id": meta["id"], "status": 200}))
         except ConnectionError as exc:
             log.error("ingress_protocol_error", error=str(exc))
         finally:

@@ -222,7 +222,10 @@ class Ingress:
         if path == self.path and method == "POST":
             await self._events(scope, receive, send)
         elif path == "/healthz" and method in ("GET", "HEAD"):
-            await JSONResponse({"ok": True})(scope, receive, send)
+            alive = getattr(self.surface, "alive", None)
+            ok = True if alive is None else await alive()
+            answer = {"ok": ok} if ok else {"ok": False, "error": "the bot's work is not answering"}
+            await JSONResponse(answer, status_code=200 if ok else 503)(scope, receive, send)
         elif path in (self.path, "/healthz"):
             await PlainTextResponse("method not allowed", status_code=405)(scope, receive, send)
         else:

@@ -126,3 +126,22 @@ async def test_work_gone_mid_request_is_a_503_not_a_hang() -> None:
         for task in list(ingress._answers):
             task.cancel()
     assert answer.status_code == 503
+
+
+async def test_healthz_reports_a_wedged_work_loop() -> None:
+    """The child acks on its own, so /healthz asks the work process: a blocked loop is a 503."""
+    surface = Recorder()
+    async with running_ingress(surface, "127.0.0.1", 0) as ingress:  # type: ignore[arg-type]
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"{ingress.url}/healthz")).json() == {"ok": True}
+
+        def probe() -> httpx.Response:
+            return httpx.get(f"{ingress.url}/healthz", timeout=20)
+
+        probing = asyncio.get_running_loop().run_in_executor(None, probe)
+        time.sleep(3)  # noqa: ASYNC251 - the point: this (work) loop is stuck in a blocking call
+        wedged = await probing
+        async with httpx.AsyncClient() as client:
+            recovered = await client.get(f"{ingress.url}/healthz")
+    assert wedged.status_code == 503 and wedged.json()["ok"] is False
+    assert recovered.status_code == 200
