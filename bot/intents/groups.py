@@ -66,6 +66,11 @@ def _compact(tokens: Sequence[str]) -> str:
     return "".join(tokens)
 
 
+def _squeeze(text: str) -> str:
+    """Runs of one letter made single: "vpnn" and "vppn" both read "vpn"."""
+    return "".join(ch for i, ch in enumerate(text) if i == 0 or ch != text[i - 1])
+
+
 def _words(text: str) -> list[str]:
     return [t for t in tokenize(text) if t != BOUNDARY]
 
@@ -110,6 +115,12 @@ class GroupMatcher:
         self._exact = exact
         self._window = min(4, longest + 1)
         self._fuzzy = tuple(f for f in exact if len(f) >= 4)
+        # A doubled letter is the one typo short names (too short for edit distance) get.
+        squeezed: dict[str, set[str]] = {}
+        for form in exact:
+            if len(form) >= 3:
+                squeezed.setdefault(_squeeze(form), set()).add(form)
+        self._squeezed = {k: next(iter(v)) for k, v in squeezed.items() if len(v) == 1}
         self._max_compact = max((len(f) for f in self._fuzzy), default=0)
         self._described = {
             token: {key: DESCRIPTION / math.sqrt(len(owners)) for key in owners}
@@ -140,8 +151,14 @@ class GroupMatcher:
         found = self._exact.get(compact)
         if found is not None:
             return found
+        if not has_unknown:
+            return {}
+        doubled = self._squeezed.get(_squeeze(compact))
+        if doubled is not None and len(compact) == len(doubled) + 1:
+            factor = 1.0 - TYPO_PENALTY
+            return {key: weight * factor for key, weight in self._exact[doubled].items()}
         limit = max_distance(len(compact))
-        if not has_unknown or limit == 0 or len(compact) > self._max_compact + limit:
+        if limit == 0 or len(compact) > self._max_compact + limit:
             return {}
         hit = process.extractOne(compact, self._fuzzy, scorer=OSA.distance, score_cutoff=limit)
         if hit is None:

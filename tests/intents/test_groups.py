@@ -59,6 +59,26 @@ def test_close_spellings(router: IntentRouter, text: str, key: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "key"),
+    [("vpnn", "vpn-users"), ("vppn", "vpn-users"), ("awss", "aws-prod-readonly")],
+)
+def test_a_doubled_letter_in_a_short_name(router: IntentRouter, text: str, key: str) -> None:
+    """Three letters allow no edit; a doubled key press is still read (with a penalty)."""
+    found = router.match_groups(text)
+    assert found and found[0][0] == key and found[0][1] < 1.0
+
+
+@pytest.mark.parametrize("text", ["vvpnn", "vpm", "vp"])
+def test_short_names_take_no_other_typo(router: IntentRouter, text: str) -> None:
+    assert top(router, text) != "vpn-users"
+
+
+def test_can_i_get_on_the_vpnn(router: IntentRouter) -> None:
+    found = router.classify("can i get on the vpnn")
+    assert found.intent is Intent.GROUP_ACCESS and found.group == "vpn-users"
+
+
+@pytest.mark.parametrize(
     "text",
     ["room", "my password", "pasword", "locked out", "I need a new phone", "lunch", "nation"],
 )
