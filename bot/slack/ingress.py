@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--path", default="/slack/events")
     parser.add_argument("--log-level", default="INFO")
-    parser.add_argument("--quiet", type=float, default=0.02)
+    parser.add_argument("--quiet", type=float, default=0.05)
     parser.add_argument("--max-wait", type=float, default=0.25)
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
@@ -234,7 +234,10 @@ class IngressProcess:
         path: str = "/slack/events",
         *,
         log_level: str = "INFO",
-        quiet: float = 0.02,
+        # The work starts once the endpoint has been quiet this long: 50 ms (not the 20 of
+        # one process) so a short stall mid-burst does not start 500 conversations on the
+        # cores the burst's acks still need; a user cannot tell 50 ms from 20.
+        quiet: float = 0.05,
         max_wait: float = 0.25,
     ) -> None:
         self.worker = worker
