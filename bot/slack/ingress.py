@@ -155,15 +155,18 @@ async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
     worker = PipeWorker(secret.reveal(), writer)
     app = Ingress(worker, args.path)
     app.handoff = Handoff(worker, quiet=args.quiet, max_wait=args.max_wait)
-    server = server_for(app, args.host, args.port)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-            return 1
-        await asyncio.sleep(0.01)
-    bound = server.servers[0].sockets[0].getsockname()[1]
+    # Bound here, and "ready" sent, before the server accepts anything: no request (and
+    # no frame it causes) can reach the work process ahead of "ready".
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    try:
+        listener = socket.create_server((args.host, args.port), family=family, backlog=4096)
+    except OSError as exc:
+        log.error("ingress_bind_failed", host=args.host, port=args.port, error=str(exc))
+        return 1
+    bound = listener.getsockname()[1]
     writer.write(encode({"k": "ready", "port": bound}))
+    server = server_for(app, args.host, bound)
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
     # What was loaded to get here lives as long as the process: out of the collector's way.
     gc.collect()
     gc.freeze()

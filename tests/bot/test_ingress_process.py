@@ -145,3 +145,42 @@ async def test_healthz_reports_a_wedged_work_loop() -> None:
             recovered = await client.get(f"{ingress.url}/healthz")
     assert wedged.status_code == 503 and wedged.json()["ok"] is False
     assert recovered.status_code == 200
+
+
+async def _hammer(port: int, stop: asyncio.Event, acked: list[int]) -> None:
+    """Health checks and signed events on ``port`` until ``stop``; refused connects retried."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        n = 0
+        while not stop.is_set():
+            try:
+                await client.get(f"http://127.0.0.1:{port}/healthz")
+                answer = await _post(client, f"http://127.0.0.1:{port}", _event(n))
+                if answer.status_code == 200:
+                    acked.append(n)
+                n += 1
+            except httpx.TransportError:
+                await asyncio.sleep(0.001)
+
+
+async def test_requests_racing_the_start_do_not_break_it() -> None:
+    """Probes and events hammering the port while the ingress starts (a load balancer's
+    health checks, Slack's retries): the start still succeeds and nothing is lost."""
+    import socket
+
+    for _ in range(5):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        surface = Recorder()
+        stop = asyncio.Event()
+        acked: list[int] = []
+        task = asyncio.create_task(_hammer(port, stop, acked))
+        try:
+            async with running_ingress(surface, "127.0.0.1", port):  # type: ignore[arg-type]
+                await _until(lambda acked=acked: len(acked) >= 3)  # type: ignore[misc]
+                stop.set()
+                await task
+        finally:
+            stop.set()
+            await asyncio.gather(task, return_exceptions=True)
+        assert sorted(b for _, b in surface.started) == sorted(_event(n) for n in acked)
