@@ -103,7 +103,7 @@ def _str(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
-def _well_formed(parsed: dict[str, Any]) -> bool:
+def well_formed(parsed: dict[str, Any]) -> bool:
     """The fields the listeners rely on are there, with the types Slack sends."""
     kind = parsed.get("type")
     if kind == "event_callback":
@@ -121,7 +121,7 @@ def _well_formed(parsed: dict[str, Any]) -> bool:
     return True
 
 
-def _ack_now(parsed: dict[str, Any]) -> str | None:
+def ack_kind(parsed: dict[str, Any]) -> str | None:
     """How to ack at once a request whose answer carries no work result, else None.
 
     "empty": events and clicks (an empty 200); "command": slash commands (a short text).
@@ -142,10 +142,10 @@ def _response(answer: Answer) -> Response:
 class Handoff:
     """Acknowledged requests go to the work loop in batches, once the ingress is quiet.
 
-    The ingress shares the process (and its GIL) with the work loop. Handing each request
-    over as it arrives wakes the work loop in the middle of a burst, and every request
-    still waiting for its ack then waits for Bolt as well; 500 DMs at once were acked in
-    hundreds of milliseconds. So requests are collected and handed over together when no
+    Handing each request over as it arrives starts the work in the middle of a burst, and
+    every request still waiting for its ack then competes with Bolt: for the GIL when both
+    share a process (tests), for the CPU cores when the ingress is its own process
+    (``bot.slack.ingress``). So requests are collected and handed over together when no
     new one has come for ``quiet`` seconds, or when the oldest has waited ``max_wait``
     (under a steady stream). Only the start of the work waits, never an ack.
     """
@@ -254,11 +254,11 @@ class Ingress:
         if not _signature_ok(self.surface.signing_secret, headers, body):
             return PlainTextResponse("invalid request signature", status_code=401)
         parsed = _parse(body, headers.get("content-type", ""))
-        if parsed is None or not _well_formed(parsed):
+        if parsed is None or not well_formed(parsed):
             log.warning("malformed_request", length=len(body))
             return PlainTextResponse("malformed request body", status_code=400)
         query = scope.get("query_string", b"").decode("latin-1")
-        kind = _ack_now(parsed)
+        kind = ack_kind(parsed)
         if kind is None:
             # View submissions, URL verification: the answer is Bolt's.
             loop = self.work_loop or asyncio.get_running_loop()

@@ -21,7 +21,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.slack.app import SlackSurface
-from bot.slack.server import COMMAND_ACK, _ack_now, _well_formed
+from bot.slack.server import COMMAND_ACK, ack_kind, well_formed
 from config.logging import get_logger
 
 log = get_logger("helpdesk.socket_mode")
@@ -37,11 +37,11 @@ class SocketModeIngress:
 
     async def _on_request(self, client: SocketModeClient, req: SocketModeRequest) -> None:
         payload: Any = req.payload
-        if not isinstance(payload, dict) or not _well_formed(payload):
+        if not isinstance(payload, dict) or not well_formed(payload):
             await client.send_socket_mode_response(SocketModeResponse(req.envelope_id))
             log.warning("malformed_request", envelope_type=req.type)
             return
-        kind = _ack_now(payload)
+        kind = ack_kind(payload)
         if kind is not None:
             answer = {"text": COMMAND_ACK} if kind == "command" else None
             await client.send_socket_mode_response(SocketModeResponse(req.envelope_id, answer))
