@@ -30,6 +30,7 @@ from pydantic import (
 
 from config.logging import get_logger
 from config.secrets import SecretRef
+from config.settings import parse_duration
 from connectors.ad_errors import error_from_result
 from connectors.ad_ldap import Conn, Endpoint, LdapTransport, TransportConfig, modify, search
 from connectors.ad_ldap3 import ldap3
@@ -124,6 +125,11 @@ class Settings(BaseModel):
       built-in groups are localised on non-English domains; list them as DNs there.
     - ``temp_password_length``: raised to the domain's minPwdLength when shorter.
     - ``page_size``: entries per page of the expiry sweep (AD's MaxPageSize is 1000).
+    - ``shortest_max_password_age``: the shortest maximum password age of any
+      fine-grained policy (PSO), for domains where the service account cannot read
+      the Password Settings Container (by default only administrators can). The
+      expiry sweep's server-side cutoff uses the shortest age it knows; without this,
+      passwords under a shorter unreadable PSO are not fetched.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -147,6 +153,12 @@ class Settings(BaseModel):
     temp_password_length: int = Field(16, ge=8, le=128)
     page_size: int = Field(1000, ge=1, le=100_000)
     policy_cache_seconds: float = Field(300.0, ge=0)
+    shortest_max_password_age: timedelta | None = None
+
+    @field_validator("shortest_max_password_age", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return None if value is None else parse_duration(value)
 
     @field_validator("urls", mode="before")
     @classmethod
@@ -381,6 +393,8 @@ class ActiveDirectoryConnector:
             age = _max_age(pso.integer("msDS-MaximumPasswordAge"))
             if age:
                 ages.append(age)
+        if self._settings.shortest_max_password_age:
+            ages.append(self._settings.shortest_max_password_age)
         return DomainPolicy(
             domain_dn=domain_dn,
             min_pwd_length=domain.integer("minPwdLength") or 0,

@@ -201,6 +201,41 @@ async def test_sweep_is_paged_across_more_entries_than_a_page(
     assert (await ad.find_user("paged-00")).attributes["sAMAccountName"] == "paged-00"
 
 
+async def test_a_shorter_fine_grained_policy_the_account_cannot_read(
+    samba_dc: SambaDC, make_connector: Factory
+) -> None:
+    """A PSO expiring passwords after 10 days, on a group: the sweep's server-side cutoff
+    uses the shortest maximum age it can read; when the service account cannot read the
+    PSO, ``shortest_max_password_age`` widens it, and each expiry is the DC's own."""
+    samba_dc.add_group("short-age")
+    samba_dc._tool(
+        "domain", "passwordsettings", "pso", "create", "short-age-pso", "2",
+        "--max-pwd-age=10", "--min-pwd-length=8",
+    )
+    samba_dc._tool("domain", "passwordsettings", "pso", "apply", "short-age-pso", "short-age")
+    u = samba_dc.make_user("shortage")
+    samba_dc.add_member(f"CN=short-age,{OU_DN}", u.dn)
+    samba_dc.set_password_age({u.dn: timedelta(days=15)})
+
+    ad = make_connector()
+    user = await ad.find_user_by_email(u.email)
+    status = await ad.password_status(user)  # the DC's computed expiry honours the PSO
+    assert status.last_changed is not None and status.expires_at is not None
+    assert status.expires_at - status.last_changed == timedelta(days=10)
+
+    before = datetime.now(UTC) + timedelta(days=7)
+
+    async def swept(connector: ActiveDirectoryConnector) -> set[str]:
+        return {row.user.email async for page in connector.iter_expiring(before) for row in page}
+
+    # The delegated account cannot read PSOs (only administrators can): with the domain's
+    # 30 days alone, a password set 15 days ago looks far from expiry and is not fetched.
+    assert u.email not in await swept(ad)
+    declared = make_connector(shortest_max_password_age="10d")
+    found = await swept(declared)
+    assert u.email in found and samba_dc.seeded["soon"].email in found
+
+
 # -- lookups -------------------------------------------------------------------------------
 
 
