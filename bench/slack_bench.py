@@ -50,6 +50,7 @@ from sandboxes.slack import (  # noqa: E402
     Workspace,
     run_slack_fake_in_thread,
 )
+from tests.access.replicas import child_pids  # noqa: E402
 
 SECRET = "bench-signing-secret-0123456789"
 LATENCY = 0.05
@@ -75,14 +76,6 @@ def _cpu_s(pid: int) -> float:
     """User+system CPU seconds a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
-
-
-def _children(pid: int) -> list[int]:
-    """The process's direct children (the bot's HTTP ingress process)."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
-    return found
 
 
 def _peak_rss_mib(pid: int) -> float:
@@ -432,7 +425,7 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
                 )
                 wall = time.perf_counter() - started
                 watching.cancel()
-            ingress = _children(proc.pid)
+            ingress = child_pids(proc.pid)
             rss = _peak_rss_mib(proc.pid)
             ingress_rss = sum(_peak_rss_mib(pid) for pid in ingress)
             cpu = {"bot": _cpu_s(proc.pid), "bot_ingress": sum(_cpu_s(p) for p in ingress),

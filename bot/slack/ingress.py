@@ -153,8 +153,9 @@ async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
 
     secret = Secret(str(first[0]["secret"]))  # known to the log redactor from here on
     worker = PipeWorker(secret.reveal(), writer)
-    app = Ingress(worker, args.path)
-    app.handoff = Handoff(worker, quiet=args.quiet, max_wait=args.max_wait)
+    app = Ingress(
+        worker, args.path, handoff=Handoff(worker, quiet=args.quiet, max_wait=args.max_wait)
+    )
     # Bound here, and "ready" sent, before the server accepts anything: no request (and
     # no frame it causes) can reach the work process ahead of "ready".
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET

@@ -209,11 +209,12 @@ class Ingress:
         surface: Worker,
         path: str = "/slack/events",
         work_loop: asyncio.AbstractEventLoop | None = None,
+        handoff: Handoff | None = None,
     ) -> None:
         self.surface = surface
         self.path = path
         self.work_loop = work_loop
-        self.handoff = Handoff(surface, work_loop)
+        self.handoff = handoff or Handoff(surface, work_loop)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

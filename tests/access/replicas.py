@@ -38,6 +38,14 @@ class Replica:
             self.process.send_signal(signal.SIGKILL)
 
 
+def child_pids(pid: int) -> list[int]:
+    """A process's direct children (a bot's HTTP ingress process)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

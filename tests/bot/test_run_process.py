@@ -19,7 +19,7 @@ import pytest
 
 from sandboxes.okta import DEMO_SEED, DEMO_TOKEN, OktaSandbox, load_seed, run_okta_sandbox
 from sandboxes.slack import SlackEventSender, SlackState, Workspace, run_slack_fake
-from tests.access.replicas import Replica, running_replicas
+from tests.access.replicas import Replica, child_pids, running_replicas
 
 SECRET = "run-process-signing-secret-01"
 ADA = "U0ADA00001"
@@ -66,13 +66,6 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
         yield Bot(state, replica, sender)
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
 def _cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_text()
 
@@ -89,7 +82,7 @@ def _alive(pid: int) -> bool:
 async def test_a_dm_is_answered_through_the_ingress_process_and_sigterm_stops_both(
     bot: Bot,
 ) -> None:
-    (ingress,) = _children(bot.replica.process.pid)
+    (ingress,) = child_pids(bot.replica.process.pid)
     assert "bot.slack.ingress" in _cmdline(ingress)
     sent = await bot.sender.dm(ADA, "when does my password expire?")
     assert sent.status_code == 200 and sent.acked_in_time
@@ -106,7 +99,7 @@ async def test_a_dm_is_answered_through_the_ingress_process_and_sigterm_stops_bo
 
 
 async def test_the_bot_exits_with_an_error_when_its_ingress_dies(bot: Bot) -> None:
-    (ingress,) = _children(bot.replica.process.pid)
+    (ingress,) = child_pids(bot.replica.process.pid)
     os.kill(ingress, signal.SIGKILL)
     # Non-zero, for the service manager (systemd Restart=on-failure, Kubernetes) to restart.
     assert await asyncio.wait_for(bot.replica.process.wait(), 30) == 1
@@ -115,7 +108,7 @@ async def test_the_bot_exits_with_an_error_when_its_ingress_dies(bot: Bot) -> No
 
 
 async def test_the_ingress_exits_when_the_bot_is_killed(bot: Bot) -> None:
-    (ingress,) = _children(bot.replica.process.pid)
+    (ingress,) = child_pids(bot.replica.process.pid)
     bot.replica.kill()
     await bot.replica.process.wait()
     for _ in range(200):
