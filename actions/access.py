@@ -32,8 +32,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
 from actions.audit import Actor, correlation_id
+from actions.errors import Refusal, protections_that_count
 from actions.providers import Providers
-from actions.self_service import Refusal
 from config.logging import get_logger, scrub_text
 from config.settings import CatalogueEntry, HelpdeskConfig, approver_kind
 from connectors.base import (
@@ -385,12 +385,10 @@ class AccessService:
             ) from None
         except Unavailable:
             raise self._unavailable(target.label) from None
-        reasons = await self._call(
-            target, target.connector.privilege_reasons(user, self.cfg.protected.groups)
+        found = await self._call(
+            target, target.connector.protections(user, self.cfg.protected.groups)
         )
-        if not self.cfg.protected.refuse_admin_roles:
-            reasons = [r for r in reasons if not r.startswith("admin role")]
-        if reasons:
+        if protections_that_count(found, self.cfg.protected.refuse_admin_roles):
             await self._audit_refusal(actor, "access_request", "protected", entry, user)
             raise Refusal(
                 "protected",

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from actions.audit import Actor, Auditor
+from actions.errors import Refusal, protections_that_count
 from actions.providers import Providers
 from config.logging import get_logger
 from config.settings import HelpdeskConfig, Limit
@@ -51,15 +52,6 @@ log = get_logger("helpdesk.self_service")
 LEASE_TTL = timedelta(minutes=5)
 LEASE_WAIT = 20.0
 LEASE_POLL = 0.2
-
-
-class Refusal(Exception):
-    """A business refusal: ``code`` for tests and audit, ``user_message`` for the employee."""
-
-    def __init__(self, code: str, user_message: str) -> None:
-        super().__init__(code)
-        self.code = code
-        self.user_message = user_message
 
 
 class Notifier(Protocol):
@@ -186,11 +178,10 @@ class SelfService:
     async def _guard(self, actor: Actor, target: Target, capability: Capability) -> None:
         protected = self.cfg.protected
         try:
-            reasons = await target.connector.privilege_reasons(target.user, protected.groups)
+            found = await target.connector.protections(target.user, protected.groups)
         except Unavailable:
             raise self._unavailable(target.label) from None
-        if not protected.refuse_admin_roles:
-            reasons = [r for r in reasons if not r.startswith("admin role")]
+        reasons = [str(p) for p in protections_that_count(found, protected.refuse_admin_roles)]
         if reasons:
             await self.auditor.record(
                 actor, capability.label, "refused", target=target.user,

@@ -35,8 +35,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from config.durations import parse_duration
 from config.logging import scrub_text
-from config.settings import HelpdeskConfig, parse_duration
+from config.settings import HelpdeskConfig
 
 FIELDS = (
     "id",

@@ -29,7 +29,8 @@ from actions.access import (
     is_request_id,
 )
 from actions.audit import Actor, new_correlation_id
-from actions.self_service import Refusal, SelfService
+from actions.errors import Refusal
+from actions.self_service import SelfService
 from bot.routing import Intent, Router
 from config.settings import CatalogueEntry, approver_kind
 from connectors.base import Capability, ResetDelivery, UnlockResult

@@ -30,7 +30,7 @@ class AuditSettings(BaseModel):
     @classmethod
     def _duration(cls, value: Any) -> timedelta | None:
         # Imported here: config.settings imports this module to declare its ``audit`` field.
-        from config.settings import parse_duration
+        from config.durations import parse_duration
 
         if value is None or (isinstance(value, str) and value.strip().lower() in _FOREVER):
             return None

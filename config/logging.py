@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from connectors.base import Secret, live_secret_values
+from config.secrets import Secret, live_secret_values
 
 REDACTED = "[REDACTED]"
 

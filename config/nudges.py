@@ -42,7 +42,7 @@ class _Strict(BaseModel):
 
 def _duration(value: Any) -> timedelta:
     # Imported here: config.settings imports this module to declare its ``nudges`` field.
-    from config.settings import parse_duration
+    from config.durations import parse_duration
 
     return parse_duration(value)
 

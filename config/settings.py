@@ -19,37 +19,18 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    TypeAdapter,
     ValidationError,
     field_validator,
 )
 
 from config.audit import AuditSettings
+from config.durations import parse_duration
 from config.nudges import NudgeSettings
 from config.secrets import SecretRef
 from connectors.base import ALL_CAPABILITIES, Capability, ResetDelivery
 from connectors.registry import KINDS, load_kind
 
 DEFAULT_CONFIG = Path(__file__).with_name("helpdesk.yaml")
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
-_TIMEDELTA = TypeAdapter(timedelta)
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_duration(text: str | int | float | timedelta) -> timedelta:
-    """``90s``, ``15m``, ``1h``, ``2d``, ``1w`` (or seconds as a number) -> timedelta."""
-    if isinstance(text, timedelta):
-        return text
-    if isinstance(text, int | float):
-        return timedelta(seconds=text)
-    match = _DURATION.match(str(text))
-    if match:
-        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    try:
-        # ISO 8601 (PT15M), which is also how a dumped config writes durations back.
-        return _TIMEDELTA.validate_python(text)
-    except ValidationError:
-        raise ValueError(f"{text!r} is not a duration like 15m, 1h, 2d") from None
 
 
 class _Strict(BaseModel):

@@ -7,7 +7,7 @@ implements neither: ``MfaResetter`` is absent and a LINK reset is
 ``NotSupported`` (configure ``password_reset.delivery: temp_password``).
 
 Accounts with ``adminCount=1`` or in a protected group (nested membership
-included) are reported by ``privilege_reasons``, and the connector refuses to
+included) are reported by ``protections``, and the connector refuses to
 reset or unlock them itself as a second line of defence.
 """
 
@@ -28,9 +28,9 @@ from pydantic import (
     model_validator,
 )
 
+from config.durations import parse_duration
 from config.logging import get_logger
-from config.secrets import SecretRef
-from config.settings import parse_duration
+from config.secrets import Secret, SecretRef
 from connectors.ad_errors import error_from_result
 from connectors.ad_ldap import Conn, Endpoint, LdapTransport, TransportConfig, modify, search
 from connectors.ad_ldap3 import ldap3
@@ -51,7 +51,9 @@ from connectors.ad_values import (
     guid_filter_value,
     guid_to_str,
     interval_to_timedelta,
+    is_privileged_sid,
     looks_like_dn,
+    sid_to_str,
     split_sid,
 )
 from connectors.base import (
@@ -62,8 +64,9 @@ from connectors.base import (
     MembershipChange,
     PasswordResetGrant,
     PasswordStatus,
+    Protection,
+    ProtectionKind,
     ResetDelivery,
-    Secret,
     UnlockResult,
     UserStatus,
 )
@@ -456,14 +459,16 @@ class ActiveDirectoryConnector:
         return found[0]
 
     # -- protection ----------------------------------------------------------
-    async def _protection(self, entry: Entry, refs: Collection[str]) -> list[str]:
+    async def _protection(self, entry: Entry, refs: Collection[str]) -> list[Protection]:
         """Why ``entry`` (a user or a group) is protected: adminCount, protected groups."""
         policy = await self._policy()
-        reasons: list[str] = []
+        reasons: list[Protection] = []
         # adminCount=1 marks accounts SDProp protects (members, now or once, of
         # privileged groups): https://learn.microsoft.com/en-us/windows/win32/adschema/a-admincount
         if entry.integer("adminCount") == 1:
-            reasons.append("admin role: adminCount=1 (AdminSDHolder-protected account)")
+            reasons.append(Protection(
+                ProtectionKind.ADMIN_ROLE, "adminCount=1 (AdminSDHolder-protected account)"
+            ))
         wanted = list(dict.fromkeys(r.strip() for r in refs if r.strip()))
         if wanted:
             groups, memberships = await self._transport.run(
@@ -508,23 +513,33 @@ class ActiveDirectoryConnector:
 
     def _group_reasons(
         self, entry: Entry, groups: Sequence[Entry], memberships: set[str]
-    ) -> list[str]:
-        reasons: list[str] = []
+    ) -> list[Protection]:
+        reasons: list[Protection] = []
         sid = entry.first("objectSid")
         primary = entry.integer("primaryGroupID")
         own_domain = split_sid(sid)[0] if sid else None
         for group in groups:
             label = group.text("sAMAccountName") or group.text("cn") or group.dn
+            group_sid = group.first("objectSid")
+            # Membership of a built-in privileged group is an admin role; of any other
+            # protected group, a protection the configuration chose.
+            kind = (
+                ProtectionKind.ADMIN_ROLE
+                if group_sid and is_privileged_sid(sid_to_str(group_sid))
+                else ProtectionKind.PROTECTED_GROUP
+            )
             if group.dn.lower() == entry.dn.lower():
-                reasons.append(f"is protected group {label}")
+                reasons.append(Protection(kind, f"{label} (itself)"))
             elif group.dn.lower() in memberships:
-                reasons.append(f"member of protected group {label}")
-            elif primary is not None and own_domain is not None:
+                reasons.append(Protection(kind, label))
+            elif (
                 # The primary group is not in member/memberOf, so the chain rule misses it.
                 # https://learn.microsoft.com/en-us/windows/win32/adschema/a-primarygroupid
-                group_sid = group.first("objectSid")
-                if group_sid and split_sid(group_sid) == (own_domain, primary):
-                    reasons.append(f"member of protected group {label} (primary group)")
+                primary is not None
+                and group_sid
+                and split_sid(group_sid) == (own_domain, primary)
+            ):
+                reasons.append(Protection(kind, f"{label} (primary group)"))
         return reasons
 
     def _warn_unresolved(self, refs: Sequence[str], groups: Sequence[Entry]) -> None:
@@ -541,7 +556,8 @@ class ActiveDirectoryConnector:
         if reasons:
             raise PermissionDenied(
                 self.name,
-                f"refusing to {action} protected account {entry.dn}: {'; '.join(reasons)}",
+                f"refusing to {action} protected account {entry.dn}: "
+                + "; ".join(map(str, reasons)),
                 code="protected",
             )
 
@@ -580,9 +596,9 @@ class ActiveDirectoryConnector:
         entry = await self._user_entry(user_id)
         return self._user(entry, await self._policy())
 
-    async def privilege_reasons(
+    async def protections(
         self, user: DirectoryUser, protected_groups: Collection[str]
-    ) -> list[str]:
+    ) -> list[Protection]:
         """adminCount=1, and membership (nested or primary) of configured or given groups."""
         entry = await self._user_entry(user.id)
         return await self._protection(entry, [*self._settings.protected_groups, *protected_groups])
@@ -660,7 +676,7 @@ class ActiveDirectoryConnector:
             raise PermissionDenied(
                 self.name,
                 f"refusing to change membership of protected group {group_entry.dn}: "
-                + "; ".join(reasons),
+                + "; ".join(map(str, reasons)),
                 code="protected_group",
             )
 

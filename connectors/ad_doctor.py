@@ -43,6 +43,8 @@ from connectors.ad_values import (
     MATCH_BIT_AND,
     MATCH_IN_CHAIN,
     PERSON_FILTER,
+    PRIVILEGED_BUILTIN,
+    PRIVILEGED_DOMAIN_RIDS,
     UAC,
     Entry,
     escape,
@@ -74,21 +76,6 @@ ACE_INHERITED_OBJECT_TYPE_PRESENT = 0x2
 EVERYONE = "S-1-1-0"
 AUTHENTICATED_USERS = "S-1-5-11"
 
-PRIVILEGED_DOMAIN_RIDS = {
-    512: "Domain Admins",
-    518: "Schema Admins",
-    519: "Enterprise Admins",
-    520: "Group Policy Creator Owners",
-    526: "Key Admins",
-    527: "Enterprise Key Admins",
-}
-PRIVILEGED_BUILTIN = {
-    "S-1-5-32-544": "Administrators",
-    "S-1-5-32-548": "Account Operators",
-    "S-1-5-32-549": "Server Operators",
-    "S-1-5-32-550": "Print Operators",
-    "S-1-5-32-551": "Backup Operators",
-}
 
 DELEGATION_HINT = (
     "delegate on the users' OU: the 'Reset Password' right, write pwdLastSet and write "

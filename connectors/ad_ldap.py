@@ -35,6 +35,7 @@ from tenacity import (
 )
 
 from config.logging import get_logger
+from config.secrets import Secret
 from connectors.ad_errors import (
     TransientFailure,
     bind_error,
@@ -43,7 +44,6 @@ from connectors.ad_errors import (
 )
 from connectors.ad_ldap3 import ldap3, ldap_exc
 from connectors.ad_values import Entry
-from connectors.base import Secret
 from connectors.errors import ConnectorError, UserNotFound
 
 T = TypeVar("T")

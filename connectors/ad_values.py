@@ -104,6 +104,33 @@ def sid_to_str(raw: bytes) -> str:
     return "S-" + "-".join(str(x) for x in (revision, authority, *subs))
 
 
+# Built-in groups whose members administer the domain, by SID: their names are
+# localised on non-English domains, their SIDs are not (MS-DTYP 2.4.2.4).
+PRIVILEGED_DOMAIN_RIDS = {
+    512: "Domain Admins",
+    518: "Schema Admins",
+    519: "Enterprise Admins",
+    520: "Group Policy Creator Owners",
+    526: "Key Admins",
+    527: "Enterprise Key Admins",
+}
+PRIVILEGED_BUILTIN = {
+    "S-1-5-32-544": "Administrators",
+    "S-1-5-32-548": "Account Operators",
+    "S-1-5-32-549": "Server Operators",
+    "S-1-5-32-550": "Print Operators",
+    "S-1-5-32-551": "Backup Operators",
+}
+
+
+def is_privileged_sid(sid: str) -> bool:
+    """Whether a group SID (``S-1-5-...``) is one of the built-in privileged groups."""
+    if sid in PRIVILEGED_BUILTIN:
+        return True
+    domain, _, rid = sid.rpartition("-")
+    return domain.startswith("S-1-5-21-") and rid.isdigit() and int(rid) in PRIVILEGED_DOMAIN_RIDS
+
+
 def split_sid(raw: bytes) -> tuple[str, int]:
     """Binary SID to (domain part, RID)."""
     text = sid_to_str(raw)

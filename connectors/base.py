@@ -12,11 +12,12 @@ Users are keyed by the provider's stable id; email is only how we find them.
 from __future__ import annotations
 
 import enum
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
+
+from config.secrets import Secret
 
 
 class Capability(enum.Flag):
@@ -50,48 +51,6 @@ ALL_CAPABILITIES: tuple[Capability, ...] = (
     Capability.MFA_RESET,
     Capability.PASSWORD_EXPIRY,
 )
-
-
-_LIVE_SECRETS: OrderedDict[str, None] = OrderedDict()
-_LIVE_SECRETS_MAX = 10_000
-
-
-def live_secret_values() -> list[str]:
-    """Values of recently made ``Secret`` objects, longest first, for log redaction."""
-    return sorted(_LIVE_SECRETS, key=len, reverse=True)
-
-
-class Secret:
-    """A string that never shows itself in ``repr``/``str``/logs; ``reveal()`` is explicit.
-
-    Every value is also remembered (bounded) so the log redactor can scrub it
-    even from free text that a library formatted.
-    """
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-        if len(value) >= 6:
-            _LIVE_SECRETS[value] = None
-            _LIVE_SECRETS.move_to_end(value)
-            while len(_LIVE_SECRETS) > _LIVE_SECRETS_MAX:
-                _LIVE_SECRETS.popitem(last=False)
-
-    def reveal(self) -> str:
-        """Return the secret; call only where it is delivered to its owner."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 class UserStatus(enum.StrEnum):
@@ -148,6 +107,32 @@ class ResetDelivery(enum.StrEnum):
 
     LINK = "link"
     TEMP_PASSWORD = "temp_password"
+
+
+class ProtectionKind(enum.StrEnum):
+    """Why the bot must not change an account from chat.
+
+    ``ADMIN_ROLE``: the directory gives the account administrative power (an admin
+    role or privilege, AD's ``adminCount=1``); ``protected.refuse_admin_roles: false``
+    waives only this kind. ``PROTECTED_GROUP``: a member of a group (a OneLogin role)
+    the configuration protects.
+    """
+
+    ADMIN_ROLE = "admin_role"
+    PROTECTED_GROUP = "protected_group"
+
+
+@dataclass(frozen=True, slots=True)
+class Protection:
+    """One reason an account is protected: its ``kind`` and the directory's ``detail``."""
+
+    kind: ProtectionKind
+    detail: str
+
+    def __str__(self) -> str:
+        if self.kind is ProtectionKind.ADMIN_ROLE:
+            return f"admin role {self.detail}"
+        return f"member of protected group {self.detail}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,12 +198,13 @@ class Directory(Protocol):
         """Return the user by the provider's stable id; ``UserNotFound`` otherwise."""
         ...
 
-    async def privilege_reasons(
+    async def protections(
         self, user: DirectoryUser, protected_groups: Collection[str]
-    ) -> list[str]:
+    ) -> list[Protection]:
         """Why the bot must not touch this account: admin roles, membership of protected groups.
 
-        An empty list means an ordinary account.
+        An empty list means an ordinary account. Any failure raises: an unknown
+        answer is never "ordinary".
         """
         ...
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+from config.secrets import Secret
 from connectors.base import (
     Capability,
     DirectoryGroup,
@@ -23,8 +24,9 @@ from connectors.base import (
     MfaFactor,
     PasswordResetGrant,
     PasswordStatus,
+    Protection,
+    ProtectionKind,
     ResetDelivery,
-    Secret,
     UnlockResult,
     UserStatus,
 )
@@ -165,17 +167,17 @@ class MemoryDirectory:
         self._enter("get_user")
         return self._account(user_id).user
 
-    async def privilege_reasons(
+    async def protections(
         self, user: DirectoryUser, protected_groups: Collection[str]
-    ) -> list[str]:
-        self._enter("privilege_reasons")
+    ) -> list[Protection]:
+        self._enter("protections")
         acct = self._account(user)
-        reasons = [f"admin role {role}" for role in acct.admin_roles]
+        reasons = [Protection(ProtectionKind.ADMIN_ROLE, role) for role in acct.admin_roles]
         wanted = {g.lower() for g in protected_groups}
         for gid, members in self.members.items():
             name = self.groups[gid].name
             if user.id in members and name.lower() in wanted:
-                reasons.append(f"member of protected group {name}")
+                reasons.append(Protection(ProtectionKind.PROTECTED_GROUP, name))
         return reasons
 
     async def aclose(self) -> None:

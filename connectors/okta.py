@@ -32,7 +32,7 @@ from okta.jwt import JWT
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from config.logging import get_logger
-from config.secrets import SecretRef
+from config.secrets import Secret, SecretRef
 from connectors.base import (
     Capability,
     DirectoryGroup,
@@ -42,8 +42,9 @@ from connectors.base import (
     MfaFactor,
     PasswordResetGrant,
     PasswordStatus,
+    Protection,
+    ProtectionKind,
     ResetDelivery,
-    Secret,
     UnlockResult,
     UserStatus,
 )
@@ -431,9 +432,9 @@ class OktaConnector:
         """Return the user with this Okta id (``00u...``); ``UserNotFound`` otherwise."""
         return (await self._fetch_user(user_id)).user
 
-    async def privilege_reasons(
+    async def protections(
         self, user: DirectoryUser, protected_groups: Collection[str]
-    ) -> list[str]:
+    ) -> list[Protection]:
         """Admin roles (direct or through groups) and membership of protected groups.
 
         Protected groups are the given names plus the configured ones, compared
@@ -443,19 +444,18 @@ class OktaConnector:
             self._sdk(Subject.USER, self._client.list_assigned_roles_for_user(user.id)),
             self._sdk(Subject.USER, self._client.list_user_groups(user.id)),
         )
-        reasons: list[str] = []
+        reasons: list[Protection] = []
         for item in roles or ():
             role = getattr(item, "actual_instance", item)
             kind = _enum_value(getattr(role, "type", None)) or "CUSTOM"
             label = str(getattr(role, "label", "") or "")
-            reasons.append(
-                f"admin role {kind}" + (f" ({label})" if kind == "CUSTOM" and label else "")
-            )
+            detail = kind + (f" ({label})" if kind == "CUSTOM" and label else "")
+            reasons.append(Protection(ProtectionKind.ADMIN_ROLE, detail))
         protected = {g.casefold() for g in (*protected_groups, *self.settings.protected_groups)}
         for group in groups or ():
             name = _group_name(group)
             if name.casefold() in protected:
-                reasons.append(f"member of protected group {name}")
+                reasons.append(Protection(ProtectionKind.PROTECTED_GROUP, name))
         return reasons
 
     async def aclose(self) -> None:

@@ -63,7 +63,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config.logging import get_logger
-from config.secrets import SecretRef
+from config.secrets import Secret, SecretRef
 from connectors.base import (
     Capability,
     DirectoryGroup,
@@ -73,8 +73,9 @@ from connectors.base import (
     MfaFactor,
     PasswordResetGrant,
     PasswordStatus,
+    Protection,
+    ProtectionKind,
     ResetDelivery,
-    Secret,
     UnlockResult,
     UserStatus,
 )
@@ -343,28 +344,30 @@ class OneLoginConnector:
         """Return the user with OneLogin id ``user_id``."""
         return self._user_from(await self._raw_user(user_id))
 
-    async def privilege_reasons(
+    async def protections(
         self, user: DirectoryUser, protected_groups: Collection[str]
-    ) -> list[str]:
+    ) -> list[Protection]:
         """Protected roles the user holds and admin privileges assigned to them or their roles."""
         raw = await self._raw_user(user.id)
         uid = int(user.id)
-        reasons: list[str] = []
+        reasons: list[Protection] = []
         names = {n.strip() for n in (*protected_groups, *self._options.protected_roles)}
         for name in sorted((n for n in names if n), key=str.lower):
             for role in await self._roles_named(name, exact=False):
                 if await self._holds_role(raw, int(role.id)):
-                    reasons.append(f"holds protected role {role.name}")
+                    reasons.append(Protection(ProtectionKind.PROTECTED_GROUP, f"role {role.name}"))
         if self._options.check_admin_privileges:
             for privilege in await self._privileges():
                 if uid in privilege.user_ids:
-                    reasons.append(f"holds OneLogin admin privilege {privilege.name}")
+                    held = f"OneLogin privilege {privilege.name}"
+                    reasons.append(Protection(ProtectionKind.ADMIN_ROLE, held))
                     continue
                 for role_id in sorted(privilege.role_ids):
                     if await self._holds_role(raw, role_id):
-                        reasons.append(
-                            f"holds OneLogin admin privilege {privilege.name} through a role"
-                        )
+                        reasons.append(Protection(
+                            ProtectionKind.ADMIN_ROLE,
+                            f"OneLogin privilege {privilege.name} through a role",
+                        ))
                         break
         return reasons
 

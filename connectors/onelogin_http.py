@@ -47,7 +47,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from tenacity.stop import stop_base
 
 from config.logging import get_logger
-from connectors.base import Secret
+from config.secrets import Secret
 from connectors.errors import ConnectorError, PermissionDenied, Unavailable
 from connectors.onelogin_errors import (
     Subject,

@@ -149,7 +149,7 @@ async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
     if first is None or first[0].get("k") != "hello":
         log.error("ingress_no_hello")
         return 2
-    from connectors.base import Secret
+    from config.secrets import Secret
 
     secret = Secret(str(first[0]["secret"]))  # known to the log redactor from here on
     worker = PipeWorker(secret.reveal(), writer)

@@ -14,7 +14,7 @@ import pytest
 
 from actions.access import AccessService, DecisionOutcome, Event, NullAccessNotifier
 from actions.audit import Actor
-from actions.self_service import Refusal
+from actions.errors import Refusal
 from connectors.errors import PermissionDenied, Unavailable
 from connectors.memory import MemoryDirectory
 from store.db import Store

@@ -18,7 +18,8 @@ import yaml
 from actions.audit import Actor, Auditor
 from bot.audit_cli import csv_cell, parse_when
 from bot.cli import main
-from connectors.base import DirectoryUser, Secret, UserStatus
+from config.secrets import Secret
+from connectors.base import DirectoryUser, UserStatus
 from store.db import Store
 from store.models import AuditRecord
 

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from actions.audit import Actor
-from actions.self_service import Refusal, SelfService
+from actions.errors import Refusal
+from actions.self_service import SelfService
 from connectors.base import DirectoryUser
 from store.db import Store
 from tests.bot.helpers import RecordingNotifier, make_config, make_directory, providers_for

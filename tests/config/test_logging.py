@@ -7,7 +7,7 @@ import json
 import logging
 
 from config.logging import configure_logging, get_logger
-from connectors.base import Secret
+from config.secrets import Secret
 
 
 def _lines(stream: io.StringIO) -> list[dict[str, object]]:

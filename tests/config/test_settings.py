@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from config.durations import parse_duration
 from config.secrets import MissingSecret, SecretRef
-from config.settings import ConfigError, load_config, parse_duration, validate_config
+from config.settings import ConfigError, load_config, validate_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

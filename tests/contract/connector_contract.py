@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from actions.errors import protections_that_count
 from connectors.base import (
     Capability,
     Directory,
@@ -22,6 +23,7 @@ from connectors.base import (
     MembershipChange,
     MfaResetter,
     PasswordResetter,
+    ProtectionKind,
     ResetDelivery,
     Unlocker,
     UnlockResult,
@@ -94,14 +96,30 @@ class ConnectorContract:
         with pytest.raises(UserNotFound):
             await world.connector.get_user("00uDoesNotExist000000")
 
-    async def test_privilege_reasons(self, world: ContractWorld) -> None:
+    async def test_protections(self, world: ContractWorld) -> None:
         c = world.connector
         ordinary = await c.find_user_by_email(world.ordinary_email)
-        assert await c.privilege_reasons(ordinary, [world.protected_group]) == []
+        assert await c.protections(ordinary, [world.protected_group]) == []
         admin = await c.find_user_by_email(world.admin_email)
-        assert await c.privilege_reasons(admin, [world.protected_group])
+        found = await c.protections(admin, [world.protected_group])
+        assert found and {p.kind for p in found} == {ProtectionKind.ADMIN_ROLE}, found
         member = await c.find_user_by_email(world.protected_member_email)
-        assert await c.privilege_reasons(member, [world.protected_group])
+        found = await c.protections(member, [world.protected_group])
+        assert found and {p.kind for p in found} == {ProtectionKind.PROTECTED_GROUP}, found
+
+    async def test_refuse_admin_roles_off_waives_admin_roles_only(
+        self, world: ContractWorld
+    ) -> None:
+        # ``protected.refuse_admin_roles: false`` must work the same for every connector:
+        # admin roles stop counting, protected groups still do.
+        c = world.connector
+        admin = await c.find_user_by_email(world.admin_email)
+        found = await c.protections(admin, [world.protected_group])
+        assert protections_that_count(found, refuse_admin_roles=True) == found
+        assert protections_that_count(found, refuse_admin_roles=False) == []
+        member = await c.find_user_by_email(world.protected_member_email)
+        found = await c.protections(member, [world.protected_group])
+        assert protections_that_count(found, refuse_admin_roles=False) == found
 
     async def test_group_membership_is_idempotent(self, world: ContractWorld) -> None:
         _needs(world, Capability.GROUPS)

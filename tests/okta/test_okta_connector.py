@@ -13,12 +13,20 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from connectors.base import ResetDelivery, UnlockResult, UserStatus
+from connectors.base import Protection, ProtectionKind, ResetDelivery, UnlockResult, UserStatus
 from connectors.errors import InvalidState, PermissionDenied, Unavailable, UserNotFound
 from sandboxes.okta import Bucket, ManualClock, OktaState, RateLimitConfig, generate_users
 from sandboxes.okta import UserStatus as OktaStatus
 from sandboxes.okta.expressions import Compare, parse
 from tests.okta.conftest import ManualTimer, OktaRig, contract_state, okta_rig
+
+
+def ADMIN(detail: str) -> Protection:
+    return Protection(ProtectionKind.ADMIN_ROLE, detail)
+
+
+def GROUP(detail: str) -> Protection:
+    return Protection(ProtectionKind.PROTECTED_GROUP, detail)
 
 
 def _user_id(state: OktaState, login: str) -> str:
@@ -482,20 +490,18 @@ async def test_admin_roles_direct_and_through_groups() -> None:
     async with okta_rig(state) as rig:
         connector = rig.connector(protected_groups=("Figma-Editors",))
         root = await connector.find_user_by_email("root@example.com")
-        assert await connector.privilege_reasons(root, []) == ["admin role SUPER_ADMIN"]
+        assert await connector.protections(root, []) == [ADMIN("SUPER_ADMIN")]
         barbara = await connector.find_user_by_email("barbara@example.com")
-        assert await connector.privilege_reasons(barbara, ["IT-ADMINS"]) == [
-            "admin role ORG_ADMIN",
-            "member of protected group it-admins",
+        assert await connector.protections(barbara, ["IT-ADMINS"]) == [
+            ADMIN("ORG_ADMIN"),
+            GROUP("it-admins"),
         ]
         ada = await connector.find_user_by_email("ada@example.com")
-        assert await connector.privilege_reasons(ada, ["it-admins"]) == []
+        assert await connector.protections(ada, ["it-admins"]) == []
         group = await connector.find_group("figma-editors")
         await connector.add_to_group(ada, group)
         # Protected by configuration as well as by the caller.
-        assert await connector.privilege_reasons(ada, []) == [
-            "member of protected group figma-editors"
-        ]
+        assert await connector.protections(ada, []) == [GROUP("figma-editors")]
 
 
 async def test_privilege_check_fails_closed() -> None:
@@ -506,7 +512,7 @@ async def test_privilege_check_fails_closed() -> None:
         connector = rig.connector(token="desk-token-not-secret")
         ada = await connector.find_user_by_email("ada@example.com")
         with pytest.raises(PermissionDenied):
-            await connector.privilege_reasons(ada, [])
+            await connector.protections(ada, [])
 
 
 async def test_admins_are_out_of_the_helpdesk_token_reach(rig: OktaRig) -> None:

@@ -61,7 +61,7 @@ async def test_service_app_gets_one_token_and_uses_it(key_pair: tuple[str, dict[
     async with okta_rig(state) as rig:
         connector = _oauth_connector(rig, pem)
         ada = await connector.find_user_by_email("ada@example.com")
-        assert await connector.privilege_reasons(ada, ["payroll-admins"]) == []
+        assert await connector.protections(ada, ["payroll-admins"]) == []
         grant = await connector.start_password_reset(ada, ResetDelivery.TEMP_PASSWORD)
         assert grant.must_change_at_next_login
 
@@ -90,7 +90,7 @@ async def test_missing_scope_is_permission_denied(key_pair: tuple[str, dict[str,
         ada = await connector.find_user_by_email("ada@example.com")
         # Reading role assignments needs okta.roles.read; the check must not pass silently.
         with pytest.raises(PermissionDenied):
-            await connector.privilege_reasons(ada, [])
+            await connector.protections(ada, [])
 
 
 async def test_scope_not_granted_to_the_app_is_refused(

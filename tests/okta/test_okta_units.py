@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from config.secrets import MissingSecret, SecretRef
-from connectors.base import Secret, implemented_capabilities
+from config.secrets import MissingSecret, Secret, SecretRef
+from connectors.base import implemented_capabilities
 from connectors.errors import (
     ConnectorError,
     GroupNotFound,

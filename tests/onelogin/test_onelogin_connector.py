@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from config.secrets import SecretRef
-from connectors.base import MembershipChange, ResetDelivery, Secret, UserStatus
+from config.secrets import Secret, SecretRef
+from connectors.base import MembershipChange, Protection, ProtectionKind, ResetDelivery, UserStatus
 from connectors.errors import (
     ConnectorError,
     GroupNotFound,
@@ -32,6 +32,14 @@ from sandboxes.onelogin import DEMO_SEED, OneLoginSandbox, load_seed, run_onelog
 from tests.onelogin.conftest import SECRET_ENV, connector_for
 
 USERS = "/api/2/users"
+
+
+def ADMIN(detail: str) -> Protection:
+    return Protection(ProtectionKind.ADMIN_ROLE, detail)
+
+
+def GROUP(detail: str) -> Protection:
+    return Protection(ProtectionKind.PROTECTED_GROUP, detail)
 
 
 @pytest.fixture
@@ -181,18 +189,16 @@ async def test_role_deleted_meanwhile_is_group_not_found(
 
 
 # -- privileged accounts ---------------------------------------------------------------------
-async def test_privilege_reasons_cover_roles_and_privileges(connector: OneLoginConnector) -> None:
+async def test_protections_cover_roles_and_privileges(connector: OneLoginConnector) -> None:
     root = await connector.find_user_by_email("root@example.com")
     ops = await connector.find_user_by_email("ops@example.com")
     guard = await connector.find_user_by_email("guard@example.com")
-    assert await connector.privilege_reasons(root, []) == [
-        "holds OneLogin admin privilege Super User"
+    assert await connector.protections(root, []) == [ADMIN("OneLogin privilege Super User")]
+    assert await connector.protections(ops, []) == [
+        ADMIN("OneLogin privilege User Administrator through a role")
     ]
-    assert await connector.privilege_reasons(ops, []) == [
-        "holds OneLogin admin privilege User Administrator through a role"
-    ]
-    assert await connector.privilege_reasons(guard, ["IT-Admins", "no-such-role"]) == [
-        "holds protected role it-admins"
+    assert await connector.protections(guard, ["IT-Admins", "no-such-role"]) == [
+        GROUP("role it-admins")
     ]
 
 
@@ -203,8 +209,8 @@ async def test_protected_roles_from_settings_and_privileges_switch(
     try:
         ada = await made.find_user_by_email("ada@example.com")
         root = await made.find_user_by_email("root@example.com")
-        assert await made.privilege_reasons(ada, []) == ["holds protected role vpn-users"]
-        assert await made.privilege_reasons(root, []) == []
+        assert await made.protections(ada, []) == [GROUP("role vpn-users")]
+        assert await made.protections(root, []) == []
         assert sandbox.calls("GET", "/api/1/privileges") == []
     finally:
         await made.aclose()
