@@ -14,7 +14,9 @@ within ``HEALTH_TIMEOUT``), so a wedged work loop shows even though acks still f
 
 The wire between them is length-prefixed frames (``encode`` / ``read_frame``): a JSON
 header and the raw request body. The signing secret travels over the socket pair
-as the first frame, never on the command line or in the environment.
+as the first frame, never on the command line or in the environment; the child's
+environment is an allow-list (``child_environment``), so no other secret of the
+bot's (its token, the connectors') is readable in the child either.
 
 Lifecycle: the work process sends ``stop``; the child stops accepting, answers what it
 has, forwards what it acknowledged, and closes. If the work process goes away, the
@@ -51,6 +53,23 @@ _MAX_BODY = 4 << 20  # a frame's body: a request body (the endpoint refuses over
 START_TIMEOUT = 30.0
 HEALTH_TIMEOUT = 2.0  # seconds the work process has to answer /healthz's ping
 _ROOT = str(Path(__file__).resolve().parents[2])  # where ``bot`` is importable from
+
+
+# What the child may inherit: enough to run Python and format text. Everything else (the
+# bot token, connector tokens, database passwords) stays in the work process: the child
+# is the one part facing the network, and /proc/<pid>/environ shows what it holds.
+_INHERITED = frozenset({
+    "PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "TMPDIR",
+    "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONIOENCODING",
+    "PYTHONHASHSEED", "PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONTRACEMALLOC",
+})
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The ingress child's environment: an allow-list of the parent's, plus where ``bot`` is."""
+    env = {k: v for k, v in environ.items() if k in _INHERITED}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, environ.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def encode(meta: Mapping[str, Any], body: bytes = b"") -> bytes:
@@ -259,9 +278,7 @@ class IngressProcess:
 
     async def start(self) -> str:
         ours, theirs = socket.socketpair()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            p for p in (_ROOT, os.environ.get("PYTHONPATH", "")) if p
-        )}
+        env = child_environment(os.environ)
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot.slack.ingress", "--fd", str(theirs.fileno()),

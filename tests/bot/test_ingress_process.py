@@ -184,3 +184,28 @@ async def test_requests_racing_the_start_do_not_break_it() -> None:
             stop.set()
             await asyncio.gather(task, return_exceptions=True)
         assert sorted(b for _, b in surface.started) == sorted(_event(n) for n in acked)
+
+
+async def test_the_child_inherits_no_secret_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The bot's process holds the Slack and connector tokens in its environment; the child
+    # facing the network gets an allow-list: enough to run Python, none of those.
+    leaks = {
+        "SLACK_BOT_TOKEN": "xoxb-not-for-the-child-0001",
+        "OKTA_API_TOKEN": "okta-token-not-for-the-child",
+        "DATABASE_URL": "postgresql://bot:hunter2-db-password@db/helpdesk",
+        "HELPDESK_OUTBOX_KEY": "outbox-key-not-for-the-child",
+    }
+    for name, value in leaks.items():
+        monkeypatch.setenv(name, value)
+    async with running_ingress(Recorder(), "127.0.0.1", 0) as ingress:  # type: ignore[arg-type]
+        environ = _environ_of(ingress.pid)
+    names = {entry.split(b"=", 1)[0].decode() for entry in environ.split(b"\0") if entry}
+    for name, value in leaks.items():
+        assert value.encode() not in environ and name not in names
+    assert "PATH" in names and "PYTHONPATH" in names
+
+
+def _environ_of(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/environ").read_bytes()
