@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from bot.serve import slack_surface
-from bot.slack.app import SlackSurface
 from bot.slack.server import COMMAND_ACK
 from bot.slack.socket_mode import running_socket_mode
+from bot.slack.surface import SlackSurface
 from sandboxes.slack import (
     SlackEventSender,
     SlackState,
