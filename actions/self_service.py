@@ -3,8 +3,9 @@
 Every workflow resolves the requester in the connector configured for the
 capability (by their verified email, then by the provider's id), refuses
 protected accounts and users over their limit, calls the connector once, and
-writes one audit record. Business refusals are ``Refusal`` with a message safe
-to show; anything else is a bug and propagates.
+writes one audit record. Connector errors become refusals through
+``actions.errors.connector_call``. Business refusals are ``Refusal`` with a
+message safe to show; anything else is a bug and propagates.
 """
 
 from __future__ import annotations

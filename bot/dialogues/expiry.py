@@ -19,6 +19,7 @@ class ExpiryDialogue:
         self.service = service
 
     async def answer(self, actor: Actor) -> list[Reply]:
+        """The expiry date in words; a refusal's message when it can't be read."""
         try:
             target, status = await self.service.password_expiry(actor)
         except Refusal as refusal:

@@ -34,9 +34,11 @@ class SelfServiceDialogue:
         return {ActionId.CONFIRM: self.confirm, ActionId.SECRET_DONE: self.secret_done}
 
     async def offer_reset(self, actor: Actor) -> list[Reply]:
+        """Checks done, ask to confirm the password reset (or say why not)."""
         return await self._offer(actor, Capability.PASSWORD_RESET)
 
     async def offer_mfa_reset(self, actor: Actor) -> list[Reply]:
+        """Checks done, list the factors and ask to confirm removing them (or say why not)."""
         return await self._offer(actor, Capability.MFA_RESET)
 
     async def _offer(self, actor: Actor, capability: Capability) -> list[Reply]:
