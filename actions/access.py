@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
 from actions.audit import Actor, correlation_id
-from actions.errors import Refusal, protections_that_count
+from actions.errors import Refusal, connector_call, protections_that_count, unavailable
 from actions.providers import Providers
 from config.logging import get_logger, scrub_text
 from config.settings import CatalogueEntry, HelpdeskConfig, approver_kind
@@ -409,16 +409,11 @@ class AccessService:
         return user, group
 
     async def _call(self, target: _GroupTarget, pending: Awaitable[Any]) -> Any:
-        try:
+        async with connector_call(target.label, self._where_to_go(), catch=Unavailable):
             return await pending
-        except Unavailable:
-            raise self._unavailable(target.label) from None
 
     def _unavailable(self, label: str) -> Refusal:
-        return Refusal(
-            "unavailable",
-            f"{label} is not answering; nothing was changed. Please try again in a few minutes.",
-        )
+        return unavailable(label)
 
     async def _approvers(
         self, entry: CatalogueEntry, user: DirectoryUser, target: _GroupTarget

@@ -2,14 +2,36 @@
 
 ``Refusal`` is a business refusal: ``code`` for tests and the audit trail,
 ``user_message`` safe to show the employee. Anything that is not a ``Refusal``
-is unexpected (a bug, a directory answer nobody planned for).
+is unexpected (a bug, a directory answer nobody planned for); the chat side
+answers it with one honest reply (``bot.dialogues.failures``).
+
+Connector errors become refusals in one place: ``refusal_for`` says what the
+employee is told for each kind, and ``connector_call`` wraps a connector call
+with it. A wrapped call that writes to the directory marks the flow's
+``Progress`` first, so an unexpected failure afterwards is not reported as
+"nothing was changed".
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 
+from config.logging import get_logger
 from connectors.base import Protection, ProtectionKind
+from connectors.errors import (
+    ConnectorError,
+    InvalidState,
+    NotSupported,
+    PermissionDenied,
+    PolicyRejected,
+    Unavailable,
+    UserNotFound,
+)
+
+log = get_logger("helpdesk.errors")
 
 
 class Refusal(Exception):
@@ -28,3 +50,109 @@ def protections_that_count(
     if refuse_admin_roles:
         return list(found)
     return [p for p in found if p.kind is not ProtectionKind.ADMIN_ROLE]
+
+
+def unavailable(label: str) -> Refusal:
+    """``label`` is not answering: logged (with the conversation's correlation id), and refused."""
+    log.warning("directory_unavailable", provider=label)
+    return Refusal(
+        "unavailable",
+        f"{label} is not answering; nothing was changed. Please try again in a few minutes.",
+    )
+
+
+def refusal_for(exc: ConnectorError, label: str, where_to_go: str) -> Refusal:
+    """What the employee is told when the directory ``label`` raised ``exc``.
+
+    ``where_to_go`` names the people who can help (``the IT desk in #it-help``).
+    """
+    if isinstance(exc, Unavailable):
+        return unavailable(label)
+    if isinstance(exc, PolicyRejected):
+        return Refusal("policy", f"{label} refused: {exc.user_message}")
+    if isinstance(exc, InvalidState):
+        return Refusal(
+            "account_state",
+            f"Your {label} account is not in a state I can change. Please ask {where_to_go}.",
+        )
+    if isinstance(exc, PermissionDenied):
+        return Refusal(
+            "permission",
+            f"I'm not allowed to do that for your {label} account. Please ask {where_to_go}.",
+        )
+    if isinstance(exc, NotSupported):
+        return Refusal(
+            "not_available", f"{label} doesn't support that from chat. Please ask {where_to_go}."
+        )
+    if isinstance(exc, UserNotFound):
+        return Refusal(
+            "unknown_user", f"I couldn't find your {label} account. Please ask {where_to_go}."
+        )
+    return Refusal(
+        "error", f"Something went wrong with {label}; nothing was changed. Ask {where_to_go}."
+    )
+
+
+#: Called with the connector error and its refusal before the refusal is raised (an audit).
+OnRefusal = Callable[[ConnectorError, Refusal], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def connector_call(
+    label: str,
+    where_to_go: str,
+    *,
+    catch: type[ConnectorError] | tuple[type[ConnectorError], ...] = ConnectorError,
+    writes: bool = False,
+    on_refusal: OnRefusal | None = None,
+) -> AsyncIterator[None]:
+    """Run connector calls whose ``catch`` errors become ``refusal_for``'s refusal.
+
+    ``writes``: the call may change the directory, so the flow's ``Progress`` is
+    marked before it is made. Errors outside ``catch`` propagate unchanged.
+    """
+    if writes:
+        changes_may_start()
+    try:
+        yield
+    except catch as exc:
+        refusal = refusal_for(exc, label, where_to_go)
+        if on_refusal is not None:
+            await on_refusal(exc, refusal)
+        raise refusal from None
+
+
+@dataclass
+class Progress:
+    """How far one flow got, as far as the reply to an unexpected failure must tell.
+
+    ``changing``: a write (to the directory, or a request's state) may have been
+    issued, so the employee is not told that nothing was changed.
+    """
+
+    changing: bool = False
+
+
+_progress: ContextVar[Progress | None] = ContextVar("flow_progress", default=None)
+
+
+@contextlib.contextmanager
+def tracking() -> Iterator[Progress]:
+    """Track the current flow's ``Progress``; a flow started inside another shares its record."""
+    current = _progress.get()
+    if current is not None:
+        yield current
+        return
+    progress = Progress()
+    token = _progress.set(progress)
+    try:
+        yield progress
+    finally:
+        _progress.reset(token)
+
+
+def changes_may_start() -> None:
+    """Record that the current flow is about to issue a write (no-op outside ``tracking``)."""
+    current = _progress.get()
+    if current is not None:
+        current.changing = True

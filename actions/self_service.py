@@ -3,8 +3,9 @@
 Every workflow resolves the requester in the connector configured for the
 capability (by their verified email, then by the provider's id), refuses
 protected accounts and users over their limit, calls the connector once, and
-writes one audit record. Business refusals are ``Refusal`` with a message safe
-to show; anything else is a bug and propagates.
+writes one audit record. Connector errors become refusals through
+``actions.errors.connector_call``. Business refusals are ``Refusal`` with a
+message safe to show; anything else is a bug and propagates.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from actions.audit import Actor, Auditor
-from actions.errors import Refusal, protections_that_count
+from actions.errors import Refusal, connector_call, protections_that_count
 from actions.providers import Providers
 from config.logging import get_logger
 from config.settings import HelpdeskConfig, Limit
@@ -33,15 +34,7 @@ from connectors.base import (
     ResetDelivery,
     UnlockResult,
 )
-from connectors.errors import (
-    ConnectorError,
-    InvalidState,
-    NotSupported,
-    PermissionDenied,
-    PolicyRejected,
-    Unavailable,
-    UserNotFound,
-)
+from connectors.errors import ConnectorError, Unavailable, UserNotFound
 from store.db import Store
 
 log = get_logger("helpdesk.self_service")
@@ -142,14 +135,6 @@ class SelfService:
         where = f"{org.it_contact} in {org.it_channel}"
         return f"{where} ({org.it_portal_url})" if org.it_portal_url else where
 
-    def _unavailable(self, label: str) -> Refusal:
-        # The log event carries the correlation id bound for this conversation.
-        log.warning("directory_unavailable", provider=label)
-        return Refusal(
-            "unavailable",
-            f"{label} is not answering; nothing was changed. Please try again in a few minutes.",
-        )
-
     async def resolve(self, actor: Actor, capability: Capability) -> Target:
         """Find the requester's own account in the connector serving ``capability``."""
         conn = self.providers.provider_for(capability)
@@ -160,7 +145,8 @@ class SelfService:
             )
         label = self.providers.label(conn)
         try:
-            user = await conn.find_user_by_email(actor.email)
+            async with connector_call(label, self._where_to_go(), catch=Unavailable):
+                user = await conn.find_user_by_email(actor.email)
         except UserNotFound:
             await self.auditor.record(
                 actor, capability.label, "refused", provider=conn.name,
@@ -171,16 +157,12 @@ class SelfService:
                 f"I couldn't find an account for {actor.email} in {label}. "
                 f"Please contact {self._where_to_go()}.",
             ) from None
-        except Unavailable:
-            raise self._unavailable(label) from None
         return Target(conn, user, label)
 
     async def _guard(self, actor: Actor, target: Target, capability: Capability) -> None:
         protected = self.cfg.protected
-        try:
+        async with connector_call(target.label, self._where_to_go(), catch=Unavailable):
             found = await target.connector.protections(target.user, protected.groups)
-        except Unavailable:
-            raise self._unavailable(target.label) from None
         reasons = [str(p) for p in protections_that_count(found, protected.refuse_admin_roles)]
         if reasons:
             await self.auditor.record(
@@ -226,40 +208,20 @@ class SelfService:
             # told; the notice's failure (a channel the bot left...) is an error for IT.
             log.error("security_notice_failed", error=type(exc).__name__, action=capability.label)
 
-    @contextlib.asynccontextmanager
-    async def _calling(
-        self, actor: Actor, target: Target, capability: Capability
-    ) -> AsyncIterator[None]:
-        """Turn connector errors into refusals, auditing the failure."""
-        try:
-            yield
-        except ConnectorError as exc:
-            code, message = self._explain(exc, target.label)
+    def _calling(
+        self, actor: Actor, target: Target, capability: Capability, *, writes: bool = False
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """Connector errors become refusals (``refusal_for``); the failure is audited."""
+
+        async def audit(exc: ConnectorError, refusal: Refusal) -> None:
             await self.auditor.record(
                 actor, capability.label, "failed", target=target.user,
-                detail={"reason": code, "error": type(exc).__name__, "code": exc.code or ""},
+                detail={
+                    "reason": refusal.code, "error": type(exc).__name__, "code": exc.code or "",
+                },
             )
-            raise Refusal(code, message) from None
 
-    def _explain(self, exc: ConnectorError, label: str) -> tuple[str, str]:
-        where = self._where_to_go()
-        if isinstance(exc, Unavailable):
-            return "unavailable", self._unavailable(label).user_message
-        if isinstance(exc, PolicyRejected):
-            return "policy", f"{label} refused: {exc.user_message}"
-        if isinstance(exc, InvalidState):
-            return "account_state", (
-                f"Your {label} account is not in a state I can change. Please ask {where}."
-            )
-        if isinstance(exc, PermissionDenied):
-            return "permission", (
-                f"I'm not allowed to do that for your {label} account. Please ask {where}."
-            )
-        if isinstance(exc, NotSupported):
-            return "not_available", f"{label} doesn't support that from chat. Please ask {where}."
-        if isinstance(exc, UserNotFound):
-            return "unknown_user", f"I couldn't find your {label} account. Please ask {where}."
-        return "error", f"Something went wrong with {label}; nothing was changed. Ask {where}."
+        return connector_call(target.label, self._where_to_go(), writes=writes, on_refusal=audit)
 
     async def preflight(self, actor: Actor, capability: Capability) -> Target:
         """Everything short of acting: resolve, protection, limits. Run before confirming."""
@@ -276,7 +238,7 @@ class SelfService:
             target = await self.preflight(actor, cap)
             role = self.providers.resetter()
             chosen = delivery or self.cfg.password_reset.delivery
-            async with self._calling(actor, target, cap):
+            async with self._calling(actor, target, cap, writes=True):
                 grant = await role.start_password_reset(target.user, chosen)
             await self.auditor.record(
                 actor, cap.label, "success", target=target.user,
@@ -289,7 +251,7 @@ class SelfService:
         async with self._one_at_a_time(actor, cap):
             target = await self.preflight(actor, cap)
             role = self.providers.unlocker()
-            async with self._calling(actor, target, cap):
+            async with self._calling(actor, target, cap, writes=True):
                 result = await role.unlock(target.user)
             outcome = "success" if result is UnlockResult.UNLOCKED else "noop"
             await self.auditor.record(
@@ -310,7 +272,7 @@ class SelfService:
         async with self._one_at_a_time(actor, cap):
             target = await self.preflight(actor, cap)
             role = self.providers.mfa()
-            async with self._calling(actor, target, cap):
+            async with self._calling(actor, target, cap, writes=True):
                 removed = await role.reset_factors(target.user)
             await self.auditor.record(
                 actor, cap.label, "success", target=target.user,

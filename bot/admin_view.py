@@ -16,7 +16,7 @@ read counts as empty, so a failed lookup never grants the view.
 
 Everything here only reads. Nothing shown holds a secret: audit records are shown
 without their ``detail``, and every free text passes through the log redactor.
-The wording is here, Slack-free; Block Kit is built by ``bot.slack.blocks``.
+The wording is here, Slack-free; Block Kit is built by ``bot.views``.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actions.access import PeopleDirectory
 from actions.audit import Actor, Auditor
 from actions.providers import Providers
-from bot.conversation import HomeSection, Reply
 from bot.doctor import DoctorReport, connector_health
+from bot.replies import HomeSection, Reply
 from config.logging import get_logger, scrub_text
 from config.settings import HelpdeskConfig, approver_kind
 from connectors.doctor import Finding, Status

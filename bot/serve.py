@@ -16,8 +16,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from actions.providers import Providers
 from bot.nudges import start_nudges
 from bot.runtime import Runtime
-from bot.slack.app import SlackNotifier, SlackPeople, SlackSurface
+from bot.slack.app import SlackNotifier, SlackPeople
 from bot.slack.ingress import running_ingress
+from bot.slack.surface import SlackSurface
 from config.logging import configure_logging, get_logger
 from config.settings import HelpdeskConfig
 

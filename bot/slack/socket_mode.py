@@ -20,8 +20,8 @@ from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot.slack.app import SlackSurface
 from bot.slack.server import COMMAND_ACK, ack_kind, well_formed
+from bot.slack.surface import SlackSurface
 from config.logging import get_logger
 
 log = get_logger("helpdesk.socket_mode")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -100,3 +102,41 @@ class RecordingNotifier:
 
     async def security_notice(self, text: str) -> None:
         self.notices.append(text)
+
+
+# -- unexpected failures: what the employee is told, what IT finds in the log --------------
+NOTHING_CHANGED = "Something went wrong on my side, so nothing was changed."
+NOT_FINISHED = "Something went wrong on my side and I couldn't finish"
+_REFERENCE = re.compile(r"IT has been told \(reference ([0-9a-f]{16})\)")
+
+
+def failing(exc: Exception) -> Callable[..., Awaitable[Any]]:
+    """An async stand-in for a method that raises ``exc`` whenever it is called."""
+
+    async def fail(*_args: Any, **_kwargs: Any) -> Any:
+        raise exc
+
+    return fail
+
+
+def assert_failure_answered(
+    logs: list[dict[str, Any]], text: str, error: str, *, changing: bool = False
+) -> None:
+    """``text`` is the failure's reply, and an error was logged under its reference.
+
+    ``changing``: a write may have been issued, so the reply must not say that
+    nothing was changed.
+    """
+    assert (NOT_FINISHED if changing else NOTHING_CHANGED) in text, text
+    if changing:
+        assert "nothing was changed" not in text
+    found = _REFERENCE.search(text)
+    assert found is not None, text
+    entries = [
+        e for e in logs
+        if e["event"] == "flow_failed" and e.get("correlation_id") == found.group(1)
+    ]
+    assert len(entries) == 1, logs
+    [entry] = entries
+    assert entry["log_level"] == "error" and entry["error"] == error
+    assert entry["changes_started"] is changing and entry["at"]

@@ -7,18 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from actions.access import Event
-from bot.conversation import (
-    ACCESS_APPROVE,
-    ACCESS_DENY,
-    ACCESS_FORM,
-    Form,
-    FormField,
-    Home,
-    Reply,
-    approval_card,
-    requester_news,
-)
-from bot.slack.blocks import form_view, home_view, parse_submission, reply_blocks
+from bot.replies import ActionId, Form, FormField, Home, Reply
+from bot.views.access import approval_card, requester_news
+from bot.views.blocks import form_view, parse_submission, reply_blocks
+from bot.views.home import home_view
 from store.db import AccessSnapshot
 from store.models import AccessDecision, AccessRequest
 
@@ -45,7 +37,7 @@ def _snap(state: str = "pending", votes: tuple[str, ...] = (), **kw: Any) -> Acc
 
 def test_card_while_pending_has_buttons_and_the_facts() -> None:
     card = approval_card(_snap(votes=("U0ANNA0001",)))
-    assert [b.action for b in card.buttons] == [ACCESS_APPROVE, ACCESS_DENY]
+    assert [b.action for b in card.buttons] == [ActionId.ACCESS_APPROVE, ActionId.ACCESS_DENY]
     assert "<@U0ADA00001>" in card.text and "*VPN*" in card.text
     assert "Approved by <@U0ANNA0001> (1 of 2)" in card.text
     assert dict(card.fields)["Why"] == "Remote work"
@@ -86,7 +78,8 @@ def test_requester_news() -> None:
 
 def test_form_round_trip_through_a_modal() -> None:
     form = Form(
-        ACCESS_FORM, "token123", "Request access with a long title", "Send request", "Why?",
+        ActionId.ACCESS_FORM, "token123", "Request access with a long title", "Send request",
+        "Why?",
         [FormField("justification", "Why do you need it?", multiline=True, min_length=10),
          FormField("duration", "For how long?", choices=[("1 day", "86400")])],
     )
@@ -99,7 +92,7 @@ def test_form_round_trip_through_a_modal() -> None:
     }}
     parsed = parse_submission(view)
     assert parsed is not None
-    assert (parsed.action, parsed.value) == (ACCESS_FORM, "token123")
+    assert (parsed.action, parsed.value) == (ActionId.ACCESS_FORM, "token123")
     assert parsed.prompt == ("D123", "1.2")
     assert parsed.values == {"justification": "Because", "duration": "86400"}
 

@@ -35,12 +35,12 @@ from bot.admin_view import (
     status_reply,
     sweep_section,
 )
-from bot.conversation import Button, Home, HomeSection, Reply
 from bot.doctor import DoctorReport
+from bot.replies import Button, Home, HomeSection, Reply
 from bot.serve import slack_surface
-from bot.slack.app import SlackSurface
-from bot.slack.blocks import home_section_blocks, home_view
 from bot.slack.server import build_http_app, running_http
+from bot.slack.surface import SlackSurface
+from bot.views.home import home_section_blocks, home_view
 from config.settings import ConfigError
 from connectors.doctor import Finding, Status
 from connectors.errors import Unavailable

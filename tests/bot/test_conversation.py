@@ -12,7 +12,8 @@ from structlog.testing import capture_logs
 
 from actions.audit import Actor
 from actions.self_service import SelfService
-from bot.conversation import CANCEL, CONFIRM, SECRET_DONE, START, Conversation, Reply
+from bot.conversation import Conversation
+from bot.replies import ActionId, Reply
 from connectors.base import UserStatus
 from connectors.errors import Unavailable
 from connectors.memory import MemoryDirectory
@@ -59,14 +60,14 @@ def button(reply: Reply, action: str) -> str:
 async def test_password_reset_link_flow(world: World) -> None:
     [offer] = await world.conv.on_message(actor(), "I forgot my password")
     assert "reset your" in offer.text and "link" in offer.text
-    token = button(offer, CONFIRM)
-    confirmed, secret = await world.conv.on_button(actor(), CONFIRM, token)
+    token = button(offer, ActionId.CONFIRM)
+    confirmed, secret = await world.conv.on_button(actor(), ActionId.CONFIRM, token)
     assert confirmed.replaces_prompt
     assert "https://memory.invalid/reset/" in secret.text
     assert secret.secret_hide_at is not None and "removed" in secret.secret_replacement
-    assert button(secret, SECRET_DONE)
+    assert button(secret, ActionId.SECRET_DONE)
     # The same confirmation cannot be used twice (double click / redelivery).
-    [stale] = await world.conv.on_button(actor(), CONFIRM, token)
+    [stale] = await world.conv.on_button(actor(), ActionId.CONFIRM, token)
     assert "expired or was already handled" in stale.text
     rows = await world.store.list_audit(actor="U1", action="password_reset")
     assert [r.result for r in rows] == ["success"]
@@ -75,24 +76,24 @@ async def test_password_reset_link_flow(world: World) -> None:
 
 async def test_someone_else_cannot_confirm(world: World) -> None:
     [offer] = await world.conv.on_message(actor(), "password please")
-    token = button(offer, CONFIRM)
-    [stale] = await world.conv.on_button(actor("locked@example.com", "U2"), CONFIRM, token)
+    token = button(offer, ActionId.CONFIRM)
+    [stale] = await world.conv.on_button(actor("locked@example.com", "U2"), ActionId.CONFIRM, token)
     assert "expired" in stale.text
     assert world.directory.accounts["mem00001"].user.status is UserStatus.ACTIVE
 
 
 async def test_cancel(world: World) -> None:
     [offer] = await world.conv.on_message(actor(), "password")
-    [done] = await world.conv.on_button(actor(), CANCEL, button(offer, CANCEL))
+    [done] = await world.conv.on_button(actor(), ActionId.CANCEL, button(offer, ActionId.CANCEL))
     assert "Nothing was changed" in done.text
-    [stale] = await world.conv.on_button(actor(), CONFIRM, button(offer, CONFIRM))
+    [stale] = await world.conv.on_button(actor(), ActionId.CONFIRM, button(offer, ActionId.CONFIRM))
     assert "expired" in stale.text
 
 
 async def test_reset_rate_limit(world: World) -> None:
     for _ in range(2):
         [offer] = await world.conv.on_message(actor(), "password")
-        await world.conv.on_button(actor(), CONFIRM, button(offer, CONFIRM))
+        await world.conv.on_button(actor(), ActionId.CONFIRM, button(offer, ActionId.CONFIRM))
     [refused] = await world.conv.on_message(actor(), "password")
     assert "limit" in refused.text and not refused.buttons
     results = [r.result for r in await world.store.list_audit(actor="U1")]
@@ -101,16 +102,16 @@ async def test_reset_rate_limit(world: World) -> None:
 
 async def test_unlock_locked_and_not_locked(world: World) -> None:
     [done] = await world.conv.on_message(actor("locked@example.com", "U2"), "I'm locked out")
-    assert "is unlocked" in done.text and button(done, START) == "password_reset"
+    assert "is unlocked" in done.text and button(done, ActionId.START) == "password_reset"
     [again] = await world.conv.on_message(actor("locked@example.com", "U2"), "locked again?")
-    assert "isn't locked" in again.text and button(again, START) == "password_reset"
+    assert "isn't locked" in again.text and button(again, ActionId.START) == "password_reset"
 
 
 async def test_mfa_reset_confirms_and_notifies(world: World) -> None:
     me = actor("phone@example.com", "U3")
     [offer] = await world.conv.on_message(me, "lost my phone, reset mfa")
     assert "2 MFA factor" in offer.text
-    [done] = await world.conv.on_button(me, CONFIRM, button(offer, CONFIRM))
+    [done] = await world.conv.on_button(me, ActionId.CONFIRM, button(offer, ActionId.CONFIRM))
     assert "removed 2 MFA factor" in done.text
     assert len(world.notifier.notices) == 1 and "phone@example.com" in world.notifier.notices[0]
     # One MFA reset per 24 hours.
@@ -149,7 +150,8 @@ async def test_unknown_user(world: World) -> None:
 async def test_directory_outage_changes_nothing(world: World) -> None:
     [offer] = await world.conv.on_message(actor(), "password")
     world.directory.fail_next(Unavailable("mem", "timeout"), times=5)
-    [failed] = await world.conv.on_button(actor(), CONFIRM, button(offer, CONFIRM))
+    token = button(offer, ActionId.CONFIRM)
+    [failed] = await world.conv.on_button(actor(), ActionId.CONFIRM, token)
     assert "not answering; nothing was changed" in failed.text
     assert world.directory.accounts["mem00001"].user.status is UserStatus.ACTIVE
 
@@ -181,7 +183,7 @@ async def test_out_of_scope(world: World) -> None:
 
 async def test_slash_command_reaches_the_same_flows(world: World) -> None:
     [offer] = await world.conv.on_command(actor(), "reset-password")
-    assert button(offer, CONFIRM)
+    assert button(offer, ActionId.CONFIRM)
     [unlock] = await world.conv.on_command(actor("locked@example.com", "U2"), "unlock")
     assert "is unlocked" in unlock.text
 
@@ -192,8 +194,8 @@ async def test_two_confirmations_clicked_at_once_respect_the_limit(world: World)
     [first] = await world.conv.on_message(me, "lost my phone, reset mfa")
     [second] = await world.conv.on_message(me, "reset my mfa please")
     answers = await asyncio.gather(
-        world.conv.on_button(me, CONFIRM, button(first, CONFIRM)),
-        world.conv.on_button(me, CONFIRM, button(second, CONFIRM)),
+        world.conv.on_button(me, ActionId.CONFIRM, button(first, ActionId.CONFIRM)),
+        world.conv.on_button(me, ActionId.CONFIRM, button(second, ActionId.CONFIRM)),
     )
     texts = [r.text for replies in answers for r in replies]
     assert sum("removed 2 MFA factor" in t for t in texts) == 1, texts
@@ -210,7 +212,7 @@ async def test_a_failed_security_notice_still_answers_the_employee(world: World)
     me = actor("phone@example.com", "U3")
     [offer] = await world.conv.on_message(me, "lost my phone, reset mfa")
     with capture_logs() as logs:
-        [done] = await world.conv.on_button(me, CONFIRM, button(offer, CONFIRM))
+        [done] = await world.conv.on_button(me, ActionId.CONFIRM, button(offer, ActionId.CONFIRM))
     assert "removed 2 MFA factor" in done.text
     assert any(e["event"] == "security_notice_failed" for e in logs)
 
@@ -219,7 +221,7 @@ async def test_an_outage_is_logged(world: World) -> None:
     [offer] = await world.conv.on_message(actor(), "password")
     world.directory.fail_next(Unavailable("mem", "timeout"), times=5)
     with capture_logs() as logs:
-        await world.conv.on_button(actor(), CONFIRM, button(offer, CONFIRM))
+        await world.conv.on_button(actor(), ActionId.CONFIRM, button(offer, ActionId.CONFIRM))
     assert [e["log_level"] for e in logs if e["event"] == "directory_unavailable"] == ["warning"]
 
 
@@ -235,10 +237,10 @@ async def test_an_action_still_running_elsewhere_is_waited_for_then_refused(
     me = actor("phone@example.com", "U3")
     [offer] = await world.conv.on_message(me, "reset my mfa")
     assert await world.store.take_lease("U3:mfa_reset", "other-replica", timedelta(minutes=5))
-    [busy] = await world.conv.on_button(me, CONFIRM, button(offer, CONFIRM))
+    [busy] = await world.conv.on_button(me, ActionId.CONFIRM, button(offer, ActionId.CONFIRM))
     assert "still working on your previous request" in busy.text
     assert world.notifier.notices == []
     await world.store.release_lease("U3:mfa_reset", "other-replica")
     [again] = await world.conv.on_message(me, "reset my mfa")
-    [done] = await world.conv.on_button(me, CONFIRM, button(again, CONFIRM))
+    [done] = await world.conv.on_button(me, ActionId.CONFIRM, button(again, ActionId.CONFIRM))
     assert "removed 2 MFA factor" in done.text

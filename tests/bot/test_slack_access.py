@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import text
 
 from bot.serve import slack_surface
-from bot.slack.app import SlackSurface
 from bot.slack.server import build_http_app, running_http
+from bot.slack.surface import SlackSurface
 from connectors.memory import MemoryDirectory
 from sandboxes.slack import Message, SlackEventSender, SlackState, View, Workspace, run_slack_fake
 from tests.bot.helpers import make_config, make_directory, providers_for

@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import text
 
 from bot.serve import slack_surface
-from bot.slack.app import SlackSurface
 from bot.slack.server import build_http_app, running_http
+from bot.slack.surface import SlackSurface
 from connectors.errors import Unavailable
 from connectors.memory import MemoryDirectory
 from sandboxes.slack import SlackEventSender, SlackState, Workspace, run_slack_fake

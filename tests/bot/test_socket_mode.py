@@ -16,11 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from bot.serve import slack_surface
-from bot.slack.app import SlackSurface
 from bot.slack.server import COMMAND_ACK
 from bot.slack.socket_mode import running_socket_mode
+from bot.slack.surface import SlackSurface
 from sandboxes.slack import (
     SlackEventSender,
     SlackState,
@@ -28,7 +29,14 @@ from sandboxes.slack import (
     SocketModeTransport,
     run_slack_fake,
 )
-from tests.bot.helpers import make_config, make_directory, providers_for
+from tests.bot.helpers import (
+    NOT_FINISHED,
+    assert_failure_answered,
+    failing,
+    make_config,
+    make_directory,
+    providers_for,
+)
 from tests.bot.test_slack_scenarios import ADA, LOCKED, PHONE, _workspace
 
 SECRET = "socket-mode-signing-secret-000"  # unused by Socket Mode; the sender needs one
@@ -158,3 +166,14 @@ async def test_tokens_are_kept_to_their_kind(linked: Link) -> None:
         assert refused["error"] == "not_allowed_token_type"
         opened = await call("apps.connections.open", s.app_token)
         assert opened["ok"] is True and opened["url"].startswith("ws://127.0.0.1:")
+
+
+async def test_a_failure_is_answered_over_socket_mode(
+    linked: Link, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = linked.surface.runtime.providers.connectors["mem"]
+    monkeypatch.setattr(directory, "unlock", failing(RuntimeError("bug")))
+    with capture_logs() as logs:
+        await linked.sender.dm(LOCKED, "I'm locked out")
+        message = await linked.state.wait_for_message(LOCKED, NOT_FINISHED)
+    assert_failure_answered(logs, message.visible_text, "RuntimeError", changing=True)

@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.conversation import Button, Reply
-from bot.demo import DEMO_CATALOGUE, DemoPeople, Screen, demo_catalogue
+from bot.demo import DEMO_CATALOGUE, demo_catalogue
+from bot.replies import Button, Reply
+from bot.terminal import DemoPeople, Screen
 from config.settings import CatalogueEntry, load_config
 from sandboxes.okta.seed import DEMO_SEED
 from sandboxes.okta.state import load_seed

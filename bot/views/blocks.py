@@ -1,4 +1,7 @@
-"""Block Kit, built from conversation replies by pure functions that tests call directly."""
+"""Block Kit for replies and forms, built by pure functions that tests call directly.
+
+Also the inverse: a clicked button's action id and a submitted modal, parsed.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.conversation import Button, Form, FormField, Home, HomeSection, Reply
+from bot.replies import Button, Form, FormField, Reply
 
 #: ``callback_id`` of every modal form; what it does is in ``private_metadata``.
 FORM_CALLBACK = "hd_form"
-_MAX_BLOCKS = 100  # Slack's limit per message and per view
+MAX_BLOCKS = 100  # Slack's limit per message and per view
 
 
 def button_action_id(button: Button, index: int) -> str:
@@ -35,21 +38,24 @@ def _button(button: Button, index: int) -> dict[str, Any]:
     return block
 
 
+def fields_block(fields: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """A section of up to ten ``*label*`` / value fields."""
+    return {
+        "type": "section",
+        "fields": [
+            {"type": "mrkdwn", "text": f"*{label}*\n{value}"[:2000]}
+            for label, value in list(fields)[:10]
+        ],
+    }
+
+
 def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
     """A section with the text, one with the fields if any, and an actions block for buttons."""
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": reply.text[:3000]}}
     ]
     if reply.fields:
-        blocks.append(
-            {
-                "type": "section",
-                "fields": [
-                    {"type": "mrkdwn", "text": f"*{label}*\n{value}"[:2000]}
-                    for label, value in list(reply.fields)[:10]
-                ],
-            }
-        )
+        blocks.append(fields_block(reply.fields))
     if reply.buttons:
         blocks.append(
             {
@@ -60,7 +66,7 @@ def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
     return blocks
 
 
-def _plain(text: str, limit: int) -> dict[str, Any]:
+def plain(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": text[:limit], "emoji": True}
 
 
@@ -70,9 +76,9 @@ def _input(field: FormField) -> dict[str, Any]:
         element = {
             "type": "static_select",
             "action_id": field.name,
-            "placeholder": _plain("Choose", 150),
+            "placeholder": plain("Choose", 150),
             "options": [
-                {"text": _plain(label, 75), "value": value} for label, value in field.choices
+                {"text": plain(label, 75), "value": value} for label, value in field.choices
             ][:100],
         }
     else:
@@ -87,11 +93,11 @@ def _input(field: FormField) -> dict[str, Any]:
     block: dict[str, Any] = {
         "type": "input",
         "block_id": field.name,
-        "label": _plain(field.label, 2000),
+        "label": plain(field.label, 2000),
         "element": element,
     }
     if field.hint:
-        block["hint"] = _plain(field.hint, 2000)
+        block["hint"] = plain(field.hint, 2000)
     return block
 
 
@@ -107,9 +113,9 @@ def form_view(form: Form, prompt: tuple[str, str] | None = None) -> dict[str, An
     return {
         "type": "modal",
         "callback_id": FORM_CALLBACK,
-        "title": _plain(form.title, 24),
-        "submit": _plain(form.submit, 24),
-        "close": _plain("Cancel", 24),
+        "title": plain(form.title, 24),
+        "submit": plain(form.submit, 24),
+        "close": plain("Cancel", 24),
         "private_metadata": json.dumps(meta),
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": form.intro[:3000]}},
@@ -163,77 +169,3 @@ def parse_submission(view: Mapping[str, Any]) -> Submission | None:
 def form_errors(errors: Mapping[str, str]) -> dict[str, str]:
     """Errors keyed by input block id, as ``response_action: errors`` wants them."""
     return {name: message[:150] for name, message in errors.items()}
-
-
-def home_view(home: Home) -> dict[str, Any]:
-    """The App Home tab: what the bot can do, my requests, requests waiting for me.
-
-    Extra sections (the IT admins' view) come last; they are compact and always
-    shown, the requests above them are cut to keep the view within 100 blocks.
-    """
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": _plain("IT helpdesk", 150)},
-        {"type": "section", "text": {"type": "mrkdwn", "text": home.help.text[:3000]}},
-    ]
-    if home.waiting:
-        blocks += [{"type": "divider"}, {"type": "header", "text": _plain("Waiting for me", 150)}]
-        for reply in home.waiting:
-            blocks += reply_blocks(reply)
-    if home.mine:
-        blocks += [{"type": "divider"}, {"type": "header", "text": _plain("My requests", 150)}]
-        for reply in home.mine:
-            blocks += reply_blocks(reply)
-    extra = [b for section in home.sections for b in home_section_blocks(section)]
-    room = _MAX_BLOCKS - min(len(extra), _MAX_BLOCKS // 2)
-    if len(blocks) > room:
-        more = {"type": "context", "elements": [{"type": "mrkdwn", "text": "(more not shown)"}]}
-        blocks = [*blocks[: room - 1], more]
-    return {"type": "home", "blocks": [*blocks, *extra][:_MAX_BLOCKS]}
-
-
-def _fit_lines(lines: Sequence[str], limit: int) -> list[str]:
-    """The leading lines whose text, joined by newlines, fits in ``limit`` characters."""
-    shown: list[str] = []
-    used = 0
-    for line in lines:
-        cut = line[:limit]
-        cost = len(cut) + (1 if shown else 0)
-        if used + cost > limit:
-            break
-        shown.append(cut)
-        used += cost
-    return shown
-
-
-def _more(count: int) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {count} more"}]}
-
-
-def home_section_blocks(section: HomeSection) -> list[dict[str, Any]]:
-    """An extra App Home section: its title, its lines in one block, its fields, "and N more".
-
-    At most five blocks: lines that do not fit one section's 3000 characters are
-    counted in "and N more" with those the section already left out.
-    """
-    blocks: list[dict[str, Any]] = [
-        {"type": "divider"}, {"type": "header", "text": _plain(section.title, 150)}
-    ]
-    shown = _fit_lines(section.lines, 3000)
-    if shown:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(shown)}})
-    elif section.empty and not section.fields:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": section.empty[:3000]}})
-    if section.fields:
-        blocks.append(
-            {
-                "type": "section",
-                "fields": [
-                    {"type": "mrkdwn", "text": f"*{label}*\n{value}"[:2000]}
-                    for label, value in list(section.fields)[:10]
-                ],
-            }
-        )
-    more = section.more + len(section.lines) - len(shown)
-    if more > 0:
-        blocks.append(_more(more))
-    return blocks

@@ -1,0 +1,68 @@
+"""What runs around every listener: dropping Slack's redeliveries, and the last-resort error.
+
+Slack redelivers an event it thinks was not received (``X-Slack-Retry-Num``);
+event ids are recorded in the store, so a duplicate is acknowledged and dropped.
+A failure outside an employee's turn (``Deps.answer`` answers those) reaches
+Bolt's error handler, which tells the employee the same way when the payload
+says who they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+
+from actions.audit import new_correlation_id
+from actions.errors import Progress
+from bot.dialogues.failures import failure_reply
+from bot.slack.listeners.deps import Deps
+from config.logging import get_logger
+
+log = get_logger("helpdesk.slack")
+
+
+def employee_of(body: dict[str, Any]) -> str | None:
+    """Who to tell about a failure with this payload: a person, never a bot or a channel."""
+    user = body.get("user")
+    if isinstance(user, dict) and isinstance(user.get("id"), str):
+        return str(user["id"])  # a click or a form submission
+    if isinstance(body.get("user_id"), str) and body.get("command"):
+        return str(body["user_id"])  # a slash command
+    event = body.get("event")
+    if not isinstance(event, dict) or not isinstance(event.get("user"), str):
+        return None
+    if event.get("type") == "app_home_opened":
+        return str(event["user"])
+    if event.get("type") == "message" and event.get("channel_type") == "im" and not (
+        event.get("subtype") or event.get("bot_id")
+    ):
+        return str(event["user"])
+    return None
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.middleware
+    async def drop_duplicates(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> Any:
+        event_id = body.get("event_id")
+        if (
+            body.get("type") == "event_callback"
+            and isinstance(event_id, str)
+            and not await deps.store.mark_event_processed(event_id)
+        ):
+            log.info("duplicate_event_dropped", event_id=event_id)
+            return BoltResponse(status=200, body="")
+        new_correlation_id()
+        await next()
+        return None
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        # Outside an employee's turn nothing was written: the turn's own failures are
+        # answered (with what it had started) by ``Deps.answer``.
+        reply = failure_reply(error, "listener", Progress())
+        user_id = employee_of(body)
+        if user_id is not None:
+            await deps.tell(user_id, reply)
