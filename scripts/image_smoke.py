@@ -1,10 +1,11 @@
 """Run the built image once against the local PostgreSQL (``scripts/image-smoke.sh`` calls this).
 
-The container shares the host's network: PostgreSQL on 127.0.0.1, a Slack fake from
-``sandboxes.slack`` started here (the bot's Web API base URL points at it), and the bot's
-port. Secrets reach the container as files, as compose and Kubernetes mount them. Each check
-prints one line with its time; the first failure stops the run (exit 1) after printing the
-container's log.
+The container shares the host's network: PostgreSQL on 127.0.0.1, a Slack fake and the Okta
+sandbox from ``sandboxes`` started here (the bot's Slack base URL and Okta org URL point at
+them; the sandbox's CA is mounted beside the configuration), and the bot's port. Secrets
+reach the container as files, as compose and Kubernetes mount them. Each check prints one line
+with its time; the first failure stops the run (exit 1) after printing the container's log.
+Runs in HTTP mode, then in Socket Mode.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextlib
 import os
 import secrets
 import shlex
+import shutil
 import socket
 import sys
 import tempfile
@@ -27,6 +29,7 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 import yaml
 
+from sandboxes.okta import DEMO_SEED, DEMO_TOKEN, OktaSandbox, load_seed, run_okta_sandbox
 from sandboxes.slack import (
     SlackEventSender,
     SlackState,
@@ -103,13 +106,15 @@ async def fresh_database(admin_url: str) -> AsyncIterator[str]:
 
 
 def write_deployment(
-    root: Path, database_url: str, slack_url: str, port: int, *, socket_mode: bool = False
+    root: Path, database_url: str, slack_url: str, okta: OktaSandbox, port: int, *,
+    socket_mode: bool = False,
 ) -> dict[str, str]:
     """Config and secret files as compose and Kubernetes mount them; returns the secrets."""
     values = {
         "slack-bot-token": "",  # filled by the caller with the fake's token
         "slack-signing-secret": secrets.token_hex(16),
         "database-password": secrets.token_hex(12),  # trust auth here: carried, not checked
+        "okta-api-token": DEMO_TOKEN,
     }
     config: dict[str, Any] = {
         "organisation": {"name": "Smoke Corp", "it_channel": "#it-help"},
@@ -121,16 +126,21 @@ def write_deployment(
             "port": port,
         },
         "database_url": database_url,
-        "connectors": {"directory": {"kind": "memory", "users": [
-            {"email": ADA_EMAIL, "display_name": "Ada Lovelace", "password_age_days": 30},
-        ]}},
-        "capabilities": {"password_expiry": "directory"},
+        "connectors": {"okta": {
+            "kind": "okta", "org_url": okta.url,
+            "api_token": {"file": "/run/secrets/helpdesk/okta-api-token"},
+            "ca_file": "/etc/helpdesk/okta-ca.pem",
+        }},
+        "capabilities": {"password_expiry": "okta", "password_reset": "okta", "unlock": "okta"},
     }
     if socket_mode:
         config["slack"]["app_token"] = {"file": "/run/secrets/helpdesk/slack-app-token"}
         values["slack-app-token"] = ""  # the fake's, filled by the caller
     (root / "config").mkdir(mode=0o755, exist_ok=True)
     (root / "config" / "helpdesk.yaml").write_text(yaml.safe_dump(config))
+    shutil.copyfile(okta.ca_path, root / "config" / "okta-ca.pem")
+    (root / "config" / "okta-ca.pem").chmod(0o644)
+    (root / "config" / "helpdesk.yaml").chmod(0o644)
     (root / "secrets").mkdir(mode=0o755, exist_ok=True)
     return values
 
@@ -198,9 +208,10 @@ async def smoke(args: argparse.Namespace) -> dict[str, Any]:
         database = await stack.enter_async_context(fresh_database(args.pg))
         say(f"fresh database {database.rsplit('/', 1)[1]}")
         fake = await stack.enter_async_context(run_slack_fake(state))
+        okta = await stack.enter_async_context(run_okta_sandbox(load_seed(DEMO_SEED)))
         root = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         port = free_port()
-        values = write_deployment(root, database, fake.base_url, port)
+        values = write_deployment(root, database, fake.base_url, okta, port)
         values["slack-bot-token"] = fake.token
         save_secrets(root, values)
         mounts = [f"{root}/config:/etc/helpdesk:ro", f"{root}/secrets:/run/secrets/helpdesk:ro"]
@@ -225,7 +236,7 @@ async def smoke(args: argparse.Namespace) -> dict[str, Any]:
 
         say("Socket Mode: the same image with an app-level token, no HTTP endpoint for Slack")
         assert fake.app_token is not None
-        values = write_deployment(root, database, fake.base_url, port, socket_mode=True)
+        values = write_deployment(root, database, fake.base_url, okta, port, socket_mode=True)
         values["slack-bot-token"], values["slack-app-token"] = fake.token, fake.app_token
         save_secrets(root, values)
         name, started = await start(engine, stack, "socket", mounts, env, args.keep)
