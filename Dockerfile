@@ -44,8 +44,8 @@ FROM ${BASE}
 LABEL org.opencontainers.image.title="helpdesk-bot" \
       org.opencontainers.image.description="Slack helpdesk bot: self-service password reset, unlock, MFA reset, expiry and group access" \
       org.opencontainers.image.licenses="Apache-2.0"
-RUN groupadd --system --gid 10001 helpdesk \
- && useradd --system --uid 10001 --gid helpdesk --home-dir /var/lib/helpdesk \
+RUN groupadd --gid 10001 helpdesk \
+ && useradd --uid 10001 --gid helpdesk --home-dir /var/lib/helpdesk \
       --no-create-home --shell /usr/sbin/nologin helpdesk \
  && install -d -o helpdesk -g helpdesk -m 0750 /var/lib/helpdesk
 COPY --from=build /opt/helpdesk /opt/helpdesk
