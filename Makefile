@@ -4,13 +4,16 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run demo test bench lint typecheck clean install
+.PHONY: run demo test bench lint typecheck clean install lock image-smoke
 
-$(STAMP): pyproject.toml
+# The development install stays within the image's pins (requirements/image.lock, hashes
+# stripped: an editable install cannot be hash-checked), so the tests run what the image ships.
+$(STAMP): pyproject.toml requirements/image.lock
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 (apt-get install python3.11 python3.11-venv)"; exit 2; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' requirements/image.lock > $(VENV)/constraints.txt
+	$(BIN)/python -m pip install --quiet -c $(VENV)/constraints.txt -e '.[dev,demo]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -27,6 +30,16 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	bash scripts/bench.sh
+
+# The image's pinned, hashed dependencies (requirements/), from pyproject.toml: rerun after
+# changing a dependency or to take updates; tests/deploy checks the two agree.
+lock: $(STAMP)
+	bash scripts/lock.sh
+
+# Build the image on a local Debian base and run it against the local PostgreSQL (needs
+# root, podman and debootstrap: the script says what is missing). Not part of `make test`.
+image-smoke: $(STAMP)
+	bash scripts/image-smoke.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

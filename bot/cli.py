@@ -1,35 +1,62 @@
 """``helpdesk``: run the bot, the terminal demo, the doctor, the audit trail, the classifier.
 
-Exit codes: 0 fine, 1 problems found (doctor), 2 could not run (bad
-configuration or arguments: one clear line per problem, no traceback).
+Exit codes: 0 fine, 1 problems found (doctor; ``migrate --check``: not at head), 2 could
+not run (bad configuration or arguments, unreachable database: one clear line per
+problem, no traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
+from bot.deployment import demo_missing, ephemeral_sqlite, in_container, with_password_file
 from config.secrets import MissingSecret
 from config.settings import ConfigError, HelpdeskConfig, load_config
 
 
 def _config_or_exit(path: str | None) -> HelpdeskConfig:
     try:
-        return load_config(path)
+        cfg = load_config(path)
+        # DATABASE_PASSWORD_FILE: the password from a secret file, never in the URL.
+        url = with_password_file(cfg.database_url, os.environ)
     except ConfigError as exc:
         for line in exc.problems:
             print(f"config error: {line}", file=sys.stderr)
         raise SystemExit(2) from None
+    except (MissingSecret, ValueError) as exc:
+        print(f"config error: DATABASE_PASSWORD_FILE: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return cfg if url == cfg.database_url else cfg.model_copy(update={"database_url": url})
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("helpdesk-bot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     cfg = _config_or_exit(args.config)
+    refusal = ephemeral_sqlite(cfg.database_url, os.environ)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return 2
     try:
         cfg.slack.bot_token.resolve()
         cfg.slack.signing_secret.resolve()
     except MissingSecret as exc:
+        # A container has no terminal to demo in: a missing secret is a deployment error.
+        missing = "running in the container image" if in_container(os.environ) else demo_missing()
+        if missing is not None:
+            print(f"No Slack credentials configured ({exc}); no demo: {missing}.", file=sys.stderr)
+            return 2
         print(
             f"No Slack credentials configured ({exc}): starting the local demo instead. "
             "See README.md, 'Connect it to Slack'.",
@@ -44,9 +71,44 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    missing = demo_missing()
+    if missing is not None:
+        print(f"No demo: {missing}.", file=sys.stderr)
+        return 2
     from bot.demo import main_demo
 
     return main_demo(args.as_email)
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    cfg = _config_or_exit(args.config)
+    from config.logging import configure_logging, scrub_text
+    from store.revisions import schema_state, shown_url, upgrade
+
+    configure_logging("WARNING")
+    shown = shown_url(cfg.database_url)
+    try:
+        if args.check:
+            state = asyncio.run(schema_state(cfg.database_url))
+            print(f"{shown}: {state.describe()}")
+            return 0 if state.at_head else 1
+        before, after = asyncio.run(upgrade(cfg.database_url))
+    except Exception as exc:  # one line for the operator, whatever the driver raised
+        lines = scrub_text(str(exc)).strip().splitlines()
+        detail = f": {lines[0]}" if lines else ""
+        print(
+            f"migrate: cannot use the database at {shown}: {type(exc).__name__}{detail}",
+            file=sys.stderr,
+        )
+        return 2
+    if before.unknown:
+        print(f"{shown}: {before.describe()}; nothing done", file=sys.stderr)
+        return 2
+    if before.at_head:
+        print(f"{shown}: already {after.describe()}")
+    else:
+        print(f"{shown}: migrated from {', '.join(before.current) or 'empty'}: {after.describe()}")
+    return 0
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -126,6 +188,7 @@ def _add_nudges_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpdesk", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"helpdesk {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="serve Slack (or the demo when no Slack credentials are set)")
@@ -160,6 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
     classify.set_defaults(func=_cmd_classify)
 
     _add_nudges_parser(sub)
+
+    migrate = sub.add_parser(
+        "migrate", help="upgrade the database to this version's schema (the bot also does at start)"
+    )
+    migrate.add_argument("--config")
+    migrate.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 when not at head"
+    )
+    migrate.set_defaults(func=_cmd_migrate)
     return parser
 
 
