@@ -11,8 +11,9 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from bot.configuration import load_config
 from config.secrets import MissingSecret
-from config.settings import ConfigError, HelpdeskConfig, load_config
+from config.settings import ConfigError, HelpdeskConfig
 
 
 def _config_or_exit(path: str | None) -> HelpdeskConfig:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from actions.access import AccessNotifier, Event, MessageRef
 from actions.audit import Actor
+from bot.configuration import load_config, validate_config
 from bot.conversation import (
     Button,
     Form,
@@ -46,7 +47,7 @@ from bot.conversation import (
 )
 from bot.runtime import Runtime
 from config.logging import configure_logging
-from config.settings import HelpdeskConfig, load_config, validate_config
+from config.settings import HelpdeskConfig
 from store.db import AccessSnapshot
 
 if TYPE_CHECKING:

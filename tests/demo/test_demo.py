@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.configuration import load_config
 from bot.conversation import Button, Reply
 from bot.demo import DEMO_CATALOGUE, DemoPeople, Screen, demo_catalogue
-from config.settings import CatalogueEntry, load_config
+from config.settings import CatalogueEntry
 from sandboxes.okta.seed import DEMO_SEED
 from sandboxes.okta.state import load_seed
 
