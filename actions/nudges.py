@@ -41,7 +41,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol, TypeVar, runtime_checkable
 from zoneinfo import ZoneInfo
 
-from actions.providers import KIND_LABELS, Providers
+from actions.providers import Providers
 from actions.ratelimit import Clock, KeyedBuckets, Limiters, SystemClock, TokenBucket
 from config.logging import get_logger
 from config.nudges import NudgeRateLimits, NudgeSettings, RateSpec
@@ -287,7 +287,7 @@ def sources_for(cfg: HelpdeskConfig, providers: Providers) -> list[NudgeSource]:
             NudgeSource(
                 name=name,
                 kind=kind,
-                label=providers.labels.get(name) or KIND_LABELS.get(kind, name),
+                label=providers.labels.get(name, name),
                 reporter=conn,
                 groups=groups,
                 offer_reset=resetter is not None and resetter.name == conn.name,

@@ -18,9 +18,7 @@ from connectors.base import (
     PasswordResetter,
     Unlocker,
 )
-from connectors.registry import load_kind
-
-KIND_LABELS = {"okta": "Okta", "onelogin": "OneLogin", "ad": "Active Directory"}
+from connectors.registry import kind_label, load_kind
 
 
 class Providers:
@@ -55,7 +53,7 @@ class Providers:
             settings = module.Settings.model_validate(block.options())
             built[name] = module.build(name, settings, environ)
         routes = {Capability.parse(k): v for k, v in cfg.capabilities.items()}
-        labels = {n: KIND_LABELS.get(b.kind, n) for n, b in cfg.connectors.items()}
+        labels = {n: kind_label(b.kind) for n, b in cfg.connectors.items()}
         return cls(built, routes, labels)
 
     @property

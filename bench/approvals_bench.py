@@ -44,9 +44,9 @@ from actions.access import AccessService  # noqa: E402
 from actions.audit import Actor  # noqa: E402
 from actions.providers import Providers  # noqa: E402
 from bench.slack_bench import RawPoster, _cpu_s, _percentile  # noqa: E402
+from bot.configuration import validate_config  # noqa: E402
 from bot.slack.app import SlackNotifier, SlackPeople  # noqa: E402
 from config.logging import configure_logging  # noqa: E402
-from config.settings import validate_config  # noqa: E402
 from sandboxes.okta import DEMO_SEED, DEMO_TOKEN, generate_users, load_seed  # noqa: E402
 from sandboxes.okta.exchange import RecordedRequest, RecordedResponse  # noqa: E402
 from sandboxes.okta.ratelimit import RateLimitConfig  # noqa: E402

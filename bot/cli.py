@@ -13,9 +13,10 @@ import os
 import sys
 from collections.abc import Sequence
 
+from bot.configuration import load_config
 from bot.deployment import demo_missing, ephemeral_sqlite, in_container, with_password_file
 from config.secrets import MissingSecret
-from config.settings import ConfigError, HelpdeskConfig, load_config
+from config.settings import ConfigError, HelpdeskConfig
 
 
 def _config_or_exit(path: str | None) -> HelpdeskConfig:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from actions.access import AccessNotifier
 from actions.audit import Actor
+from bot.configuration import load_config, validate_config
 from bot.dialogues.failures import answered, as_is
 from bot.replies import Form, FormField, Reply
 from bot.runtime import Runtime
@@ -45,7 +46,7 @@ from bot.terminal import (
 )
 from bot.views.access import approval_card
 from config.logging import configure_logging
-from config.settings import HelpdeskConfig, load_config, validate_config
+from config.settings import HelpdeskConfig
 
 if TYPE_CHECKING:
     from sandboxes.okta.state import OktaState

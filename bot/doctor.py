@@ -5,8 +5,9 @@ doctor runs read-only checks and reports one :class:`~connectors.doctor.Finding`
 per aspect: ``ok``, ``warn`` (works, but should change: least privilege,
 hygiene), ``fail`` (a capability will not work, or a credential is far stronger
 than needed) or ``skip`` (could not or need not be checked). Connector checks
-live beside each connector (``connectors/okta_doctor.py``, ``ad_doctor.py``,
-``onelogin_doctor.py``), the Slack checks in :mod:`bot.doctor_slack`.
+live beside each connector, reached through the registry as the kind's
+``diagnose`` (``connectors/okta/doctor.py``...), the Slack checks in
+:mod:`bot.doctor_slack`.
 
 ``run_doctor`` is the CLI: a table (or ``--json``), exit 0 when nothing failed,
 1 when something did (warnings too with ``--strict``), 2 when the doctor could
@@ -32,17 +33,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from actions.providers import KIND_LABELS, Providers
+from actions.providers import Providers
 from config.logging import scrub_text
 from config.secrets import MissingSecret
 from config.settings import HelpdeskConfig
 from connectors.base import ALL_CAPABILITIES, Capability, Directory
 from connectors.doctor import Finding, Findings, Needs, Status, join, worst
-from connectors.errors import ConnectorError, UserNotFound
-from connectors.registry import load_kind
+from connectors.errors import ConnectorError
+from connectors.registry import kind_label, load_kind
 
 DEFAULT_TIMEOUT = 60.0
-PROBE_EMAIL = "helpdesk-doctor-probe@invalid.invalid"
 REPORT_VERSION = 1
 
 
@@ -266,39 +266,6 @@ async def _audit_findings(cfg: HelpdeskConfig) -> list[Finding]:
     return out.rows
 
 
-async def _diagnose_connector(
-    kind: str, conn: Directory, settings: Any, needs: Needs
-) -> list[Finding]:
-    # Each kind's doctor is imported only when that kind is configured, as the
-    # registry does for the connectors themselves.
-    if kind == "okta":
-        from connectors.okta import OktaConnector
-        from connectors.okta_doctor import diagnose as okta_diagnose
-
-        assert isinstance(conn, OktaConnector)
-        return await okta_diagnose(conn, needs)
-    if kind == "ad":
-        from connectors.ad import ActiveDirectoryConnector
-        from connectors.ad_doctor import diagnose as ad_diagnose
-
-        assert isinstance(conn, ActiveDirectoryConnector)
-        return await ad_diagnose(conn, needs)
-    if kind == "onelogin":
-        from connectors.onelogin import OneLoginConnector
-        from connectors.onelogin_doctor import diagnose as onelogin_diagnose
-
-        assert isinstance(conn, OneLoginConnector)
-        return await onelogin_diagnose(conn, settings, needs)
-    out = Findings(conn.name)
-    try:
-        await conn.find_user_by_email(PROBE_EMAIL)
-        out.fail("connect", "a user matched an address that cannot exist")
-    except UserNotFound:
-        out.ok("connect", "reachable and authenticated")
-        out.skip("least privilege", f"no privilege model for {kind} connectors")
-    return out.rows
-
-
 @dataclass
 class _Built:
     """A connector ready to check (or why it could not be built)."""
@@ -339,7 +306,7 @@ async def _connector_findings(
         return built.failure
     needs = _needs_for(built.name, built.conn, cfg, sample_size)
     try:
-        return await _diagnose_connector(built.kind, built.conn, built.settings, needs)
+        return await load_kind(built.kind).diagnose(built.conn, built.settings, needs)
     except ConnectorError as exc:
         out = Findings(built.name)
         out.error("connect", exc)
@@ -419,7 +386,7 @@ async def diagnose(
                 await one.conn.aclose()
     labels = {"config": "configuration", "slack": "Slack", "audit": "audit trail"}
     for name, block in cfg.connectors.items():
-        labels[name] = KIND_LABELS.get(block.kind, block.kind)
+        labels[name] = kind_label(block.kind)
     return DoctorReport(
         findings,
         str(cfg.source or "configuration"),

@@ -3,16 +3,21 @@
 ``load_config(path)`` returns a ``HelpdeskConfig`` or raises ``ConfigError``
 whose ``problems`` are one line each: ``file: field.path: what is wrong``.
 Secrets are never values in the YAML: only ``{env: NAME}`` or ``{file: PATH}``.
+
+This package knows no connector: which kinds exist and what each kind's block
+holds come in as a :class:`KindChecker` (``connectors.registry.CONFIG_KINDS``).
+The application loads its configuration through ``bot.configuration``, which
+passes it; without one, connector blocks are not checked beyond ``kind``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import yaml
 from pydantic import (
@@ -20,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -28,9 +34,22 @@ from config.durations import parse_duration
 from config.nudges import NudgeSettings
 from config.secrets import SecretRef
 from connectors.base import ALL_CAPABILITIES, Capability, ResetDelivery
-from connectors.registry import KINDS, load_kind
 
 DEFAULT_CONFIG = Path(__file__).with_name("helpdesk.yaml")
+
+
+class KindChecker(Protocol):
+    """The connector kinds, as configuration validation needs to know them."""
+
+    def names(self) -> Collection[str]:
+        """Every known ``kind``."""
+        ...
+
+    def check(
+        self, kind: str, options: Mapping[str, Any]
+    ) -> list[tuple[tuple[int | str, ...], str]]:
+        """Problems of a block's options under ``kind``: (location in the block, message)."""
+        ...
 
 
 class _Strict(BaseModel):
@@ -117,9 +136,11 @@ class ConnectorBlock(BaseModel):
 
     @field_validator("kind")
     @classmethod
-    def _known(cls, v: str) -> str:
-        if v not in KINDS:
-            raise ValueError(f"unknown connector kind {v!r}; one of {', '.join(sorted(KINDS))}")
+    def _known(cls, v: str, info: ValidationInfo) -> str:
+        kinds: KindChecker | None = (info.context or {}).get("kinds")
+        if kinds is not None and v not in kinds.names():
+            known = ", ".join(sorted(kinds.names()))
+            raise ValueError(f"unknown connector kind {v!r}; one of {known}")
         return v
 
     def options(self) -> dict[str, Any]:
@@ -257,29 +278,32 @@ def _loc(parts: tuple[int | str, ...]) -> str:
 
 
 def validate_config(
-    raw: Mapping[str, Any], source: str = "<config>", environ: Mapping[str, str] | None = None
+    raw: Mapping[str, Any],
+    source: str = "<config>",
+    environ: Mapping[str, str] | None = None,
+    *,
+    kinds: KindChecker | None = None,
 ) -> HelpdeskConfig:
-    """Validate a parsed mapping; collect every problem before raising ``ConfigError``."""
+    """Validate a parsed mapping; collect every problem before raising ``ConfigError``.
+
+    ``kinds`` checks each connector's ``kind`` and the rest of its block; without
+    it neither is checked (the application always passes it: ``bot.configuration``).
+    """
     environ = os.environ if environ is None else environ
     data = dict(raw)
     if "database_url" not in data and environ.get("DATABASE_URL"):
         data["database_url"] = environ["DATABASE_URL"]
     problems: list[str] = []
     try:
-        cfg = HelpdeskConfig.model_validate(data)
+        cfg = HelpdeskConfig.model_validate(data, context={"kinds": kinds})
     except ValidationError as exc:
         for err in exc.errors():
             problems.append(f"{source}: {_loc(err['loc'])}: {err['msg']}")
         raise ConfigError(problems) from None
 
     for name, block in cfg.connectors.items():
-        module = load_kind(block.kind)
-        try:
-            module.Settings.model_validate(block.options())
-        except ValidationError as exc:
-            for err in exc.errors():
-                loc = _loc(("connectors", name, *err["loc"]))
-                problems.append(f"{source}: {loc}: {err['msg']}")
+        for where, message in kinds.check(block.kind, block.options()) if kinds else ():
+            problems.append(f"{source}: {_loc(('connectors', name, *where))}: {message}")
 
     for cap_name, provider in cfg.capabilities.items():
         try:
@@ -337,9 +361,15 @@ def _approval_problems(entry: CatalogueEntry, cfg: HelpdeskConfig) -> list[str]:
 
 
 def load_config(
-    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    kinds: KindChecker | None = None,
 ) -> HelpdeskConfig:
-    """Read and validate ``helpdesk.yaml`` (default: the packaged demo configuration)."""
+    """Read and validate ``helpdesk.yaml`` (default: the packaged demo configuration).
+
+    ``kinds`` as for :func:`validate_config`.
+    """
     environ = os.environ if environ is None else environ
     chosen = Path(path or environ.get("HELPDESK_CONFIG") or DEFAULT_CONFIG)
     try:
@@ -354,7 +384,7 @@ def load_config(
         raise ConfigError([f"{chosen}: {where}: not valid YAML"]) from None
     if not isinstance(raw, Mapping):
         raise ConfigError([f"{chosen}: (top level): expected a mapping of settings"])
-    return validate_config(raw, str(chosen), environ)
+    return validate_config(raw, str(chosen), environ, kinds=kinds)
 
 
 def capability_labels() -> list[str]:

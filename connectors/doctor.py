@@ -1,10 +1,12 @@
 """What a connector's self-check reports, and what the deployment asks of the connector.
 
-``helpdesk doctor`` hands each connector's diagnose function (``okta_doctor``,
-``ad_doctor``, ``onelogin_doctor``) a :class:`Needs`: the capabilities routed to it,
+``helpdesk doctor`` hands each connector kind's ``diagnose(connector, settings,
+needs)`` (``connectors/okta/doctor.py``, ``connectors/ad/doctor.py``,
+``connectors/onelogin/doctor.py``) a :class:`Needs`: the capabilities routed to it,
 the catalogue groups it must change, the protected groups. The function answers
 with :class:`Finding` rows: can it connect, which roles or scopes the credential
-holds, what is missing for those needs and what is more than they require.
+holds, what is missing for those needs and what is more than they require. A kind
+with no privilege model answers with :func:`probe_only`.
 
 Findings are built from ids, names, role and scope names and vendor error codes,
 never from credentials: nothing here may hold a secret.
@@ -18,8 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config.logging import scrub_text
-from connectors.base import Capability, ResetDelivery
-from connectors.errors import ConnectorError, PermissionDenied, Unavailable
+from connectors.base import Capability, Directory, ResetDelivery
+from connectors.errors import ConnectorError, PermissionDenied, Unavailable, UserNotFound
+
+# An address no directory can hold: looking it up proves a credential works, harmlessly.
+PROBE_EMAIL = "helpdesk-doctor-probe@invalid.invalid"
 
 
 class Status(enum.StrEnum):
@@ -168,3 +173,19 @@ def join(names: Iterable[str]) -> str:
     """``a, b, c`` (or ``none``)."""
     listed = list(names)
     return ", ".join(listed) if listed else "none"
+
+
+async def probe_only(connector: Directory, kind: str) -> list[Finding]:
+    """The check of a kind with no privilege model: is the directory reachable, and no more.
+
+    Looks up :data:`PROBE_EMAIL`; "not found" proves a working credential. Other
+    connector errors propagate (the doctor reports them as a failed ``connect``).
+    """
+    out = Findings(connector.name)
+    try:
+        await connector.find_user_by_email(PROBE_EMAIL)
+        out.fail("connect", "a user matched an address that cannot exist")
+    except UserNotFound:
+        out.ok("connect", "reachable and authenticated")
+        out.skip("least privilege", f"no privilege model for {kind} connectors")
+    return out.rows

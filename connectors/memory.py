@@ -3,6 +3,9 @@
 It defines, in the plainest code, what the contract suite expects of a real
 connector, and it stands in for a directory in action tests. Faults can be
 injected (``fail_next``) to exercise outage handling.
+
+Like every kind's package it exports what the registry reads: ``Settings``,
+``build``, ``LABEL`` and ``diagnose``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from config.secrets import Secret
 from connectors.base import (
     Capability,
+    Directory,
     DirectoryGroup,
     DirectoryUser,
     ExpiringUser,
@@ -30,12 +34,15 @@ from connectors.base import (
     UnlockResult,
     UserStatus,
 )
+from connectors.doctor import Finding, Needs, probe_only
 from connectors.errors import (
     ConnectorError,
     GroupNotFound,
     InvalidState,
     UserNotFound,
 )
+
+LABEL = "memory"
 
 _CLOSED_STATES = frozenset({UserStatus.SUSPENDED, UserStatus.DEPROVISIONED, UserStatus.STAGED})
 
@@ -322,3 +329,8 @@ def build(name: str, settings: Settings, environ: Mapping[str, str]) -> MemoryDi
             target = by_name.get(group) or by_name.setdefault(group, directory.add_group(group))
             directory.members[target.id].add(user.id)
     return directory
+
+
+async def diagnose(connector: Directory, settings: Settings, needs: Needs) -> list[Finding]:
+    """The doctor's check: reachable, and no more (an in-memory directory has no privileges)."""
+    return await probe_only(connector, "memory")

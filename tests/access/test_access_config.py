@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from config.settings import ConfigError, approver_kind, load_config, validate_config
+from bot.configuration import load_config, validate_config
+from config.settings import ConfigError, approver_kind
 
 
 def _cfg(*entries: dict[str, Any], **extra: Any) -> Any:

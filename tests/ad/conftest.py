@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from connectors.ad import ActiveDirectoryConnector
+from connectors.ad.connector import ActiveDirectoryConnector
 from tests.ad.samba import SambaDC, SambaUnavailable
 from tests.conftest import missing_server
 

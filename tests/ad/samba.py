@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from config.secrets import SecretRef
-from connectors.ad import ActiveDirectoryConnector, Settings
-from connectors.ad_ldap import VerifyingTls
-from connectors.ad_ldap3 import ldap3
-from connectors.ad_values import datetime_to_filetime, guid_to_str, sid_to_str
+from connectors.ad.connector import ActiveDirectoryConnector
+from connectors.ad.ldap import VerifyingTls
+from connectors.ad.ldap3 import ldap3
+from connectors.ad.settings import Settings
+from connectors.ad.values import datetime_to_filetime, guid_to_str, sid_to_str
 
 REALM = "TEST.LOCAL"
 DOMAIN = "TEST"

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from connectors.ad import ActiveDirectoryConnector
+from connectors.ad.connector import ActiveDirectoryConnector
 from tests.ad.samba import SambaDC
 from tests.contract.connector_contract import ConnectorContract, ContractWorld
 

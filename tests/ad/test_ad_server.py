@@ -12,11 +12,11 @@ import structlog
 import trustme
 
 from config.secrets import live_secret_values
-from connectors.ad import ActiveDirectoryConnector
-from connectors.ad_errors import PASSWORD_POLICY_MESSAGE, error_from_result
-from connectors.ad_ldap import modify
-from connectors.ad_ldap3 import ldap3
-from connectors.ad_values import character_classes, filetime_to_datetime, guid_to_str
+from connectors.ad.connector import ActiveDirectoryConnector
+from connectors.ad.errors import PASSWORD_POLICY_MESSAGE, error_from_result
+from connectors.ad.ldap import modify
+from connectors.ad.ldap3 import ldap3
+from connectors.ad.values import character_classes, filetime_to_datetime, guid_to_str
 from connectors.base import (
     MembershipChange,
     ResetDelivery,

@@ -10,24 +10,18 @@ import pytest
 from pydantic import ValidationError
 
 from config.secrets import MissingSecret
-from connectors.ad import (
-    ActiveDirectoryConnector,
-    DomainPolicy,
-    Settings,
-    build,
-    is_locked,
-    password_status,
-    user_status,
-)
-from connectors.ad_errors import (
+from connectors.ad.connector import ActiveDirectoryConnector, build
+from connectors.ad.errors import (
     PASSWORD_POLICY_MESSAGE,
     TransientFailure,
     bind_error,
     error_from_exception,
     error_from_result,
 )
-from connectors.ad_ldap3 import ldap_exc
-from connectors.ad_values import (
+from connectors.ad.ldap3 import ldap_exc
+from connectors.ad.policy import DomainPolicy, is_locked, password_status, user_status
+from connectors.ad.settings import Settings
+from connectors.ad.values import (
     FILETIME_NEVER,
     INTERVAL_NEVER,
     UAC,

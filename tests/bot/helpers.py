@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from actions.providers import Providers
+from bot.configuration import validate_config
 from bot.routing import Intent, Routed
-from config.settings import HelpdeskConfig, validate_config
+from config.settings import HelpdeskConfig
 from connectors.base import MfaFactor, UserStatus
 from connectors.memory import MemoryDirectory
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.configuration import load_config, validate_config
+from config import settings
 from config.durations import parse_duration
 from config.secrets import MissingSecret, SecretRef
-from config.settings import ConfigError, load_config, validate_config
+from config.settings import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,6 +68,37 @@ def test_second_stage_problems(tmp_path: Path) -> None:
     assert "f.yaml: capabilities.unlock: no connector named 'nowhere'" in text
     assert "f.yaml: capabilities.teleport: unknown capability" in text
     assert "f.yaml: catalogue.0.provider: no connector named 'x'" in text
+
+
+class _Kinds:
+    """A kinds checker knowing one kind, ``x``, whose block takes no ``depth``."""
+
+    def names(self) -> list[str]:
+        return ["x"]
+
+    def check(
+        self, kind: str, options: Mapping[str, Any]
+    ) -> list[tuple[tuple[int | str, ...], str]]:
+        return [(("depth", 0), "too deep")] if "depth" in options else []
+
+
+def test_connector_blocks_are_checked_by_the_kinds_given() -> None:
+    """``config`` knows no kind: the checker it is given decides, in the usual format."""
+    unknown = {"connectors": {"a": {"kind": "y"}}}
+    with pytest.raises(ConfigError) as info:
+        settings.validate_config(unknown, "f.yaml", {}, kinds=_Kinds())
+    assert info.value.problems == [
+        "f.yaml: connectors.a.kind: Value error, unknown connector kind 'y'; one of x"
+    ]
+    deep = {"connectors": {"a": {"kind": "x", "depth": [1]}}, "capabilities": {"unlock": "b"}}
+    with pytest.raises(ConfigError) as info:
+        settings.validate_config(deep, "f.yaml", {}, kinds=_Kinds())
+    assert info.value.problems == [
+        "f.yaml: connectors.a.depth.0: too deep",
+        "f.yaml: capabilities.unlock: no connector named 'b' (configured: a)",
+    ]
+    # Without a checker nothing about the blocks is known, so nothing is refused.
+    assert settings.validate_config(unknown, "f.yaml", {}).connectors["a"].kind == "y"
 
 
 def test_secrets_are_references_not_values() -> None:

@@ -8,10 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.configuration import load_config
 from bot.demo import DEMO_CATALOGUE, demo_catalogue
 from bot.replies import Button, Reply
 from bot.terminal import DemoPeople, Screen
-from config.settings import CatalogueEntry, load_config
+from config.settings import CatalogueEntry
 from sandboxes.okta.seed import DEMO_SEED
 from sandboxes.okta.state import load_seed
 

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from config.settings import validate_config
+from bot.configuration import validate_config
 from tests.deploy.artifacts import ROOT
 
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())

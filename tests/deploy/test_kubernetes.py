@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from config.settings import validate_config
+from bot.configuration import validate_config
 from tests.conftest import missing_server
 from tests.deploy.artifacts import KUBERNETES, ROOT, manifests, mebibytes, one, secret_keys
 

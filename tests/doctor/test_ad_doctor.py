@@ -9,19 +9,19 @@ from collections.abc import Callable
 
 import pytest
 
-from connectors.ad import ActiveDirectoryConnector
-from connectors.ad_doctor import (
+from connectors.ad.acl import (
     ACCESS_ALLOWED,
     ACCESS_ALLOWED_OBJECT,
     ACCESS_DENIED,
     ACCESS_DENIED_OBJECT,
     INHERIT_ONLY_ACE,
     RESET_PASSWORD_RIGHT,
-    diagnose,
     has_control_access,
     parse_dacl,
 )
-from connectors.ad_values import sid_to_str
+from connectors.ad.connector import ActiveDirectoryConnector
+from connectors.ad.doctor import diagnose
+from connectors.ad.values import sid_to_str
 from connectors.base import Capability, ResetDelivery
 from connectors.doctor import Finding, Needs, Status
 from tests.ad.samba import ADMIN_PASSWORD, USERS_CN, SambaDC
@@ -42,6 +42,11 @@ ACCOUNT_PASSWORD = "Doc-" + secrets.token_hex(8) + "#Q"
 
 def _by_check(rows: list[Finding]) -> dict[str, Finding]:
     return {f.check: f for f in rows}
+
+
+async def _diagnose(connector: ActiveDirectoryConnector, needs: Needs) -> list[Finding]:
+    """The kind's ``diagnose``, with the settings the connector was built from."""
+    return await diagnose(connector, connector.settings, needs)
 
 
 # -- the DACL evaluation, on hand-made descriptors ---------------------------------------
@@ -127,7 +132,7 @@ def test_malformed_descriptors_are_refused() -> None:
 
 
 async def test_delegated_service_account(ad: ActiveDirectoryConnector) -> None:
-    rows = await diagnose(ad, NEEDS)
+    rows = await _diagnose(ad, NEEDS)
     found = _by_check(rows)
     assert found["connect"].status is Status.OK
     assert found["connect"].summary.startswith("bound as CN=svc-helpdesk")
@@ -150,7 +155,7 @@ async def test_domain_admin_is_over_privileged(
     make_connector: Callable[..., ActiveDirectoryConnector],
 ) -> None:
     admin = make_connector(bind_dn=f"CN=Administrator,{USERS_CN}", password=ADMIN_PASSWORD)
-    found = _by_check(await diagnose(admin, NEEDS))
+    found = _by_check(await _diagnose(admin, NEEDS))
     over = found["least privilege"]
     assert over.status is Status.FAIL
     assert "Domain Admins" in over.data["privileged_groups"]
@@ -162,7 +167,7 @@ async def test_account_without_delegation(
 ) -> None:
     bare = samba_dc.make_user("svc-bare", ou=USERS_CN, password=ACCOUNT_PASSWORD)
     conn = make_connector(bind_dn=bare.dn, password=ACCOUNT_PASSWORD)
-    rows = await diagnose(conn, NEEDS)
+    rows = await _diagnose(conn, NEEDS)
     found = _by_check(rows)
     assert found["connect"].status is Status.OK
     assert found["least privilege"].status is Status.OK  # not privileged, just powerless
@@ -184,7 +189,7 @@ async def test_write_on_a_protected_group_is_flagged(
     ace = f"(OA;;WP;{g['member']};;{sid_to_str(raw)})"
     samba_dc._tool("dsacl", "set", f"--objectdn=CN=it-admins,{USERS_CN}", f"--sddl={ace}")
     conn = make_connector(bind_dn=wide.dn, password=ACCOUNT_PASSWORD)
-    rows = await diagnose(conn, NEEDS)
+    rows = await _diagnose(conn, NEEDS)
     writable = [f for f in rows if f.check == "protected groups" and f.status is Status.WARN]
     assert writable and writable[0].data["writable"] == ["it-admins"]
 
@@ -193,10 +198,10 @@ async def test_links_are_refused_and_a_bad_password_fails_to_connect(
     make_connector: Callable[..., ActiveDirectoryConnector],
 ) -> None:
     links = Needs(capabilities=Capability.PASSWORD_RESET, reset_delivery=ResetDelivery.LINK)
-    found = _by_check(await diagnose(make_connector(), links))
+    found = _by_check(await _diagnose(make_connector(), links))
     assert found["reset delivery"].status is Status.FAIL
     password = "not-the-password-" + secrets.token_hex(4)
-    rows = await diagnose(make_connector(password=password), NEEDS)
+    rows = await _diagnose(make_connector(password=password), NEEDS)
     assert [f.check for f in rows] == ["connect"]
     assert rows[0].status is Status.FAIL
     assert "invalid credentials" in rows[0].summary

@@ -18,17 +18,18 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors.base import ALL_CAPABILITIES, Capability, ResetDelivery
 from connectors.doctor import Finding, Findings, Needs, Status
-from connectors.okta import DEFAULT_SCOPES, OktaConnector
-from connectors.okta_doctor import (
+from connectors.okta.connector import OktaConnector
+from connectors.okta.doctor import diagnose
+from connectors.okta.errors import Subject
+from connectors.okta.privilege import (
     Need,
     assess_roles,
-    diagnose,
     least_roles,
     least_scopes,
     needs_of,
     target_findings,
 )
-from connectors.okta_errors import Subject
+from connectors.okta.settings import DEFAULT_SCOPES
 from tests.okta.conftest import BOT_ROLES, OktaRig, contract_state, okta_rig
 
 EVERYTHING = Capability.NONE
@@ -49,6 +50,11 @@ def _by_check(rows: list[Finding]) -> dict[str, Finding]:
     return {f.check: f for f in rows}
 
 
+async def _diagnose(connector: OktaConnector, needs: Needs) -> list[Finding]:
+    """The kind's ``diagnose``, with the settings the connector was built from."""
+    return await diagnose(connector, connector.settings, needs)
+
+
 def _owner(login: str, roles: list[str], token: str) -> dict[str, list[dict[str, Any]]]:
     """Seed extras: a service user holding ``roles`` and an API token it owns."""
     return {
@@ -66,7 +72,7 @@ def _owner(login: str, roles: list[str], token: str) -> dict[str, list[dict[str,
 
 
 async def test_least_privileged_token_passes(rig: OktaRig) -> None:
-    rows = await diagnose(rig.connector(), NEEDS)
+    rows = await _diagnose(rig.connector(), NEEDS)
     found = _by_check(rows)
     assert found["connect"].status is Status.OK
     assert "bot@example.com" in found["connect"].summary
@@ -86,7 +92,7 @@ async def test_least_privileged_token_passes(rig: OktaRig) -> None:
 async def test_super_admin_token_is_over_privileged() -> None:
     state = contract_state(**_owner("root-svc@example.com", ["SUPER_ADMIN"], "root-token-x1"))
     async with okta_rig(state) as rig:
-        rows = await diagnose(rig.connector(token="root-token-x1"), NEEDS)
+        rows = await _diagnose(rig.connector(token="root-token-x1"), NEEDS)
     found = _by_check(rows)
     assert found["admin roles"].status is Status.OK  # it can do everything...
     over = found["least privilege"]
@@ -103,7 +109,7 @@ async def test_org_admin_through_a_group_is_over_privileged() -> None:
     extra["groups"] = [{"name": "okta-admins", "roles": ["ORG_ADMIN"]}]
     extra["users"][0]["groups"] = ["okta-admins"]
     async with okta_rig(contract_state(**extra)) as rig:
-        rows = await diagnose(rig.connector(token="org-token-x1"), NEEDS)
+        rows = await _diagnose(rig.connector(token="org-token-x1"), NEEDS)
     found = _by_check(rows)
     assert found["least privilege"].status is Status.FAIL
     assert "ORG_ADMIN" in found["least privilege"].summary
@@ -113,7 +119,7 @@ async def test_org_admin_through_a_group_is_over_privileged() -> None:
 async def test_help_desk_only_token_cannot_read_roles() -> None:
     state = contract_state(**_owner("hd@example.com", ["HELP_DESK_ADMIN"], "hd-token-x1"))
     async with okta_rig(state) as rig:
-        rows = await diagnose(rig.connector(token="hd-token-x1"), NEEDS)
+        rows = await _diagnose(rig.connector(token="hd-token-x1"), NEEDS)
     found = _by_check(rows)
     roles = found["admin roles"]
     assert roles.status is Status.FAIL
@@ -125,7 +131,7 @@ async def test_help_desk_only_token_cannot_read_roles() -> None:
 async def test_missing_group_membership_role_fails() -> None:
     extra = _owner("hdr@example.com", ["HELP_DESK_ADMIN", "REPORT_ADMIN"], "hdr-token-x1")
     async with okta_rig(contract_state(**extra)) as rig:
-        rows = await diagnose(rig.connector(token="hdr-token-x1"), NEEDS)
+        rows = await _diagnose(rig.connector(token="hdr-token-x1"), NEEDS)
     roles = _by_check(rows)["admin roles"]
     assert roles.status is Status.FAIL
     assert Need.MEMBERSHIP.value in roles.summary
@@ -133,7 +139,7 @@ async def test_missing_group_membership_role_fails() -> None:
     # Without the groups capability the same token is exactly right.
     async with okta_rig(contract_state(**extra)) as rig:
         needs = Needs(capabilities=EVERYTHING & ~Capability.GROUPS)
-        rows = await diagnose(rig.connector(token="hdr-token-x1"), needs)
+        rows = await _diagnose(rig.connector(token="hdr-token-x1"), needs)
     found = _by_check(rows)
     assert found["admin roles"].status is Status.OK
     assert found["least privilege"].status is Status.OK
@@ -142,7 +148,7 @@ async def test_missing_group_membership_role_fails() -> None:
 async def test_group_admin_is_more_than_needed() -> None:
     extra = _owner("ga@example.com", ["USER_ADMIN", "REPORT_ADMIN"], "ga-token-x1")
     async with okta_rig(contract_state(**extra)) as rig:
-        rows = await diagnose(rig.connector(token="ga-token-x1"), NEEDS)
+        rows = await _diagnose(rig.connector(token="ga-token-x1"), NEEDS)
     found = _by_check(rows)
     assert found["admin roles"].status is Status.OK
     assert found["least privilege"].status is Status.WARN
@@ -155,14 +161,14 @@ async def test_catalogue_and_protected_groups_must_exist(rig: OktaRig) -> None:
         groups=("figma-editors", "no-such-group"),
         protected_groups=("payroll-admins", "ghosts"),
     )
-    found = _by_check(await diagnose(rig.connector(), needs))
+    found = _by_check(await _diagnose(rig.connector(), needs))
     assert found["group no-such-group"].status is Status.FAIL
     assert found["protected groups"].status is Status.WARN
     assert found["protected groups"].data["missing"] == ["ghosts"]
 
 
 async def test_revoked_token_fails_to_connect(rig: OktaRig) -> None:
-    rows = await diagnose(rig.connector(token="not-a-token-at-all"), NEEDS)
+    rows = await _diagnose(rig.connector(token="not-a-token-at-all"), NEEDS)
     assert [f.check for f in rows] == ["connect"]
     assert rows[0].status is Status.FAIL
     assert "API token" in rows[0].summary
@@ -199,7 +205,7 @@ async def test_service_app_with_the_least_scopes(key_pair: tuple[str, dict[str, 
     state = contract_state()
     state.add_oauth_client(CLIENT_ID, jwks=[public], scopes=DEFAULT_SCOPES, roles=BOT_ROLES)
     async with okta_rig(state) as rig:
-        rows = await diagnose(_service_app(rig, pem), NEEDS)
+        rows = await _diagnose(_service_app(rig, pem), NEEDS)
     found = _by_check(rows)
     assert found["connect"].status is Status.OK
     assert CLIENT_ID in found["connect"].summary
@@ -215,11 +221,11 @@ async def test_service_app_scopes_missing_and_extra(key_pair: tuple[str, dict[st
     state.add_oauth_client(CLIENT_ID, jwks=[public], scopes=granted, roles=BOT_ROLES)
     async with okta_rig(state) as rig:
         lacking = _service_app(rig, pem, scopes=("okta.users.manage", "okta.groups.manage"))
-        found = _by_check(await diagnose(lacking, NEEDS))
+        found = _by_check(await _diagnose(lacking, NEEDS))
         assert found["scopes"].status is Status.FAIL
         assert found["scopes"].data["missing"] == ["okta.policies.read", "okta.roles.read"]
         only_expiry = Needs(capabilities=Capability.PASSWORD_EXPIRY)
-        found = _by_check(await diagnose(_service_app(rig, pem), only_expiry))
+        found = _by_check(await _diagnose(_service_app(rig, pem), only_expiry))
         assert found["scopes"].status is Status.WARN
         assert "okta.users.manage" in found["scopes"].data["extra"]
 
@@ -231,7 +237,7 @@ async def test_service_app_asking_for_an_ungranted_scope(
     state = contract_state()
     state.add_oauth_client(CLIENT_ID, jwks=[public], scopes=["okta.users.read"], roles=BOT_ROLES)
     async with okta_rig(state) as rig:
-        rows = await diagnose(_service_app(rig, pem), NEEDS)
+        rows = await _diagnose(_service_app(rig, pem), NEEDS)
     assert [f.check for f in rows] == ["connect"]
     assert rows[0].status is Status.FAIL
     assert rows[0].data["code"] == "invalid_scope"
@@ -245,7 +251,7 @@ async def test_targets_are_read_from_the_roles_api(
 ) -> None:
     """Real Okta answers the targets list; ``[]`` means the role is not limited."""
     connector = rig.connector()
-    pages = connector._pages
+    pages = connector.api.pages
     answers = {
         "GROUP_MEMBERSHIP_ADMIN": [[{"id": "00g1", "profile": {"name": "figma-editors"}}]],
         "HELP_DESK_ADMIN": [[]],
@@ -265,12 +271,12 @@ async def test_targets_are_read_from_the_roles_api(
         async for page in pages(path, params, subject):
             yield page
 
-    me, _ = await connector._raw("GET", connector._url("/api/v1/users/me"), Subject.USER)
+    me = await connector.api.get("/api/v1/users/me", subject=Subject.USER)
     path = f"/api/v1/users/{me['id']}/roles"
-    listed, _ = await connector._raw("GET", connector._url(path), Subject.OTHER)
+    listed = await connector.api.get(path, subject=Subject.OTHER)
     role_of = {item["id"]: item["type"] for item in listed}
-    monkeypatch.setattr(connector, "_pages", fake_pages)
-    found = _by_check(await diagnose(connector, NEEDS))
+    monkeypatch.setattr(connector.api, "pages", fake_pages)
+    found = _by_check(await _diagnose(connector, NEEDS))
     assert len(seen) == 2
     assert found["targets GROUP_MEMBERSHIP_ADMIN"].status is Status.OK
     assert found["targets GROUP_MEMBERSHIP_ADMIN"].data["targets"] == ["figma-editors"]

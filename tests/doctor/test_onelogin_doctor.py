@@ -17,8 +17,8 @@ import pytest
 
 from connectors.base import Capability, ResetDelivery
 from connectors.doctor import Finding, Needs, Status
-from connectors.onelogin import OneLoginConnector, Settings, build
-from connectors.onelogin_doctor import (
+from connectors.onelogin.connector import OneLoginConnector, build
+from connectors.onelogin.doctor import (
     ProbeResults,
     Right,
     Scope,
@@ -27,6 +27,7 @@ from connectors.onelogin_doctor import (
     least_scope,
     rights_needed,
 )
+from connectors.onelogin.settings import Settings
 from sandboxes.onelogin import DEMO_SEED, OneLoginSandbox, load_seed, run_onelogin_sandbox
 
 SECRET_ENV = "ONELOGIN_DOCTOR_SECRET"

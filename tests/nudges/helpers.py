@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 
 from actions.nudges import NudgeRunner
 from actions.providers import Providers
+from bot.configuration import validate_config
 from bot.nudges import NUDGE_BLOCK_PREFIX, build_runner, nudge_client
-from config.settings import HelpdeskConfig, validate_config
+from config.settings import HelpdeskConfig
 from connectors.base import Capability, DirectoryUser, UserStatus
 from connectors.memory import MemoryDirectory
 from sandboxes.slack import Message, RunningSlackFake, SlackState, Workspace, run_slack_fake

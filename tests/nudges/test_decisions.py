@@ -19,9 +19,10 @@ from actions.nudges import (
     sources_for,
     window_end,
 )
+from bot.configuration import validate_config
 from bot.nudges import render_nudge, render_summary
 from config.nudges import NudgeSettings
-from config.settings import ConfigError, validate_config
+from config.settings import ConfigError
 from connectors.base import DirectoryUser, ExpiringUser, PasswordStatus, UserStatus
 from connectors.memory import MemoryDirectory
 from store.nudges import NudgeKey

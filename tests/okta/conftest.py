@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from connectors.okta import OktaConnector, Settings, build
-from connectors.okta_http import Timer
+from connectors.okta.connector import OktaConnector, build
+from connectors.okta.pacing import Timer
+from connectors.okta.settings import Settings
 from sandboxes.okta import (
     Exchange,
     ManualClock,

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors.base import ResetDelivery
 from connectors.errors import PermissionDenied
-from connectors.okta import DEFAULT_SCOPES
+from connectors.okta.settings import DEFAULT_SCOPES
 from sandboxes.okta import ManualClock
 from tests.okta.conftest import BOT_ROLES, OktaRig, contract_state, okta_rig
 

@@ -21,16 +21,13 @@ from connectors.errors import (
     Unavailable,
     UserNotFound,
 )
-from connectors.okta import OktaConnector, Settings, build, quote_search_value
-from connectors.okta_errors import DEFAULT_POLICY_MESSAGE, Subject, to_connector_error
-from connectors.okta_http import (
-    OktaHttpError,
-    OktaTransportError,
-    _should_retry,
-    bucket_of,
-    seconds_until_reset,
-)
-from connectors.okta_policy import PasswordPolicy, PolicySet, password_status
+from connectors.okta.connector import OktaConnector, build
+from connectors.okta.errors import DEFAULT_POLICY_MESSAGE, Subject, to_connector_error
+from connectors.okta.http import OktaHttpError, OktaTransportError, _should_retry
+from connectors.okta.pacing import bucket_of, seconds_until_reset
+from connectors.okta.policy import PasswordPolicy, PolicySet, password_status
+from connectors.okta.settings import Settings
+from connectors.okta.values import quote_search_value
 from sandboxes.okta.expressions import Compare, parse
 
 ORG = "https://acme.okta.com"
@@ -292,7 +289,7 @@ async def test_next_link_off_the_org_is_refused(monkeypatch: pytest.MonkeyPatch)
         calls.append(url)
         return [{"id": "00u1"}], "https://evil.example.com/api/v1/users?after=00u1"
 
-    monkeypatch.setattr(connector, "_raw", fake_raw)
+    monkeypatch.setattr(connector.api, "request", fake_raw)
     with pytest.raises(ConnectorError, match="off the org"):
         async for _ in connector.iter_user_pages():
             pass

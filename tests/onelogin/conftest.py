@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from connectors.onelogin import OneLoginConnector, Settings, build
+from connectors.onelogin.connector import OneLoginConnector, build
+from connectors.onelogin.settings import Settings
 from sandboxes.onelogin import DEMO_SEED, OneLoginSandbox, load_seed, run_onelogin_sandbox
 
 SECRET_ENV = "ONELOGIN_TEST_CLIENT_SECRET"

@@ -21,12 +21,10 @@ from connectors.errors import (
     PolicyRejected,
     UserNotFound,
 )
-from connectors.onelogin import (
-    OneLoginConnector,
-    Settings,
-    generate_temp_password,
-)
-from connectors.onelogin_http import OneLoginHttp
+from connectors.onelogin.connector import OneLoginConnector
+from connectors.onelogin.http import OneLoginHttp
+from connectors.onelogin.settings import Settings
+from connectors.onelogin.values import generate_temp_password
 from connectors.registry import load_kind
 from sandboxes.onelogin import DEMO_SEED, OneLoginSandbox, load_seed, run_onelogin_sandbox
 from tests.onelogin.conftest import SECRET_ENV, connector_for

@@ -10,7 +10,7 @@ import pytest
 
 from connectors.base import ResetDelivery
 from connectors.errors import PermissionDenied, Unavailable
-from connectors.onelogin import OneLoginConnector
+from connectors.onelogin.connector import OneLoginConnector
 from sandboxes.onelogin import DEMO_SEED, ManualClock, OneLoginSandbox, load_seed
 from sandboxes.onelogin import run_onelogin_sandbox as serve
 from tests.onelogin.conftest import SleepRecorder, connector_for

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from connectors.errors import GroupNotFound, InvalidState, PolicyRejected, UserNotFound
-from connectors.onelogin_errors import Subject, error_from_response, parse_error_body
+from connectors.onelogin.errors import Subject, error_from_response, parse_error_body
 from sandboxes.onelogin import (
     DEMO_SEED,
     ManualClock,

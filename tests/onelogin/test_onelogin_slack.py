@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.configuration import validate_config
 from bot.serve import slack_surface
 from bot.slack.server import build_http_app, running_http
-from config.settings import validate_config
 from sandboxes.onelogin import DEMO_SEED, OneLoginSandbox, load_seed, run_onelogin_sandbox
 from sandboxes.slack import SlackEventSender, SlackState, Workspace, run_slack_fake
 

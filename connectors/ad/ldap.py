@@ -36,14 +36,14 @@ from tenacity import (
 
 from config.logging import get_logger
 from config.secrets import Secret
-from connectors.ad_errors import (
+from connectors.ad.errors import (
     TransientFailure,
     bind_error,
     error_from_exception,
     error_from_result,
 )
-from connectors.ad_ldap3 import ldap3, ldap_exc
-from connectors.ad_values import Entry
+from connectors.ad.ldap3 import ldap3, ldap_exc
+from connectors.ad.values import Entry
 from connectors.errors import ConnectorError, UserNotFound
 
 T = TypeVar("T")

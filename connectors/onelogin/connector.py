@@ -3,7 +3,7 @@
 A thin async client rather than the official ``onelogin`` SDK: the SDK is generated
 onto urllib3 (blocking, so a thread per call here), hides the ``X-RateLimit-*`` headers
 and ``After-Cursor`` this connector paces and pages with, and retries on its own terms,
-where a POST must never be replayed blindly (``connectors/onelogin_http.py``).
+where a POST must never be replayed blindly (:mod:`connectors.onelogin.http`).
 
 Users are keyed by OneLogin's numeric user id (as a string). Group access is role
 membership: a :class:`~connectors.base.DirectoryGroup` here is a OneLogin role.
@@ -28,42 +28,35 @@ How each role is served, and why:
 * MFA: ``GET``/``DELETE /api/2/mfa/users/{id}/devices[/{device_id}]``.
 * Password expiry: the user's ``password_changed_at`` plus the applicable user
   policy's ``password_expiration_days`` (0 = never), read from
-  ``GET /api/2/policies/{id}``. OneLogin assigns user policies through groups and
-  the user resource does not name its policy, so the policy id is taken from the
-  user's ``policy_id`` when the answer has one, else from ``policy_by_group``
-  (OneLogin group id -> policy id), else ``default_policy_id``; when none applies or
-  the policy cannot be read, ``max_password_age_days`` is the fallback.
+  ``GET /api/2/policies/{id}`` (:mod:`connectors.onelogin.expiry` says which
+  policy applies).
 * Privileged accounts: holders of a protected role (the helpdesk's protected groups
   plus ``protected_roles``) and, with ``check_admin_privileges``, anyone assigned a
   delegated-administration privilege directly or through a role
-  (``/api/1/privileges``, which needs a subscription with Delegated Administration).
+  (``/api/1/privileges``, which needs a subscription with Delegated Administration;
+  :mod:`connectors.onelogin.privileges`).
 
 Transport, tokens, retries, rate limits and paging live in
-:mod:`connectors.onelogin_http`; the status-to-error table in
-:mod:`connectors.onelogin_errors`.
+:mod:`connectors.onelogin.http`; the status-to-error table in
+:mod:`connectors.onelogin.errors`; the connector block in
+:mod:`connectors.onelogin.settings`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
-import re
-import secrets
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
-from urllib.parse import quote, urlsplit
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config.logging import get_logger
-from config.secrets import Secret, SecretRef
+from config.secrets import Secret
 from connectors.base import (
     Capability,
     DirectoryGroup,
@@ -87,196 +80,26 @@ from connectors.errors import (
     Unavailable,
     UserNotFound,
 )
-from connectors.onelogin_errors import Subject
-from connectors.onelogin_http import OneLoginHttp, RetryPolicy, Sleep
-
-log = get_logger(__name__)
-
-# OneLogin user ``status`` values (https://developers.onelogin.com/api-docs/1/users/update-user).
-STATUS_UNACTIVATED = 0
-STATUS_ACTIVE = 1
-STATUS_SUSPENDED = 2
-STATUS_LOCKED = 3
-STATUS_PASSWORD_EXPIRED = 4
-STATUS_AWAITING_PASSWORD_RESET = 5
-STATUS_PASSWORD_PENDING = 7
-STATUS_SECURITY_QUESTIONS_REQUIRED = 8
-# OneLogin user ``state`` values (https://developers.onelogin.com/api-docs/1/users/set-state).
-STATE_UNAPPROVED = 0
-STATE_APPROVED = 1
-STATE_REJECTED = 2
-STATE_UNLICENSED = 3
-
-_STATUS_MAP: dict[int, UserStatus] = {
-    STATUS_UNACTIVATED: UserStatus.STAGED,
-    STATUS_ACTIVE: UserStatus.ACTIVE,
-    STATUS_SUSPENDED: UserStatus.SUSPENDED,
-    STATUS_LOCKED: UserStatus.LOCKED_OUT,
-    STATUS_PASSWORD_EXPIRED: UserStatus.PASSWORD_EXPIRED,
-    STATUS_AWAITING_PASSWORD_RESET: UserStatus.PASSWORD_EXPIRED,
-    STATUS_PASSWORD_PENDING: UserStatus.STAGED,
-    STATUS_SECURITY_QUESTIONS_REQUIRED: UserStatus.ACTIVE,
-}
-_STATE_MAP: dict[int, UserStatus] = {
-    STATE_UNAPPROVED: UserStatus.STAGED,
-    STATE_REJECTED: UserStatus.DEPROVISIONED,
-    STATE_UNLICENSED: UserStatus.SUSPENDED,
-}
-_CLOSED_STATES = frozenset({UserStatus.SUSPENDED, UserStatus.DEPROVISIONED, UserStatus.STAGED})
-
-# Characters OneLogin's filters give no special meaning to; "*" (wildcard), "!"
-# (negation), "," and anything needing quotes are refused rather than escaped,
-# because OneLogin documents no escape.
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9.#$%&'+/=?^_`{|}~-]{1,64}"
-    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+from connectors.onelogin.cache import TtlCache
+from connectors.onelogin.errors import Subject
+from connectors.onelogin.expiry import PasswordExpiry
+from connectors.onelogin.http import OneLoginHttp, RetryPolicy, Sleep
+from connectors.onelogin.privileges import Privileges
+from connectors.onelogin.settings import ConnectorOptions, Settings
+from connectors.onelogin.values import (
+    CLOSED_STATES,
+    EMAIL,
+    NUMERIC_ID,
+    STATE_MAP,
+    STATUS_AWAITING_PASSWORD_RESET,
+    STATUS_LOCKED,
+    STATUS_MAP,
+    as_datetime,
+    as_int,
+    generate_temp_password,
 )
-_NUMERIC_ID = re.compile(r"^[0-9]{1,19}$")
 
-# Temporary passwords: OneLogin's accepted specials
-# (https://developers.onelogin.com/api-docs/1/users/set-password-in-cleartext), minus
-# those Slack formatting would eat ("*", "_", "&", ":", ...).
-_LOWER = "abcdefghijkmnopqrstuvwxyz"
-_UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ"
-_DIGITS = "23456789"
-_SPECIALS = "!#%+=-.@$"
-
-
-class Settings(BaseModel):
-    """One OneLogin account: where it is, the API credential and how the bot uses it.
-
-    Give exactly one of ``subdomain`` (``acme`` -> ``https://acme.onelogin.com``),
-    ``region`` (``us``/``eu`` -> ``https://api.us.onelogin.com``) or ``base_url``.
-    ``base_url`` must be https unless it points at this machine (a local test server).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    subdomain: str | None = None
-    region: Literal["us", "eu"] | None = None
-    base_url: str | None = None
-    client_id: str = Field(min_length=1)
-    client_secret: SecretRef
-    connect_timeout: float = Field(default=5.0, gt=0)
-    read_timeout: float = Field(default=20.0, gt=0)
-    max_attempts: int = Field(default=4, ge=1, le=10)
-    max_retry_wait: float = Field(default=60.0, ge=0)
-    verify_ca_file: Path | None = None
-    # Reset delivery: OneLogin offers temporary passwords only.
-    temp_password_length: int = Field(default=16, ge=10, le=64)
-    require_password_change: bool = True
-    validate_password_policy: bool = True
-    # Privileged accounts.
-    protected_roles: list[str] = []
-    check_admin_privileges: bool = True
-    # Password expiry.
-    default_policy_id: int | None = None
-    policy_by_group: dict[int, int] = {}
-    max_password_age_days: int | None = Field(default=90, ge=0)
-    page_size: int = Field(default=100, ge=1, le=100)
-    cache_ttl_seconds: float = Field(default=300.0, ge=0)
-
-    @field_validator("subdomain")
-    @classmethod
-    def _subdomain_shape(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", v):
-            raise ValueError("a OneLogin subdomain is letters, digits and '-' (e.g. 'acme')")
-        return v
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url_shape(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        parts = urlsplit(v)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ValueError("base_url must be an absolute https:// URL")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
-            raise ValueError("base_url must use https (plain http only for 127.0.0.1/localhost)")
-        if parts.query or parts.fragment:
-            raise ValueError("base_url must not have a query or fragment")
-        return v.rstrip("/")
-
-    @model_validator(mode="after")
-    def _one_location(self) -> Settings:
-        given = [x for x in (self.subdomain, self.region, self.base_url) if x is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of 'subdomain', 'region' or 'base_url'")
-        return self
-
-    def resolved_base_url(self) -> str:
-        """The API root this configuration points at."""
-        if self.base_url is not None:
-            return self.base_url
-        if self.subdomain is not None:
-            return f"https://{self.subdomain}.onelogin.com"
-        return f"https://api.{self.region}.onelogin.com"
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectorOptions:
-    """The behaviour knobs of :class:`OneLoginConnector`, separate from transport."""
-
-    temp_password_length: int = 16
-    require_password_change: bool = True
-    validate_password_policy: bool = True
-    protected_roles: tuple[str, ...] = ()
-    check_admin_privileges: bool = True
-    default_policy_id: int | None = None
-    policy_by_group: Mapping[int, int] = field(default_factory=dict)
-    max_password_age: timedelta | None = timedelta(days=90)
-    page_size: int = 100
-    cache_ttl: float = 300.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ConnectorOptions:
-        days = settings.max_password_age_days
-        return cls(
-            temp_password_length=settings.temp_password_length,
-            require_password_change=settings.require_password_change,
-            validate_password_policy=settings.validate_password_policy,
-            protected_roles=tuple(settings.protected_roles),
-            check_admin_privileges=settings.check_admin_privileges,
-            default_policy_id=settings.default_policy_id,
-            policy_by_group=dict(settings.policy_by_group),
-            max_password_age=timedelta(days=days) if days else None,
-            page_size=settings.page_size,
-            cache_ttl=settings.cache_ttl_seconds,
-        )
-
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class _TtlCache(Generic[K, V]):
-    """A small cache whose entries expire ``ttl`` seconds after they were stored."""
-
-    def __init__(self, ttl: float, clock: Callable[[], float]) -> None:
-        self._ttl = ttl
-        self._clock = clock
-        self._items: dict[K, tuple[float, V]] = {}
-
-    def get(self, key: K) -> tuple[bool, V | None]:
-        item = self._items.get(key)
-        if item is None or item[0] <= self._clock():
-            self._items.pop(key, None)
-            return False, None
-        return True, item[1]
-
-    def put(self, key: K, value: V) -> None:
-        self._items[key] = (self._clock() + self._ttl, value)
-
-
-@dataclass(frozen=True, slots=True)
-class _Privilege:
-    """A delegated-administration privilege and who holds it."""
-
-    id: str
-    name: str
-    user_ids: frozenset[int]
-    role_ids: frozenset[int]
+log = get_logger("connectors.onelogin")
 
 
 class OneLoginConnector:
@@ -304,10 +127,9 @@ class OneLoginConnector:
         self._options = options or ConnectorOptions()
         self._now = now or (lambda: datetime.now(UTC))
         ttl = self._options.cache_ttl
-        self._roles_by_name: _TtlCache[str, list[DirectoryGroup]] = _TtlCache(ttl, monotonic)
-        self._policy_days: _TtlCache[int, int | None] = _TtlCache(ttl, monotonic)
-        self._privileges_cache: _TtlCache[str, list[_Privilege]] = _TtlCache(ttl, monotonic)
-        self._privileges_lock = asyncio.Lock()
+        self._roles_by_name: TtlCache[str, list[DirectoryGroup]] = TtlCache(ttl, monotonic)
+        self._expiry = PasswordExpiry(name, http, self._options, monotonic)
+        self._privileges = Privileges(http, ttl, monotonic)
 
     def __repr__(self) -> str:
         return f"OneLoginConnector(name={self.name!r}, base_url={self._http.base_url!r})"
@@ -321,7 +143,7 @@ class OneLoginConnector:
     async def find_user_by_email(self, email: str) -> DirectoryUser:
         """Return the one user whose email is exactly ``email`` (any case)."""
         wanted = email.strip()
-        if len(wanted) > 254 or not _EMAIL.fullmatch(wanted):
+        if len(wanted) > 254 or not EMAIL.fullmatch(wanted):
             raise UserNotFound(self.name, "not an email address OneLogin can search for exactly")
         matches: dict[str, dict[str, Any]] = {}
         async for page in self._http.paginate(
@@ -357,7 +179,7 @@ class OneLoginConnector:
                 if await self._holds_role(raw, int(role.id)):
                     reasons.append(Protection(ProtectionKind.PROTECTED_GROUP, f"role {role.name}"))
         if self._options.check_admin_privileges:
-            for privilege in await self._privileges():
+            for privilege in await self._privileges.all():
                 if uid in privilege.user_ids:
                     held = f"OneLogin privilege {privilege.name}"
                     reasons.append(Protection(ProtectionKind.ADMIN_ROLE, held))
@@ -438,7 +260,7 @@ class OneLoginConnector:
                 "set password_reset.delivery to temp_password",
             )
         current = self._user_from(await self._raw_user(user.id))
-        if current.status in _CLOSED_STATES:
+        if current.status in CLOSED_STATES:
             raise InvalidState(self.name, f"user {user.id} is {current.status}", code="status")
         password = Secret(generate_temp_password(self._options.temp_password_length))
         validate = "true" if self._options.validate_password_policy else "false"
@@ -535,7 +357,7 @@ class OneLoginConnector:
     # -- ExpiryReporter -------------------------------------------------------
     async def password_status(self, user: DirectoryUser) -> PasswordStatus:
         """Last change and expiry from ``password_changed_at`` and the applicable policy."""
-        return await self._password_status_of(await self._raw_user(user.id))
+        return await self._expiry.status_of(await self._raw_user(user.id))
 
     async def iter_expiring(self, before: datetime) -> AsyncIterator[list[ExpiringUser]]:
         """Pages of active users whose password expires before ``before``.
@@ -549,9 +371,9 @@ class OneLoginConnector:
             rows: list[ExpiringUser] = []
             for raw in page:
                 person = self._user_from(raw)
-                if person.status in _CLOSED_STATES:
+                if person.status in CLOSED_STATES:
                     continue
-                status = await self._password_status_of(raw)
+                status = await self._expiry.status_of(raw)
                 if status.expires_at is None or status.expires_at >= before:
                     continue
                 rows.append(ExpiringUser(person, status))
@@ -560,7 +382,7 @@ class OneLoginConnector:
 
     # -- users ----------------------------------------------------------------
     def _user_id(self, user_id: str) -> int:
-        if not _NUMERIC_ID.fullmatch(user_id):
+        if not NUMERIC_ID.fullmatch(user_id):
             raise UserNotFound(self.name, "OneLogin user ids are numeric")
         return int(user_id)
 
@@ -593,25 +415,25 @@ class OneLoginConnector:
         )
 
     def _status_of(self, raw: Mapping[str, Any]) -> UserStatus:
-        state = _as_int(raw.get("state"))
-        if state is not None and state in _STATE_MAP:
-            return _STATE_MAP[state]
+        state = as_int(raw.get("state"))
+        if state is not None and state in STATE_MAP:
+            return STATE_MAP[state]
         if self._is_locked(raw):
             return UserStatus.LOCKED_OUT
-        status = _as_int(raw.get("status"))
+        status = as_int(raw.get("status"))
         if status is None:
             return UserStatus.OTHER
-        return _STATUS_MAP.get(status, UserStatus.OTHER)
+        return STATUS_MAP.get(status, UserStatus.OTHER)
 
     def _is_locked(self, raw: Mapping[str, Any]) -> bool:
-        if _as_int(raw.get("status")) == STATUS_LOCKED:
+        if as_int(raw.get("status")) == STATUS_LOCKED:
             return True
-        until = _as_datetime(raw.get("locked_until"))
+        until = as_datetime(raw.get("locked_until"))
         return until is not None and until > self._now()
 
     # -- roles ----------------------------------------------------------------
     def _role_id(self, group: DirectoryGroup) -> int:
-        if not _NUMERIC_ID.fullmatch(group.id):
+        if not NUMERIC_ID.fullmatch(group.id):
             raise GroupNotFound(self.name, "OneLogin role ids are numeric")
         return int(group.id)
 
@@ -639,13 +461,13 @@ class OneLoginConnector:
     async def _holds_role(self, raw_user: Mapping[str, Any], role_id: int) -> bool:
         role_ids = raw_user.get("role_ids")
         if isinstance(role_ids, list):
-            return role_id in {_as_int(r) for r in role_ids}
+            return role_id in {as_int(r) for r in role_ids}
         # Answers without role_ids: list the role's members instead.
-        uid = _as_int(raw_user.get("id"))
+        uid = as_int(raw_user.get("id"))
         async for page in self._http.paginate(
             f"/api/2/roles/{role_id}/users", subject=Subject.ROLE
         ):
-            if any(_as_int(member.get("id")) == uid for member in page):
+            if any(as_int(member.get("id")) == uid for member in page):
                 return True
         return False
 
@@ -654,99 +476,6 @@ class OneLoginConnector:
             return await self.is_member(user, group)
         except ConnectorError:
             return False
-
-    # -- privileges -----------------------------------------------------------
-    async def _privileges(self) -> list[_Privilege]:
-        async with self._privileges_lock:
-            found, cached = self._privileges_cache.get("all")
-            if found and cached is not None:
-                return cached
-            body = await self._http.get_json("/api/1/privileges", subject=Subject.PRIVILEGE)
-            privileges: list[_Privilege] = []
-            for raw in body if isinstance(body, list) else []:
-                if not isinstance(raw, dict) or not raw.get("id"):
-                    continue
-                pid = quote(str(raw["id"]), safe="")
-                users = await self._id_list(f"/api/1/privileges/{pid}/users", "users")
-                roles = await self._id_list(f"/api/1/privileges/{pid}/roles", "roles")
-                privileges.append(
-                    _Privilege(str(raw["id"]), str(raw.get("name") or raw["id"]), users, roles)
-                )
-            self._privileges_cache.put("all", privileges)
-            return privileges
-
-    async def _id_list(self, path: str, key: str) -> frozenset[int]:
-        """Ids from a v1 privilege listing: a bare array or ``{key: [...], after_cursor}``."""
-        ids: set[int] = set()
-        cursor: str | None = None
-        for _ in range(1000):
-            params = {"cursor": cursor} if cursor else None
-            body = await self._http.get_json(path, subject=Subject.PRIVILEGE, params=params)
-            items = body.get(key) if isinstance(body, dict) else body
-            for item in items if isinstance(items, list) else []:
-                value = _as_int(item.get("id") if isinstance(item, dict) else item)
-                if value is not None:
-                    ids.add(value)
-            cursor = body.get("after_cursor") if isinstance(body, dict) else None
-            if not cursor:
-                break
-        return frozenset(ids)
-
-    # -- password expiry ------------------------------------------------------
-    async def _password_status_of(self, raw: Mapping[str, Any]) -> PasswordStatus:
-        changed = _as_datetime(raw.get("password_changed_at"))
-        max_age = await self._max_age_for(raw)
-        if changed is None or max_age is None:
-            return PasswordStatus(changed, None, never_expires=True)
-        return PasswordStatus(changed, changed + max_age, never_expires=False)
-
-    async def _max_age_for(self, raw: Mapping[str, Any]) -> timedelta | None:
-        policy_id = _as_int(raw.get("policy_id"))
-        if policy_id is None:
-            group_id = _as_int(raw.get("group_id"))
-            if group_id is not None:
-                policy_id = self._options.policy_by_group.get(group_id)
-        if policy_id is None:
-            policy_id = self._options.default_policy_id
-        if policy_id is not None:
-            days = await self._policy_expiration_days(policy_id)
-            if days is not None:
-                return None if days <= 0 else timedelta(days=days)
-        return self._options.max_password_age
-
-    async def _policy_expiration_days(self, policy_id: int) -> int | None:
-        found, days = self._policy_days.get(policy_id)
-        if found:
-            return days
-        try:
-            body = await self._http.get_json(f"/api/2/policies/{policy_id}", subject=Subject.POLICY)
-        except Unavailable:
-            raise
-        except ConnectorError as exc:
-            # Expiry reminders are worth more with the fallback age than not at all.
-            log.warning(
-                "onelogin.policy_unreadable",
-                provider=self.name,
-                policy_id=policy_id,
-                error=exc.message,
-            )
-            self._policy_days.put(policy_id, None)
-            return None
-        days = _as_int(body.get("password_expiration_days")) if isinstance(body, dict) else None
-        self._policy_days.put(policy_id, days)
-        return days
-
-
-def generate_temp_password(length: int) -> str:
-    """A random password with lower, upper, digit and special characters."""
-    if length < 4:
-        raise ValueError("a temporary password needs at least 4 characters")
-    rng = secrets.SystemRandom()
-    every = _LOWER + _UPPER + _DIGITS + _SPECIALS
-    chars = [rng.choice(_LOWER), rng.choice(_UPPER), rng.choice(_DIGITS), rng.choice(_SPECIALS)]
-    chars += [rng.choice(every) for _ in range(length - len(chars))]
-    rng.shuffle(chars)
-    return "".join(chars)
 
 
 def build(
@@ -781,32 +510,3 @@ def build(
     return OneLoginConnector(
         name, http, ConnectorOptions.from_settings(settings), now=now, monotonic=monotonic
     )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _as_int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and _NUMERIC_ID.fullmatch(value.strip()):
-        return int(value)
-    return None
-
-
-def _as_datetime(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

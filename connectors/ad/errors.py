@@ -24,7 +24,7 @@ import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from connectors.ad_ldap3 import ldap_exc
+from connectors.ad.ldap3 import ldap_exc
 from connectors.errors import (
     ConnectorError,
     InvalidState,

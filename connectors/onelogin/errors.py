@@ -67,7 +67,7 @@ PASSWORD_POLICY_USER_MESSAGE = (
 
 # The one table. Keys are (HTTP status, subject); ``None`` as subject is the fallback
 # for every subject. 401 on a resource call reaches this table only after the token
-# was refreshed once and refused again (see connectors.onelogin_http).
+# was refreshed once and refused again (see connectors.onelogin.http).
 ERROR_TABLE: dict[tuple[int, Subject | None], Rule] = {
     (400, Subject.TOKEN): Rule(PermissionDenied, "OneLogin refused the token request"),
     (401, Subject.TOKEN): Rule(PermissionDenied, "OneLogin refused the API client id or secret"),

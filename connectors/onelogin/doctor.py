@@ -24,11 +24,12 @@ import enum
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from connectors.base import Capability, ResetDelivery
+from connectors.base import Capability, Directory, ResetDelivery
 from connectors.doctor import Finding, Findings, Needs, join
 from connectors.errors import ConnectorError, GroupNotFound, PermissionDenied, UserNotFound
-from connectors.onelogin import OneLoginConnector, Settings
-from connectors.onelogin_errors import Subject
+from connectors.onelogin.connector import OneLoginConnector
+from connectors.onelogin.errors import Subject
+from connectors.onelogin.settings import Settings
 
 CREDENTIALS_URL = (
     "https://developers.onelogin.com/api-docs/2/getting-started/working-with-api-credentials"
@@ -166,13 +167,16 @@ async def probe(connector: OneLoginConnector) -> ProbeResults:
     return ProbeResults(read_users, write_users, read_all, write_all)
 
 
-async def diagnose(connector: OneLoginConnector, settings: Settings, needs: Needs) -> list[Finding]:
+async def diagnose(connector: Directory, settings: Settings, needs: Needs) -> list[Finding]:
     """Check the credential's scope against ``needs``; nothing is changed.
 
-    ``settings`` is the connector's validated config block (it decides whether
-    policies and privileges are read). Findings: connect, credential scope,
-    least privilege, privileges API, catalogue roles, protected roles.
+    ``connector`` is a :class:`OneLoginConnector` built from ``settings``, the
+    validated config block (it decides whether policies and privileges are read).
+    Findings: connect, credential scope, least privilege, privileges API, catalogue
+    roles, protected roles.
     """
+    if not isinstance(connector, OneLoginConnector):
+        raise TypeError(f"not a OneLogin connector: {type(connector).__name__}")
     out = Findings(connector.name)
     before = connector.http.token_fetches
     results = await probe(connector)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from connectors.ad_ldap3 import escape_bytes, escape_filter_chars
+from connectors.ad.ldap3 import escape_bytes, escape_filter_chars
 
 # FILETIME: 100-nanosecond ticks since 1601-01-01 UTC.
 # https://learn.microsoft.com/en-us/windows/win32/adschema/a-pwdlastset

@@ -49,7 +49,7 @@ from tenacity.stop import stop_base
 from config.logging import get_logger
 from config.secrets import Secret
 from connectors.errors import ConnectorError, PermissionDenied, Unavailable
-from connectors.onelogin_errors import (
+from connectors.onelogin.errors import (
     Subject,
     error_from_response,
     error_from_transport,

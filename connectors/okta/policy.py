@@ -15,9 +15,10 @@ where they live.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from connectors.base import PasswordStatus
 
@@ -53,6 +54,28 @@ class PasswordPolicy:
         if self.covers_everyone(everyone_groups):
             return True
         return not self.include_groups.isdisjoint(group_ids)
+
+
+def policy_from_json(item: Mapping[str, Any]) -> PasswordPolicy:
+    """Read a ``PasswordPolicy`` object (policies are paged raw, see ``OktaApi.pages``)."""
+    conditions = item.get("conditions") or {}
+    include = ((conditions.get("people") or {}).get("groups") or {}).get("include") or []
+    provider = (conditions.get("authProvider") or {}).get("provider")
+    settings = item.get("settings") or {}
+    age = (settings.get("password") or {}).get("age") or {}
+    email = ((settings.get("recovery") or {}).get("factors") or {}).get("okta_email") or {}
+    token = (email.get("properties") or {}).get("recoveryToken") or {}
+    minutes = token.get("tokenLifetimeMinutes")
+    return PasswordPolicy(
+        id=str(item.get("id") or ""),
+        name=str(item.get("name") or ""),
+        priority=int(item.get("priority") or 0),
+        active=item.get("status") == "ACTIVE",
+        include_groups=frozenset(str(g) for g in include),
+        auth_provider=str(provider) if provider else None,
+        max_age_days=int(age.get("maxAgeDays") or 0),
+        recovery_token_minutes=int(minutes) if minutes else None,
+    )
 
 
 def _policy_provider(credential_provider: str) -> str:

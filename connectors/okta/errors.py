@@ -22,7 +22,7 @@ from connectors.errors import (
     Unavailable,
     UserNotFound,
 )
-from connectors.okta_http import OktaHttpError, OktaTransportError
+from connectors.okta.http import OktaHttpError, OktaTransportError
 
 
 class Subject(enum.Enum):
