@@ -29,7 +29,6 @@ or sends it. Slack itself stays behind the :class:`NudgeTransport` protocol
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import enum
 import functools
@@ -41,6 +40,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol, TypeVar, runtime_checkable
 from zoneinfo import ZoneInfo
 
+from actions.jobs import Handler, JobLease, JobRunner, LeaseLost, RetryPolicy, exclusive_lease
 from actions.providers import KIND_LABELS, Providers
 from actions.ratelimit import Clock, KeyedBuckets, Limiters, SystemClock, TokenBucket
 from config.logging import get_logger
@@ -57,12 +57,17 @@ from connectors.base import (
     PasswordStatus,
 )
 from connectors.errors import ConnectorError, GroupNotFound, Unavailable
-from store.nudges import Holder, NudgeKey, NudgeStore
+from store.jobs import JobStore, NewJob, job_key
+from store.leases import Leases
+from store.models import Job
+from store.nudges import NudgeKey, NudgeStore, RunStatus
 
 log = get_logger("helpdesk.nudges")
 T = TypeVar("T")
 
-LEASE_NAME = "password-nudges"
+# A sweep is a job of this kind, one at a time across replicas (its kind is exclusive).
+SWEEP_JOB = "nudge_sweep"
+LEASE_NAME = exclusive_lease(SWEEP_JOB)
 # A directory that fails mid-sweep (after its own retries) is read again from the start
 # this many times; users already handled in the run are not handled twice.
 DIRECTORY_RETRIES = 2
@@ -144,10 +149,6 @@ class DeliveryFailed(Exception):
 
 class HistoryUnavailable(Exception):
     """Slack will not show the bot its DM history (scope or method missing)."""
-
-
-class LeaseLost(Exception):
-    """Another replica holds the sweep lease now: this sweep must stop sending."""
 
 
 class NudgeTransport(Protocol):
@@ -371,7 +372,7 @@ class RunSummary:
     dry_run: bool
     started_at: datetime
     finished_at: datetime | None = None
-    status: str = "running"
+    status: str = RunStatus.RUNNING
     scanned: int = 0
     due: int = 0
     settled: int = 0
@@ -423,84 +424,6 @@ class RunSummary:
             "errors": list(self.errors),
             "stats": self.stats,
         }
-
-
-# -- the lease ---------------------------------------------------------------------------
-
-
-class LeaseGuard:
-    """Holds the sweep lease for a run: acquire, renew every third of its life, release.
-
-    ``check()`` raises :class:`LeaseLost` once the lease can no longer be vouched for
-    (a renewal failed, or the last good one is older than the lease), so a sweep
-    that lost it stops before claiming another nudge.
-    """
-
-    def __init__(
-        self,
-        store: NudgeStore,
-        holder: Holder,
-        ttl: timedelta,
-        *,
-        name: str = LEASE_NAME,
-        now: Callable[[], datetime] | None = None,
-        clock: Clock | None = None,
-    ) -> None:
-        self.store = store
-        self.holder = holder
-        self.ttl = ttl
-        self.name = name
-        self._now = now or (lambda: datetime.now(UTC))
-        self._clock = clock or SystemClock()
-        self._valid_until = 0.0
-        self._lost = False
-        self._task: asyncio.Task[None] | None = None
-
-    async def acquire(self) -> bool:
-        """Take the lease; False when another live holder has it."""
-        started = self._clock.monotonic()
-        now = self._now()
-        if not await self.store.acquire_lease(
-            self.name, self.holder, until=now + self.ttl, now=now
-        ):
-            return False
-        self._valid_until = started + self.ttl.total_seconds()
-        self._task = asyncio.create_task(self._heartbeat(), name="nudge-lease")
-        return True
-
-    async def _heartbeat(self) -> None:
-        period = self.ttl.total_seconds() / 3
-        while True:
-            await self._clock.sleep(period)
-            started = self._clock.monotonic()
-            try:
-                renewed = await self.store.renew_lease(
-                    self.name, self.holder, until=self._now() + self.ttl
-                )
-            except Exception as exc:  # a store outage: keep trying until the lease lapses
-                log.warning("nudge_lease_renew_failed", error=type(exc).__name__)
-                continue
-            if not renewed:
-                self._lost = True
-                log.warning("nudge_lease_lost", holder=str(self.holder))
-                return
-            self._valid_until = started + self.ttl.total_seconds()
-
-    def check(self) -> None:
-        """Raise :class:`LeaseLost` unless the lease is still ours."""
-        if self._lost or self._clock.monotonic() >= self._valid_until:
-            raise LeaseLost(self.name)
-
-    async def release(self) -> None:
-        """Stop renewing and give the lease up."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if not self._lost:
-            with contextlib.suppress(Exception):
-                await self.store.release_lease(self.name, self.holder, now=self._now())
 
 
 # -- the sweep ---------------------------------------------------------------------------
@@ -557,8 +480,7 @@ class NudgeSweep:
         transport: NudgeTransport | None,
         limiters: Limiters,
         summary: RunSummary,
-        holder: Holder | None = None,
-        lease: LeaseGuard | None = None,
+        lease: JobLease | None = None,
         now: Callable[[], datetime] | None = None,
         check_slack: bool = True,
         record_decisions: bool = False,
@@ -570,7 +492,6 @@ class NudgeSweep:
         self.transport = transport
         self.limiters = limiters
         self.summary = summary
-        self.holder = holder or Holder.this_process()
         self.lease = lease
         self._clock = now or (lambda: datetime.now(UTC))
         self.check_slack = check_slack
@@ -659,20 +580,16 @@ class NudgeSweep:
     async def _reconcile(self) -> None:
         """Settle rows other runs left ``sending``: found in Slack, sent; else send again.
 
-        A row of a holder that is provably dead is settled at once; any other waits
-        until its request must have finished (``request_timeout``), so a holder whose
-        lease lapsed mid-request cannot post after we looked.
+        Each waits until its request must have finished (``request_timeout`` after the
+        claim), so a sweeper whose lease lapsed mid-request cannot post after we
+        looked. Whether that sweeper is still alive is never guessed: a paused process
+        and a dead one look the same from here.
         """
         assert self.store is not None and self.transport is not None
         claims = await self.store.sending_claims(exclude_run=self.summary.run_id)
         if not claims:
             return
-        holders = await self.store.run_holders(sorted({c.run_id for c in claims}))
-        settle_at = self._clock()
-        for claim in claims:
-            other = Holder.parse(holders.get(claim.run_id, ""))
-            if other is None or not other.provably_dead(self.holder):
-                settle_at = max(settle_at, claim.claimed_at + self.settings.request_timeout)
+        settle_at = max(c.claimed_at for c in claims) + self.settings.request_timeout
         wait = (settle_at - self._clock()).total_seconds()
         log.info("nudge_reconcile", claims=len(claims), wait_s=round(max(wait, 0), 1))
         if wait > 0:
@@ -946,11 +863,18 @@ class NudgeSweep:
         return found if found is not None else _Unclear.RESEND
 
 
-# -- one run under the lease -------------------------------------------------------------
+# -- one run as a job --------------------------------------------------------------------
 
 
 class NudgeRunner:
-    """Runs sweeps: takes the lease, records the run, sweeps, reports, lets go.
+    """Runs sweeps as jobs: one per scheduled slot (or manual run), one at a time.
+
+    A sweep is a job of the exclusive kind ``nudge_sweep`` (:mod:`actions.jobs`),
+    keyed by its slot, so a slot is swept by one replica at a time, under the job's
+    lease, which the runner renews; a sweep that loses it stops before it claims
+    another nudge (``aborted``). A slot whose sweep died with its process is swept
+    again by the next replica that finds it due, once the lease has run out. A
+    manual run (``helpdesk nudges --now``) is a job of its own and is not resumed.
 
     ``transport_factory`` makes a fresh transport per run (its Slack directory is
     per run); ``limiters`` outlive runs, like the servers' budgets they mirror.
@@ -964,34 +888,70 @@ class NudgeRunner:
         transport_factory: Callable[[], NudgeTransport],
         limiters: Limiters,
         *,
-        holder: Holder | None = None,
         now: Callable[[], datetime] | None = None,
         on_progress: Callable[[RunSummary], None] | None = None,
+        jobs: JobStore | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self.settings = settings
         self.sources = list(sources)
         self.store = store
         self.transport_factory = transport_factory
         self.limiters = limiters
-        self.holder = holder or Holder.this_process()
         self._now = now or (lambda: datetime.now(UTC))
         self.on_progress = on_progress
+        self.jobs = JobRunner(
+            jobs or JobStore(store.engine),
+            leases or Leases(store.engine),
+            {SWEEP_JOB: Handler(self._sweep_job, exclusive=True)},
+            lease=settings.lease,
+            # A sweep records its own failures (the scheduler retries a failed slot);
+            # this is for the store failing under it.
+            retry=RetryPolicy(timedelta(minutes=1), timedelta(minutes=15), 3),
+            clock=lambda: self._now(),
+        )
+        self._results: dict[str, RunSummary | Exception | None] = {}
+
+    @property
+    def holder(self) -> str:
+        """Who this runner is in the leases and the runs it records."""
+        return self.jobs.owner
 
     async def run(
         self, *, trigger: str = "manual", slot: datetime | None = None
     ) -> RunSummary | None:
-        """One sweep; None when another replica holds the lease (it is sweeping)."""
-        lease = LeaseGuard(self.store, self.holder, self.settings.lease, now=self._now)
-        if not await lease.acquire():
-            log.info("nudge_run_skipped", reason="lease held elsewhere", trigger=trigger)
+        """One sweep here, now; None when a sweep is running elsewhere (or the slot is done)."""
+        subject = slot.isoformat() if slot is not None else f"{trigger}:{uuid.uuid4().hex}"
+        key = job_key(SWEEP_JOB, subject)
+        payload = {"trigger": trigger, "slot": slot.isoformat() if slot is not None else None}
+        if not await self.jobs.run_now(NewJob(SWEEP_JOB, key, self._now(), payload=payload)):
+            log.info("nudge_run_skipped", reason="a sweep is running elsewhere", trigger=trigger)
             return None
+        result = self._results.pop(key, None)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    async def _sweep_job(self, job: Job, lease: JobLease) -> None:
+        payload = job.payload or {}
+        trigger = str(payload.get("trigger") or "manual")
+        slot = datetime.fromisoformat(payload["slot"]) if payload.get("slot") else None
+        self._results[job.key] = None
+        if slot is None and job.attempts > 1:
+            log.info("nudge_manual_run_not_resumed", job_id=job.id)
+            return
+        if slot is not None and any(
+            r.status == RunStatus.COMPLETED for r in await self.store.runs_for_slot(slot)
+        ):
+            return  # swept meanwhile, by another replica
         try:
-            return await self._run_leased(lease, trigger, slot)
-        finally:
-            await lease.release()
+            self._results[job.key] = await self._run_leased(job, lease, trigger, slot)
+        except Exception as exc:  # the store failed under the run: the caller hears of it
+            self._results[job.key] = exc
+            raise
 
     async def _sweep(
-        self, summary: RunSummary, transport: NudgeTransport, lease: LeaseGuard
+        self, summary: RunSummary, transport: NudgeTransport, lease: JobLease
     ) -> str | None:
         """Run the sweep into ``summary``; the error that ended it early, if any."""
         error: str | None = None
@@ -1003,18 +963,17 @@ class NudgeRunner:
                 transport=transport,
                 limiters=self.limiters,
                 summary=summary,
-                holder=self.holder,
                 lease=lease,
                 now=self._now,
                 on_progress=self.on_progress,
             )
             await sweep.run()
-            summary.status = "failed" if summary.incomplete else "completed"
+            summary.status = RunStatus.FAILED if summary.incomplete else RunStatus.COMPLETED
         except* LeaseLost:
-            summary.status = "aborted"
+            summary.status = RunStatus.ABORTED
             error = "the sweep lease was lost to another replica"
         except* Exception as group:
-            summary.status = "failed"
+            summary.status = RunStatus.FAILED
             error = "; ".join(f"{type(e).__name__}: {e}"[:300] for e in group.exceptions)
             log.error("nudge_run_failed", run_id=summary.run_id, error=error)
         if error:
@@ -1022,16 +981,16 @@ class NudgeRunner:
         return error
 
     async def _run_leased(
-        self, lease: LeaseGuard, trigger: str, slot: datetime | None
+        self, job: Job, lease: JobLease, trigger: str, slot: datetime | None
     ) -> RunSummary:
         started = self._now()
         summary = RunSummary(uuid.uuid4().hex, trigger, slot, False, started)
         interrupted = await self.store.interrupt_others(except_run=summary.run_id, now=started)
         if interrupted:
             log.info("nudge_runs_interrupted", runs=interrupted)
+        await self.jobs.jobs.abandon(SWEEP_JOB, except_id=job.id, reason="interrupted")
         await self.store.start_run(
-            run_id=summary.run_id, trigger=trigger, slot=slot, holder=str(self.holder),
-            now=started,
+            run_id=summary.run_id, trigger=trigger, slot=slot, holder=self.holder, now=started,
         )
         transport = self.transport_factory()
         try:
@@ -1041,9 +1000,11 @@ class NudgeRunner:
                 summary.run_id, status=summary.status, counts=summary.as_dict(),
                 now=summary.finished_at, error=error,
             )
-            if summary.status != "aborted":
+            if summary.status != RunStatus.ABORTED:
                 await transport.post_summary(summary)
-            await self.store.prune(older_than=summary.finished_at - self.settings.retention)
+            oldest = summary.finished_at - self.settings.retention
+            await self.store.prune(older_than=oldest)
+            await self.jobs.jobs.prune(SWEEP_JOB, finished_before=oldest)
         finally:
             await transport.aclose()
         log.info(
@@ -1092,7 +1053,7 @@ async def dry_run(
     finally:
         if transport is not None:
             await transport.aclose()
-    summary.status = "failed" if summary.incomplete else "completed"
+    summary.status = RunStatus.FAILED if summary.incomplete else RunStatus.COMPLETED
     summary.finished_at = clock()
     return summary
 
@@ -1109,12 +1070,12 @@ def format_counts(counts: Mapping[str, int]) -> str:
 
 __all__ = [
     "LEASE_NAME",
+    "SWEEP_JOB",
     "Decision",
     "Delivered",
     "DeliveryFailed",
     "GroupMemberLister",
     "HistoryUnavailable",
-    "LeaseGuard",
     "LeaseLost",
     "Nudge",
     "NudgeKey",

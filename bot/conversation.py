@@ -22,9 +22,11 @@ from typing import Protocol
 
 from actions.access import (
     AccessService,
+    AccessSnapshot,
     Decision,
     DecisionOutcome,
     Event,
+    RequestState,
     Submitted,
     is_request_id,
 )
@@ -32,10 +34,10 @@ from actions.audit import Actor, new_correlation_id
 from actions.errors import Refusal
 from actions.self_service import SelfService
 from bot.routing import Intent, Router
-from config.settings import CatalogueEntry, approver_kind
+from config.settings import ApproverKind, CatalogueEntry, approver_kind
 from connectors.base import Capability, ResetDelivery, UnlockResult
-from store.db import AccessSnapshot, Store
-from store.models import AccessRequest
+from store.db import Store
+from store.models import AccessRequest, ConfirmationState
 
 CONFIRM_TTL = timedelta(minutes=10)
 
@@ -240,7 +242,9 @@ class Conversation:
                 return [self._stale()]
             return await self.start(actor, intent, "")
         if action == CANCEL:
-            claimed = await self.store.claim_pending(value, actor.slack_user_id, state="cancelled")
+            claimed = await self.store.claim_pending(
+                value, actor.slack_user_id, state=ConfirmationState.CANCELLED
+            )
             if claimed is None:
                 return [self._stale()]
             return [Reply("Cancelled. Nothing was changed.", replaces_prompt=True)]
@@ -361,7 +365,9 @@ class Conversation:
             ]
         _, factors = await self.service.mfa_factors(actor)
         if not factors:
-            await self.store.claim_pending(token, actor.slack_user_id, state="cancelled")
+            await self.store.claim_pending(
+                token, actor.slack_user_id, state=ConfirmationState.CANCELLED
+            )
             return [
                 Reply(
                     f"You have no MFA factors enrolled in {target.label}, so there's nothing "
@@ -652,7 +658,7 @@ class Conversation:
             return [Reply(refusal.user_message, ephemeral=True)]
         if snap is None:
             return [self._gone()]
-        if snap.request.state != "pending":
+        if snap.request.state != RequestState.PENDING:
             return self._decided(Decision(DecisionOutcome.ALREADY_DECIDED, snap))
         req = snap.request
         form = Form(
@@ -794,15 +800,15 @@ class Conversation:
 
 
 # -- wording of access requests (shared by Slack and the terminal) ---------------------
-_STATE_WORDS = {
-    "pending": "waiting for approval",
-    "approved": "approved, being added",
-    "fulfilled": "granted",
-    "denied": "denied",
-    "expired": "expired",
-    "cancelled": "cancelled",
-    "failed": "approved, but adding failed",
-    "revoked": "ended",
+_STATE_WORDS: dict[str, str] = {
+    RequestState.PENDING: "waiting for approval",
+    RequestState.APPROVED: "approved, being added",
+    RequestState.FULFILLED: "granted",
+    RequestState.DENIED: "denied",
+    RequestState.EXPIRED: "expired",
+    RequestState.CANCELLED: "cancelled",
+    RequestState.FAILED: "approved, but adding failed",
+    RequestState.REVOKED: "ended",
 }
 
 
@@ -839,8 +845,8 @@ def _who(users: Sequence[str]) -> str:
 def _approval_path(entry: CatalogueEntry) -> str:
     if entry.auto_approve:
         return "It's approved automatically."
-    words = {"user": "named approvers", "usergroup": "the approvers' group",
-             "manager": "your manager", "channel": ""}
+    words = {ApproverKind.USER: "named approvers", ApproverKind.USERGROUP: "the approvers' group",
+             ApproverKind.MANAGER: "your manager", ApproverKind.CHANNEL: ""}
     who = [w for w in dict.fromkeys(words[approver_kind(a)] for a in entry.approvers) if w]
     many = entry.approvals_required
     needed = "one approval" if many == 1 else f"{many} approvals from different people"
@@ -855,7 +861,7 @@ def _destination(ref: str) -> str:
 
 def _already_open(snap: AccessSnapshot) -> Reply:
     req = snap.request
-    if req.state == "approved":
+    if req.state == RequestState.APPROVED:
         return Reply(f"Your request for *{req.group_name}* is approved; I'm adding you now.")
     return Reply(
         f"You already have a request for *{req.group_name}*, sent {_when(req.created_at)} and "
@@ -877,16 +883,16 @@ def _submitted(submitted: Submitted, where_to_go: str) -> Reply:
     if not submitted.created:
         open_reply = _already_open(snap)
         return Reply(open_reply.text, open_reply.buttons, replaces_prompt=True)
-    if req.state == "fulfilled":
+    if req.state == RequestState.FULFILLED:
         return Reply(f"Done: you're now a member of *{req.group_name}*.{_until(req)}",
                      replaces_prompt=True)
-    if req.state == "approved":
+    if req.state == RequestState.APPROVED:
         return Reply(
             f"Your request for *{req.group_name}* is approved. The directory isn't answering "
             "right now; I'll add you as soon as it does and tell you here.",
             replaces_prompt=True,
         )
-    if req.state == "failed":
+    if req.state == RequestState.FAILED:
         return Reply(
             f"Your request for *{req.group_name}* was approved, but I couldn't add you. "
             f"Please ask {where_to_go}.",
@@ -909,26 +915,26 @@ def _status(snap: AccessSnapshot) -> str:
     """One line: what became of the request, by whom."""
     req = snap.request
     approved = _who(snap.approved_by) if snap.approved_by else ""
-    if req.state == "pending":
+    if req.state == RequestState.PENDING:
         if snap.approved_by:
             return (f"Approved by {approved} ({req.approvals} of {req.approvals_required}); "
                     "waiting for another approver.")
         return "Waiting for a decision."
-    if req.state == "approved":
+    if req.state == RequestState.APPROVED:
         return f"Approved by {approved or _who([req.decided_by or req.requester])}; adding now."
-    if req.state == "fulfilled":
+    if req.state == RequestState.FULFILLED:
         by = f" by {approved}" if approved else " automatically"
         granted = _when(req.fulfilled_at or req.updated_at)
         return f"Approved{by}: access granted {granted}.{_until(req)}"
-    if req.state == "denied":
+    if req.state == RequestState.DENIED:
         return f"Denied by <@{req.decided_by}>: {_escape(req.reason or 'no reason given')}"
-    if req.state == "expired":
+    if req.state == RequestState.EXPIRED:
         return f"Expired {_when(req.decided_at or req.updated_at)}: nobody decided in time."
-    if req.state == "cancelled":
+    if req.state == RequestState.CANCELLED:
         return "Cancelled by the requester."
-    if req.state == "failed":
+    if req.state == RequestState.FAILED:
         return f"Approved by {approved}, but adding failed ({req.reason}). IT will follow up."
-    if req.state == "revoked":
+    if req.state == RequestState.REVOKED:
         ended = _when(req.revoked_at or req.updated_at)
         return f"Approved by {approved or 'the approvers'}; the access ended {ended}."
     return req.state
@@ -951,7 +957,7 @@ def approval_card(snap: AccessSnapshot) -> Reply:
         ("Requested", _when(req.created_at)),
     ]
     buttons: list[Button] = []
-    if req.state == "pending":
+    if req.state == RequestState.PENDING:
         buttons = [
             Button("Approve", ACCESS_APPROVE, req.id, "primary"),
             Button("Deny", ACCESS_DENY, req.id, "danger"),
@@ -1018,18 +1024,18 @@ def _already_decided(snap: AccessSnapshot) -> str:
 
 
 def _already_voted(snap: AccessSnapshot) -> str:
-    if snap.request.state == "pending":
+    if snap.request.state == RequestState.PENDING:
         return "You already approved this request; it's waiting for another approver."
     return _already_decided(snap)
 
 
 def _my_request(req: AccessRequest) -> Reply:
     text = f"*{req.group_name}*: {_STATE_WORDS.get(req.state, req.state)} ({_when(req.created_at)})"
-    if req.state == "fulfilled" and req.access_until:
+    if req.state == RequestState.FULFILLED and req.access_until:
         text += f", until {_when(req.access_until)}"
     buttons = (
         [Button("Cancel request", ACCESS_WITHDRAW, req.id, "danger")]
-        if req.state == "pending"
+        if req.state == RequestState.PENDING
         else []
     )
     return Reply(text, buttons)

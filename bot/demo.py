@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-from actions.access import AccessNotifier, Event, MessageRef
+from actions.access import AccessNotifier, AccessSnapshot, Event, MessageRef
 from actions.audit import Actor
 from bot.conversation import (
     Button,
@@ -47,7 +47,6 @@ from bot.conversation import (
 from bot.runtime import Runtime
 from config.logging import configure_logging
 from config.settings import HelpdeskConfig, load_config, validate_config
-from store.db import AccessSnapshot
 
 if TYPE_CHECKING:
     from sandboxes.okta.state import OktaState

@@ -31,7 +31,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from actions.access import Event, MessageRef
+from actions.access import AccessSnapshot, Event, MessageRef
 from actions.audit import Actor, new_correlation_id
 from bot.admin_view import AdminView, ItAdmins
 from bot.audit_cli import apply_retention
@@ -56,7 +56,6 @@ from bot.slack.blocks import (
 from bot.slack.identity import IdentityRefused, SlackIdentity
 from bot.slack.server import COMMAND_ACK
 from config.logging import get_logger
-from store.db import AccessSnapshot
 
 # How long processed event ids are kept to drop Slack's redeliveries (its last retry
 # comes about 5 minutes after the first delivery).

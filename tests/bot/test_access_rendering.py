@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from actions.access import Event
+from actions.access import AccessSnapshot, Event
 from bot.conversation import (
     ACCESS_APPROVE,
     ACCESS_DENY,
@@ -19,7 +19,6 @@ from bot.conversation import (
     requester_news,
 )
 from bot.slack.blocks import form_view, home_view, parse_submission, reply_blocks
-from store.db import AccessSnapshot
 from store.models import AccessDecision, AccessRequest
 
 NOW = datetime(2030, 1, 2, 3, 4, tzinfo=UTC)
