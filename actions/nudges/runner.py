@@ -7,12 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from actions.jobs import Handler, JobLease, JobRunner, LeaseLost, RetryPolicy
-from actions.nudges.model import (
-    SWEEP_JOB,
-    NudgeSource,
-    NudgeTransport,
-    RunSummary,
-)
+from actions.nudges.model import SWEEP_JOB, NudgeSource, NudgeTransport, RunSummary
 from actions.nudges.sweep import NudgeSweep
 from actions.ratelimit import Limiters
 from config.logging import get_logger
@@ -23,9 +18,6 @@ from store.models import Job
 from store.nudges import NudgeStore, RunStatus
 
 log = get_logger("helpdesk.nudges")
-
-
-# -- one run as a job --------------------------------------------------------------------
 
 
 class NudgeRunner:
