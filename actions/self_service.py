@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from connectors.base import (
 )
 from connectors.errors import ConnectorError, Unavailable, UserNotFound
 from store.db import Store
+from store.leases import new_holder
 
 log = get_logger("helpdesk.self_service")
 
@@ -45,6 +45,11 @@ log = get_logger("helpdesk.self_service")
 LEASE_TTL = timedelta(minutes=5)
 LEASE_WAIT = 20.0
 LEASE_POLL = 0.2
+
+
+def action_lease(slack_user: str, capability: str) -> str:
+    """The name of the lease held while one action runs for an employee and capability."""
+    return f"action:{slack_user}:{capability}"
 
 
 class Notifier(Protocol):
@@ -112,9 +117,9 @@ class SelfService:
         if lock is None:
             lock = self._serial[key] = asyncio.Lock()
         async with lock:
-            lease, holder = f"{key[0]}:{key[1]}", secrets.token_hex(8)
+            lease, holder = action_lease(*key), new_holder()
             deadline = asyncio.get_running_loop().time() + LEASE_WAIT
-            while not await self.store.take_lease(lease, holder, LEASE_TTL):
+            while not await self.store.leases.take(lease, holder, LEASE_TTL):
                 if asyncio.get_running_loop().time() > deadline:
                     log.warning("action_busy", slack_user=actor.slack_user_id,
                                 capability=capability.label)
@@ -127,7 +132,7 @@ class SelfService:
             try:
                 yield
             finally:
-                await self.store.release_lease(lease, holder)
+                await self.store.leases.release(lease, holder)
 
     # -- shared steps -----------------------------------------------------------
     def _where_to_go(self) -> str:

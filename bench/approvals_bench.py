@@ -40,7 +40,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from actions.access import AccessService  # noqa: E402
+from actions.access import AccessService, RequestState  # noqa: E402
 from actions.audit import Actor  # noqa: E402
 from actions.providers import Providers  # noqa: E402
 from bench.slack_bench import RawPoster, _cpu_s, _percentile  # noqa: E402
@@ -167,7 +167,7 @@ async def _make_requests(
         async def one(uid: str, email: str) -> None:
             async with slots:
                 sub = await service.submit(Actor(uid, email), GROUP)
-                assert sub.created and sub.snapshot.request.state == "pending"
+                assert sub.created and sub.snapshot.request.state == RequestState.PENDING
 
         started = time.perf_counter()
         await asyncio.gather(*(one(uid, email) for uid, email in requesters))

@@ -32,13 +32,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actions.access import PeopleDirectory
+from actions.access import PeopleDirectory, RequestState
 from actions.audit import Actor, Auditor
 from actions.providers import Providers
 from bot.doctor import DoctorReport, connector_health
 from bot.replies import HomeSection, Reply
 from config.logging import get_logger, scrub_text
-from config.settings import HelpdeskConfig, approver_kind
+from config.settings import ApproverKind, HelpdeskConfig, approver_kind
 from connectors.doctor import Finding, Status
 from store.audit import as_utc, latest_audit
 from store.db import Store
@@ -61,8 +61,8 @@ class ItAdmins:
     """Who the IT admins are: the named Slack users and the members of the named user groups."""
 
     def __init__(self, entries: Sequence[str], people: PeopleDirectory) -> None:
-        self.users = frozenset(e for e in entries if approver_kind(e) == "user")
-        self.groups = tuple(e for e in entries if approver_kind(e) == "usergroup")
+        self.users = frozenset(e for e in entries if approver_kind(e) is ApproverKind.USER)
+        self.groups = tuple(e for e in entries if approver_kind(e) is ApproverKind.USERGROUP)
         self.people = people
 
     async def includes(self, slack_user: str) -> bool:
@@ -132,7 +132,7 @@ class AdminData:
 
 async def pending_approvals(store: Store, limit: int) -> tuple[list[PendingApproval], int]:
     """The ``limit`` oldest pending access requests, and how many are pending in all."""
-    pending = AccessRequest.state == "pending"
+    pending = AccessRequest.state == RequestState.PENDING
     async with AsyncSession(store.engine, expire_on_commit=False) as session:
         total = await session.scalar(
             select(func.count()).select_from(AccessRequest).where(pending)

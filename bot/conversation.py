@@ -29,6 +29,7 @@ from bot.routing import Intent, Router
 from config.logging import get_logger
 from connectors.base import Capability
 from store.db import Store
+from store.models import ConfirmationState
 
 log = get_logger("helpdesk.conversation")
 
@@ -227,7 +228,9 @@ class Conversation:
         return await self.start(actor, intent, "")
 
     async def _cancel_clicked(self, actor: Actor, token: str) -> list[Reply]:
-        claimed = await self.store.claim_pending(token, actor.slack_user_id, state="cancelled")
+        claimed = await self.store.claim_pending(
+            token, actor.slack_user_id, state=ConfirmationState.CANCELLED
+        )
         if claimed is None:
             return [stale()]
         return [Reply("Cancelled. Nothing was changed.", replaces_prompt=True)]

@@ -76,7 +76,7 @@ from config.logging import get_logger
 from config.nudges import NudgeSettings
 from config.secrets import MissingSecret
 from config.settings import HelpdeskConfig
-from store.nudges import NudgeKey, NudgeStore, SlackDirectoryCache
+from store.nudges import NudgeKey, NudgeStore, RunStatus, SlackDirectoryCache
 
 log = get_logger("helpdesk.nudges.slack")
 
@@ -801,7 +801,7 @@ async def run_cli(
                 ]}) + "\n")
             else:
                 print_dry_run(summary, settings.zone, out, verbose=verbose)
-            return 0 if summary.status == "completed" else 1
+            return 0 if summary.status == RunStatus.COMPLETED else 1
         assert client is not None
         runner = build_runner(
             cfg, providers, nudge_store, client, on_progress=bar.update if bar else None
@@ -817,7 +817,7 @@ async def run_cli(
         else:
             for line in summary_lines(result, settings.zone):
                 out.write(line + "\n")
-        return 0 if result.status == "completed" and not result.failed_total else 1
+        return 0 if result.status == RunStatus.COMPLETED and not result.failed_total else 1
     finally:
         await providers.aclose()
         if session is not None:

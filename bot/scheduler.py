@@ -10,10 +10,11 @@ and at least every ``poll_interval``, and sweeps when the latest slot is *due*:
   outage is not hammered every minute); a run that died with its process
   (``interrupted``, or ``running`` under a lapsed lease) is resumed at once.
 
-Only the replica holding the sweep lease runs it (:class:`actions.nudges.NudgeRunner`);
-the others find the lease taken and try again at their next poll, by which time the
-slot has usually completed. A sweep that resumes another's skips every nudge already
-recorded and settles the ones its predecessor left half-sent.
+A due slot is a job (:class:`actions.nudges.NudgeRunner`), keyed by the slot: the
+replica that claims it sweeps under the job's lease; the others find it held and
+try again at their next poll, by which time the slot has usually completed. A sweep
+that resumes another's skips every nudge already recorded and settles the ones its
+predecessor left half-sent.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from croniter import croniter
 from actions.nudges import NudgeRunner, RunSummary
 from config.logging import get_logger
 from config.nudges import NudgeSettings
-from store.nudges import NudgeStore
+from store.nudges import NudgeStore, RunStatus
 
 log = get_logger("helpdesk.nudges.scheduler")
 
@@ -59,7 +60,7 @@ class CronSchedule:
 
 
 class NudgeScheduler:
-    """Runs the nudge sweep at its slots, on whichever replica gets the lease."""
+    """Runs the nudge sweep at its slots, on whichever replica claims the slot's job."""
 
     def __init__(
         self,
@@ -84,12 +85,12 @@ class NudgeScheduler:
         if now - slot > self.settings.catch_up:
             return None
         runs = await self.store.runs_for_slot(slot)
-        if any(run.status == "completed" for run in runs):
+        if any(run.status == RunStatus.COMPLETED for run in runs):
             return None
         last = runs[-1] if runs else None
         if (
             last is not None
-            and last.status in ("failed", "aborted")
+            and last.status in (RunStatus.FAILED, RunStatus.ABORTED)
             and last.finished_at is not None
             and now - last.finished_at < self.retry_failed_after
         ):
@@ -97,7 +98,7 @@ class NudgeScheduler:
         return slot
 
     async def tick(self) -> RunSummary | None:
-        """Sweep if a slot is due and the lease is free; the run's summary, else None."""
+        """Sweep if a slot is due and nobody sweeps now; the run's summary, else None."""
         slot = await self.due_slot()
         if slot is None:
             return None

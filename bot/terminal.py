@@ -16,11 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from actions.access import Event, MessageRef
+from actions.access import AccessSnapshot, Event, MessageRef
 from actions.audit import Actor
 from bot.replies import Button, Reply
 from bot.views.access import approval_card, reminder_text, requester_news
-from store.db import AccessSnapshot
 
 if TYPE_CHECKING:
     from sandboxes.okta.state import OktaState

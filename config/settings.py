@@ -12,6 +12,7 @@ passes it; without one, connector blocks are not checked beyond ``kind``.
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 from collections.abc import Collection, Mapping
@@ -90,10 +91,10 @@ class Organisation(_Strict):
     def _it_admins(cls, v: list[str]) -> list[str]:
         for entry in v:
             try:
-                kind = approver_kind(entry)
+                kind: ApproverKind | None = approver_kind(entry)
             except ValueError:
-                kind = ""
-            if kind not in {"user", "usergroup"}:
+                kind = None
+            if kind not in {ApproverKind.USER, ApproverKind.USERGROUP}:
                 raise ValueError(
                     f"{entry!r} is not a Slack user id (U123) or user group (S123 or @handle)"
                 )
@@ -147,15 +148,24 @@ class ConnectorBlock(BaseModel):
         return dict(self.model_extra or {})
 
 
-_APPROVER_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("user", re.compile(r"^[UW][A-Z0-9]{2,}$")),
-    ("usergroup", re.compile(r"^S[A-Z0-9]{2,}$|^@[a-z0-9][a-z0-9._-]*$")),
-    ("manager", re.compile(r"^manager$")),
-    ("channel", re.compile(r"^[CG][A-Z0-9]{2,}$|^#[a-z0-9][a-z0-9._-]*$")),
+class ApproverKind(enum.StrEnum):
+    """What an entry of a catalogue group's ``approvers`` names (see :func:`approver_kind`)."""
+
+    USER = "user"
+    USERGROUP = "usergroup"
+    MANAGER = "manager"
+    CHANNEL = "channel"
+
+
+_APPROVER_KINDS: tuple[tuple[ApproverKind, re.Pattern[str]], ...] = (
+    (ApproverKind.USER, re.compile(r"^[UW][A-Z0-9]{2,}$")),
+    (ApproverKind.USERGROUP, re.compile(r"^S[A-Z0-9]{2,}$|^@[a-z0-9][a-z0-9._-]*$")),
+    (ApproverKind.MANAGER, re.compile(r"^manager$")),
+    (ApproverKind.CHANNEL, re.compile(r"^[CG][A-Z0-9]{2,}$|^#[a-z0-9][a-z0-9._-]*$")),
 )
 
 
-def approver_kind(entry: str) -> str:
+def approver_kind(entry: str) -> ApproverKind:
     """``user``, ``usergroup``, ``manager`` or ``channel``; ``ValueError`` for anything else.
 
     ``U123``/``W123`` is a Slack user, ``S123`` or ``@handle`` a Slack user group,
@@ -206,7 +216,7 @@ class CatalogueEntry(_Strict):
             approver_kind(entry)
         return v
 
-    def approvers_of(self, kind: str) -> list[str]:
+    def approvers_of(self, kind: ApproverKind) -> list[str]:
         return [a for a in self.approvers if approver_kind(a) == kind]
 
 
@@ -344,13 +354,13 @@ def _approval_problems(entry: CatalogueEntry, cfg: HelpdeskConfig) -> list[str]:
         problems.append("provider_group: a protected group can't be requested from chat")
     if entry.auto_approve:
         return problems
-    deciders = [a for a in entry.approvers if approver_kind(a) != "channel"]
+    deciders = [a for a in entry.approvers if approver_kind(a) is not ApproverKind.CHANNEL]
     if not deciders:
         problems.append(
             "approvers: name who may decide (a user, a user group or 'manager'); "
             "a channel only says where the approval message goes"
         )
-    elif all(approver_kind(a) == "user" for a in deciders) and len(set(deciders)) < (
+    elif all(approver_kind(a) is ApproverKind.USER for a in deciders) and len(set(deciders)) < (
         entry.approvals_required
     ):
         problems.append(

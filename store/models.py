@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any
 
@@ -42,14 +43,22 @@ class ProcessedEvent(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-class ActionLease(Base):
-    """Held while one self-service action runs for an employee and capability (any replica)."""
+class Lease(Base):
+    """A named lease (``store.leases``): ``holder`` has it until ``expires_at`` (database clock)."""
 
-    __tablename__ = "action_leases"
+    __tablename__ = "leases"
 
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ConfirmationState(enum.StrEnum):
+    """Where a confirmation offered to an employee stands."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    CANCELLED = "cancelled"
 
 
 class PendingAction(Base):
@@ -60,7 +69,7 @@ class PendingAction(Base):
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
     slack_user: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[str] = mapped_column(String(16), default=ConfirmationState.PENDING)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -164,28 +173,33 @@ class AccessMessage(Base):
 
 
 class Job(Base):
-    """Durable work for a request (fulfil, remind, expire, warn, revoke), claimed under a lease.
+    """Durable work (``store.jobs``): a kind, a unique key, when it is due, who holds it.
 
-    One job per request and kind. A claim is a conditional UPDATE that sets
-    ``lease_owner``/``locked_until``; a crashed owner's lease runs out and another
-    worker (or the restarted one) claims the job again.
+    ``key`` makes enqueueing idempotent (``fulfil:<request id>``, one sweep per slot).
+    A claim sets ``owner`` and ``lease_until`` (database clock); a crashed owner's
+    lease runs out and another worker claims the job again. Access jobs name their
+    request in ``request_id``; other kinds carry what they need in ``payload``.
     """
 
     __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
-    request_id: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(200))
+    request_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("access_requests.id", ondelete="CASCADE"), index=True
+    )
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16))
     run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        UniqueConstraint("request_id", "kind", name="uq_jobs_request_kind"),
+        UniqueConstraint("key", name="uq_jobs_key"),
         Index("ix_jobs_state_run_at", "state", "run_at"),
     )

@@ -55,17 +55,6 @@ class NudgeRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
-class NudgeLease(Base):
-    """Who may sweep now: one row per lease name, held until ``expires_at`` unless renewed."""
-
-    __tablename__ = "nudge_leases"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(200))
-    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
 class SlackDirectoryEntry(Base):
     """An email's Slack user id, as ``users.list`` or a lookup last said (None: unusable)."""
 

@@ -1,25 +1,20 @@
-"""Durable state of the password-expiry nudges: who was nudged, runs, and the sweep lease.
+"""Durable state of the password-expiry nudges: who was nudged, and the runs.
 
 ``NudgeStore(engine)`` shares the engine of :class:`store.db.Store` (the tables come
 from migration ``0003``). Each method is one short transaction, and every transition
-that must happen once is a single conditional statement:
+that must happen once is a single conditional statement: ``claim`` inserts the
+nudge's row, keyed by user, password and threshold; of two sweepers (or replicas)
+only one insert succeeds, so a nudge is sent at most once even if two sweeps ever
+overlapped.
 
-* ``claim`` inserts the nudge's row, keyed by user, password and threshold; of two
-  sweepers (or replicas) only one insert succeeds, so a nudge is sent at most once
-  even if two sweeps ever overlapped;
-* ``acquire_lease``/``renew_lease`` are compare-and-set updates on one row, so one
-  replica at a time sweeps; a holder that dies stops renewing and its lease lapses.
-
-Times are the replicas' UTC clocks (kept by NTP): a lease lasts tens of seconds, far
-above their skew.
+Which replica sweeps is not decided here: a sweep is a job (:mod:`store.jobs`) run
+under its lease (:mod:`store.leases`).
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
-import os
-import socket
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from store.models import Base
 from store.nudge_models import (
-    NudgeLease,
     NudgeRun,
     PasswordNudge,
     SlackDirectoryEntry,
@@ -41,9 +35,20 @@ from store.nudge_models import (
 SENDING = "sending"
 SENT = "sent"
 UNCONFIRMED = "unconfirmed"
-RUNNING = "running"
-# How a run ended (``interrupted``: its process died; the next holder of the lease says so).
-RUN_END_STATES = frozenset({"completed", "failed", "aborted", "interrupted"})
+
+
+class RunStatus(enum.StrEnum):
+    """Where a run stands; every status but ``running`` is how it ended."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    ABORTED = "aborted"  # it lost the sweep's lease and stopped
+    INTERRUPTED = "interrupted"  # it never said how it ended; the next sweep says so
+
+
+RUNNING = RunStatus.RUNNING
+RUN_END_STATES = frozenset(RunStatus) - {RunStatus.RUNNING}
 
 
 def _aware(value: datetime) -> datetime:
@@ -65,58 +70,6 @@ class NudgeKey:
         """A short stable hash of the key, carried in the Slack message to recognise it."""
         raw = f"{self.provider}\x1f{self.user_id}\x1f{self.password_version}\x1f{self.threshold}"
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
-
-
-# Instance ids made by this process: a same-pid holder not among them is a previous life.
-_INSTANCES: set[str] = set()
-
-
-@dataclass(frozen=True, slots=True)
-class Holder:
-    """A sweeper process: host, pid and a random instance id (``host:pid:instance``)."""
-
-    host: str
-    pid: int
-    instance: str
-
-    @classmethod
-    def this_process(cls) -> Holder:
-        """A new identity for the current process."""
-        holder = cls(socket.gethostname()[:120], os.getpid(), uuid.uuid4().hex[:12])
-        _INSTANCES.add(holder.instance)
-        return holder
-
-    @classmethod
-    def parse(cls, text: str) -> Holder | None:
-        """Read ``host:pid:instance``; None when the text has another shape."""
-        host, _, rest = text.rpartition(":")
-        host, _, pid = host.rpartition(":")
-        if not host or not pid.isdigit() or not rest:
-            return None
-        return cls(host, int(pid), rest)
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.pid}:{self.instance}"
-
-    def provably_dead(self, me: Holder) -> bool:
-        """Whether this holder is a process on ``me``'s host that no longer exists.
-
-        Only a local check can prove it: our own pid with an instance id this process
-        never made is a previous life of it (a restarted container keeps pid 1), and a
-        pid the kernel does not know is gone. A holder on another host is never
-        provably dead; its lease has to lapse.
-        """
-        if self.host != me.host:
-            return False
-        if self.pid == me.pid:
-            return self.instance not in _INSTANCES
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +114,7 @@ def _key_of(row: PasswordNudge) -> NudgeKey:
 
 
 class NudgeStore:
-    """Nudge records, runs and the lease, over the store's engine."""
+    """Nudge records and runs, over the store's engine."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -354,7 +307,7 @@ class NudgeStore:
                 await s.execute(
                     update(NudgeRun)
                     .where(NudgeRun.id.in_(ids), NudgeRun.status == RUNNING)
-                    .values(status="interrupted", finished_at=now)
+                    .values(status=RunStatus.INTERRUPTED, finished_at=now)
                 )
             return ids
 
@@ -383,68 +336,6 @@ class NudgeStore:
                 select(NudgeRun).order_by(NudgeRun.started_at.desc()).limit(limit)
             )
             return [_run_record(r) for r in rows]
-
-    # -- lease -----------------------------------------------------------------------
-    async def lease_holder(self, name: str) -> tuple[str, datetime] | None:
-        """Who holds (or last held) the lease, and until when."""
-        async with self._session() as s:
-            row = await s.get(NudgeLease, name)
-            return (row.holder, _aware(row.expires_at)) if row is not None else None
-
-    async def acquire_lease(
-        self, name: str, holder: Holder, *, until: datetime, now: datetime
-    ) -> bool:
-        """Take the lease if it is free, lapsed, ours, or held by a provably dead process.
-
-        Compare-and-set on the holder read, so of two replicas taking a lapsed lease
-        at once exactly one succeeds.
-        """
-        me = str(holder)
-        async with self._session.begin() as s:
-            row = await s.get(NudgeLease, name)
-            if row is None:
-                s.add(NudgeLease(name=name, holder=me, acquired_at=now, expires_at=until))
-                try:
-                    await s.flush()
-                except IntegrityError:
-                    return False
-                return True
-            current = row.holder
-            other = Holder.parse(current)
-            free = (
-                current == me
-                or _aware(row.expires_at) <= now
-                or (other is not None and other.provably_dead(holder))
-            )
-            if not free:
-                return False
-            result = await s.execute(
-                update(NudgeLease)
-                .where(NudgeLease.name == name, NudgeLease.holder == current)
-                .values(holder=me, acquired_at=now, expires_at=until)
-                .execution_options(synchronize_session=False)
-            )
-            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-    async def renew_lease(self, name: str, holder: Holder, *, until: datetime) -> bool:
-        """Extend our lease; False when it is no longer ours."""
-        async with self._session.begin() as s:
-            result = await s.execute(
-                update(NudgeLease)
-                .where(NudgeLease.name == name, NudgeLease.holder == str(holder))
-                .values(expires_at=until)
-            )
-            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-    async def release_lease(self, name: str, holder: Holder, *, now: datetime) -> bool:
-        """Give the lease up at once (if it is still ours)."""
-        async with self._session.begin() as s:
-            result = await s.execute(
-                update(NudgeLease)
-                .where(NudgeLease.name == name, NudgeLease.holder == str(holder))
-                .values(expires_at=now)
-            )
-            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
-from actions.access import AccessService, Decision, DecisionOutcome
+from actions.access import AccessService, Decision, DecisionOutcome, RequestState
 from actions.audit import Actor
 from actions.errors import Refusal, changes_may_start
 from bot.dialogues.common import CONFIRM_TTL, ButtonHandler, FormHandler, stale
@@ -303,7 +303,7 @@ class AccessDialogue:
             return [Reply(refusal.user_message, ephemeral=True)]
         if snap is None:
             return [_gone()]
-        if snap.request.state != "pending":
+        if snap.request.state != RequestState.PENDING:
             return self._decided(Decision(DecisionOutcome.ALREADY_DECIDED, snap))
         req = snap.request
         form = Form(

@@ -17,6 +17,7 @@ from bot.replies import ActionId, Button, Reply
 from bot.views.text import when
 from connectors.base import Capability, ResetDelivery, UnlockResult
 from store.db import Store
+from store.models import ConfirmationState
 
 HIDDEN = "Your one-time password reset details were here and have been removed."
 
@@ -68,7 +69,9 @@ class SelfServiceDialogue:
             ]
         _, factors = await self.service.mfa_factors(actor)
         if not factors:
-            await self.store.claim_pending(token, actor.slack_user_id, state="cancelled")
+            await self.store.claim_pending(
+                token, actor.slack_user_id, state=ConfirmationState.CANCELLED
+            )
             return [
                 Reply(
                     f"You have no MFA factors enrolled in {target.label}, so there's nothing "

@@ -14,11 +14,10 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from actions.access import Event, MessageRef
+from actions.access import AccessSnapshot, Event, MessageRef
 from bot.views.access import approval_card, reminder_text, requester_news
 from bot.views.blocks import reply_blocks
 from config.logging import get_logger
-from store.db import AccessSnapshot
 
 log = get_logger("helpdesk.slack")
 

@@ -10,22 +10,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from actions.access import Event, Submitted
+from actions.access import AccessSnapshot, Event, RequestState, Submitted
 from bot.replies import ActionId, Button, Reply
 from bot.views.text import escape, human_duration, when
-from config.settings import CatalogueEntry, approver_kind
-from store.db import AccessSnapshot
+from config.settings import ApproverKind, CatalogueEntry, approver_kind
 from store.models import AccessRequest
 
-_STATE_WORDS = {
-    "pending": "waiting for approval",
-    "approved": "approved, being added",
-    "fulfilled": "granted",
-    "denied": "denied",
-    "expired": "expired",
-    "cancelled": "cancelled",
-    "failed": "approved, but adding failed",
-    "revoked": "ended",
+_STATE_WORDS: dict[str, str] = {
+    RequestState.PENDING: "waiting for approval",
+    RequestState.APPROVED: "approved, being added",
+    RequestState.FULFILLED: "granted",
+    RequestState.DENIED: "denied",
+    RequestState.EXPIRED: "expired",
+    RequestState.CANCELLED: "cancelled",
+    RequestState.FAILED: "approved, but adding failed",
+    RequestState.REVOKED: "ended",
 }
 
 
@@ -44,8 +43,8 @@ def approval_path(entry: CatalogueEntry) -> str:
     """Who must approve a catalogue entry, in one sentence."""
     if entry.auto_approve:
         return "It's approved automatically."
-    words = {"user": "named approvers", "usergroup": "the approvers' group",
-             "manager": "your manager", "channel": ""}
+    words = {ApproverKind.USER: "named approvers", ApproverKind.USERGROUP: "the approvers' group",
+             ApproverKind.MANAGER: "your manager", ApproverKind.CHANNEL: ""}
     who = [w for w in dict.fromkeys(words[approver_kind(a)] for a in entry.approvers) if w]
     many = entry.approvals_required
     needed = "one approval" if many == 1 else f"{many} approvals from different people"
@@ -61,7 +60,7 @@ def _destination(ref: str) -> str:
 def already_open(snap: AccessSnapshot) -> Reply:
     """The requester already has an open request for this group."""
     req = snap.request
-    if req.state == "approved":
+    if req.state == RequestState.APPROVED:
         return Reply(f"Your request for *{req.group_name}* is approved; I'm adding you now.")
     return Reply(
         f"You already have a request for *{req.group_name}*, sent {when(req.created_at)} and "
@@ -84,16 +83,16 @@ def submitted_reply(submitted: Submitted, where_to_go: str) -> Reply:
     if not submitted.created:
         open_reply = already_open(snap)
         return Reply(open_reply.text, open_reply.buttons, replaces_prompt=True)
-    if req.state == "fulfilled":
+    if req.state == RequestState.FULFILLED:
         return Reply(f"Done: you're now a member of *{req.group_name}*.{_until(req)}",
                      replaces_prompt=True)
-    if req.state == "approved":
+    if req.state == RequestState.APPROVED:
         return Reply(
             f"Your request for *{req.group_name}* is approved. The directory isn't answering "
             "right now; I'll add you as soon as it does and tell you here.",
             replaces_prompt=True,
         )
-    if req.state == "failed":
+    if req.state == RequestState.FAILED:
         return Reply(
             f"Your request for *{req.group_name}* was approved, but I couldn't add you. "
             f"Please ask {where_to_go}.",
@@ -116,26 +115,26 @@ def status_line(snap: AccessSnapshot) -> str:
     """One line: what became of the request, by whom."""
     req = snap.request
     approved = _who(snap.approved_by) if snap.approved_by else ""
-    if req.state == "pending":
+    if req.state == RequestState.PENDING:
         if snap.approved_by:
             return (f"Approved by {approved} ({req.approvals} of {req.approvals_required}); "
                     "waiting for another approver.")
         return "Waiting for a decision."
-    if req.state == "approved":
+    if req.state == RequestState.APPROVED:
         return f"Approved by {approved or _who([req.decided_by or req.requester])}; adding now."
-    if req.state == "fulfilled":
+    if req.state == RequestState.FULFILLED:
         by = f" by {approved}" if approved else " automatically"
         granted = when(req.fulfilled_at or req.updated_at)
         return f"Approved{by}: access granted {granted}.{_until(req)}"
-    if req.state == "denied":
+    if req.state == RequestState.DENIED:
         return f"Denied by <@{req.decided_by}>: {escape(req.reason or 'no reason given')}"
-    if req.state == "expired":
+    if req.state == RequestState.EXPIRED:
         return f"Expired {when(req.decided_at or req.updated_at)}: nobody decided in time."
-    if req.state == "cancelled":
+    if req.state == RequestState.CANCELLED:
         return "Cancelled by the requester."
-    if req.state == "failed":
+    if req.state == RequestState.FAILED:
         return f"Approved by {approved}, but adding failed ({req.reason}). IT will follow up."
-    if req.state == "revoked":
+    if req.state == RequestState.REVOKED:
         ended = when(req.revoked_at or req.updated_at)
         return f"Approved by {approved or 'the approvers'}; the access ended {ended}."
     return req.state
@@ -160,7 +159,7 @@ def approval_card(snap: AccessSnapshot) -> Reply:
         ("Requested", when(req.created_at)),
     ]
     buttons: list[Button] = []
-    if req.state == "pending":
+    if req.state == RequestState.PENDING:
         buttons = [
             Button("Approve", ActionId.ACCESS_APPROVE, req.id, "primary"),
             Button("Deny", ActionId.ACCESS_DENY, req.id, "danger"),
@@ -227,7 +226,7 @@ def already_decided(snap: AccessSnapshot) -> str:
 
 
 def already_voted(snap: AccessSnapshot) -> str:
-    if snap.request.state == "pending":
+    if snap.request.state == RequestState.PENDING:
         return "You already approved this request; it's waiting for another approver."
     return already_decided(snap)
 
@@ -235,7 +234,7 @@ def already_voted(snap: AccessSnapshot) -> str:
 def my_request(req: AccessRequest) -> Reply:
     """One line of "My requests" on the App Home; a cancel button while it is pending."""
     text = f"*{req.group_name}*: {_STATE_WORDS.get(req.state, req.state)} ({when(req.created_at)})"
-    if req.state == "fulfilled" and req.access_until:
+    if req.state == RequestState.FULFILLED and req.access_until:
         text += f", until {when(req.access_until)}"
-    buttons = [_cancel_button(req.id)] if req.state == "pending" else []
+    buttons = [_cancel_button(req.id)] if req.state == RequestState.PENDING else []
     return Reply(text, buttons)

@@ -12,11 +12,22 @@ from typing import Any
 
 import pytest
 
-from actions.access import AccessService, DecisionOutcome, Event, NullAccessNotifier
+from actions.access import (
+    TRANSITIONS,
+    AccessService,
+    Action,
+    DecisionOutcome,
+    Event,
+    JobKind,
+    NullAccessNotifier,
+    RequestState,
+)
+from actions.access.jobs import access_job
 from actions.audit import Actor
 from actions.errors import Refusal
 from connectors.errors import PermissionDenied, Unavailable
 from connectors.memory import MemoryDirectory
+from store.access import VoteResult
 from store.db import Store
 from tests.access.helpers import (
     APPROVER_A,
@@ -270,17 +281,21 @@ async def test_crash_between_approval_and_add_is_finished_by_another_worker(
     snap = await w.service.snapshot(rid)
     assert snap is not None
     vote = await w.store.access.approve(
-        rid, APPROVER_A.slack_user_id, w.clock(), w.service._factory(APPROVER_A, "x", snap.request,
-                                                                     {})
+        rid, APPROVER_A.slack_user_id, TRANSITIONS[Action.APPROVE], w.clock(),
+        w.service.trail.factory(APPROVER_A, "x", snap.request, {}),
+        then=[access_job(JobKind.FULFIL, rid, w.clock())],
     )
-    assert vote.outcome == "approved" and vote.job_id is not None
-    dead = await w.store.access.claim_job(vote.job_id, "dead-process", w.clock(),
-                                          timedelta(minutes=2))
+    assert vote.result is VoteResult.DECIDED and vote.job_id is not None
+    dead = await w.store.jobs.claim(vote.job_id, "dead-process", w.clock(),
+                                    timedelta(milliseconds=500))
     assert dead is not None
-    # Another replica's worker: nothing while the lease holds, the add once it ran out.
+    # Another replica's worker: nothing while the lease holds, the add once it ran out
+    # (by the database's clock: the application's clock has no say in it).
     other, _ = build_service(w.store, w.directory, w.clock, owner="w2")
     assert await other.run_due_jobs() == 0
-    w.clock.advance(timedelta(minutes=2, seconds=1))
+    w.clock.advance(timedelta(hours=1))
+    assert await other.run_due_jobs() == 0
+    await asyncio.sleep(0.6)
     assert await other.run_due_jobs() == 1
     assert w.member("figma-editors")
     assert w.directory.calls.count("add_to_group") == 1
@@ -380,7 +395,7 @@ async def test_worker_drains_a_burst_and_survives_a_bad_round(world: World) -> N
         await w.service.submit(REQUESTER, key)
     w.clock.advance(timedelta(days=4))
     calls = 0
-    real = w.service.run_due_jobs
+    real = w.service.jobs.runner.run_due
 
     async def flaky(limit: int = 50, concurrency: int = 8) -> int:
         nonlocal calls
@@ -389,15 +404,16 @@ async def test_worker_drains_a_burst_and_survives_a_bad_round(world: World) -> N
             raise RuntimeError("store hiccup")
         return await real(limit=1, concurrency=concurrency)  # tiny rounds: always "full"
 
-    w.service.run_due_jobs = flaky  # type: ignore[method-assign]
-    w.service.settings = w.service.settings.model_copy(update={"poll_interval": timedelta(0)})
+    runner = w.service.jobs.runner
+    runner.run_due = flaky  # type: ignore[method-assign]
+    runner.poll_interval = timedelta(0)
     worker = asyncio.create_task(w.service.worker())
     for _ in range(200):
         states = {r.state for r in await w.store.access.requests_of(REQUESTER.slack_user_id)}
-        if states == {"expired"}:
+        if states == {RequestState.EXPIRED}:
             break
         await asyncio.sleep(0.01)
     worker.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await worker
-    assert states == {"expired"}
+    assert states == {RequestState.EXPIRED}

@@ -178,7 +178,7 @@ async def test_two_replicas_concurrent_clicks_and_a_crash(world: World) -> None:
         await w.senders[0].block_action(ANNA, "hd_access_approve.0", message=card)
         for _ in range(200):
             owner = await conn.fetchval(
-                "SELECT lease_owner FROM jobs WHERE kind = 'fulfil' AND state = 'queued'"
+                "SELECT owner FROM jobs WHERE kind = 'fulfil' AND state = 'queued'"
             )
             if owner:
                 break
@@ -190,9 +190,9 @@ async def test_two_replicas_concurrent_clicks_and_a_crash(world: World) -> None:
                             if "You're now a member of *GitHub*" in m.text]) == 1 or None,
             timeout=20,
         )
-        job = await conn.fetchrow("SELECT state, attempts, lease_owner FROM jobs "
+        job = await conn.fetchrow("SELECT state, attempts, owner FROM jobs "
                                   "WHERE kind = 'fulfil' ORDER BY id DESC LIMIT 1")
-        assert job["state"] == "done" and job["attempts"] == 2 and job["lease_owner"] != owner
+        assert job["state"] == "done" and job["attempts"] == 2 and job["owner"] != owner
         assert sorted(w.puts.values()) == [1, 1, 1, 1, 1], w.puts
         github = await conn.fetchval(
             "SELECT count(*) FROM audit_records WHERE action = 'access_grant' "

@@ -6,12 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from actions.access import Event
+from actions.access import AccessSnapshot, Event
 from bot.replies import ActionId, Form, FormField, Home, Reply
 from bot.views.access import approval_card, requester_news
 from bot.views.blocks import form_view, parse_submission, reply_blocks
 from bot.views.home import home_view
-from store.db import AccessSnapshot
 from store.models import AccessDecision, AccessRequest
 
 NOW = datetime(2030, 1, 2, 3, 4, tzinfo=UTC)

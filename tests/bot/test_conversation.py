@@ -236,11 +236,12 @@ async def test_an_action_still_running_elsewhere_is_waited_for_then_refused(
     monkeypatch.setattr(self_service, "LEASE_WAIT", 0.3)
     me = actor("phone@example.com", "U3")
     [offer] = await world.conv.on_message(me, "reset my mfa")
-    assert await world.store.take_lease("U3:mfa_reset", "other-replica", timedelta(minutes=5))
+    lease = self_service.action_lease("U3", "mfa_reset")
+    assert await world.store.leases.take(lease, "other-replica", timedelta(minutes=5))
     [busy] = await world.conv.on_button(me, ActionId.CONFIRM, button(offer, ActionId.CONFIRM))
     assert "still working on your previous request" in busy.text
     assert world.notifier.notices == []
-    await world.store.release_lease("U3:mfa_reset", "other-replica")
+    await world.store.leases.release(lease, "other-replica")
     [again] = await world.conv.on_message(me, "reset my mfa")
     [done] = await world.conv.on_button(me, ActionId.CONFIRM, button(again, ActionId.CONFIRM))
     assert "removed 2 MFA factor" in done.text

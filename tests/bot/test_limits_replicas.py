@@ -16,9 +16,10 @@ import pytest
 
 from actions.audit import Actor
 from actions.errors import Refusal
-from actions.self_service import SelfService
+from actions.self_service import SelfService, action_lease
 from connectors.base import DirectoryUser
 from store.db import Store
+from store.leases import new_holder
 from tests.bot.helpers import RecordingNotifier, make_config, make_directory, providers_for
 
 pytestmark = pytest.mark.postgres
@@ -60,14 +61,42 @@ async def test_two_replicas_cannot_both_pass_a_one_per_day_limit(pg_url: str) ->
 
 async def test_a_lease_left_by_a_crashed_replica_expires(pg_url: str) -> None:
     store = await Store.open(pg_url)
+    lease = action_lease("U3", "mfa_reset")
     try:
-        assert await store.take_lease("U3:mfa_reset", "crashed", timedelta(milliseconds=200))
-        assert not await store.take_lease("U3:mfa_reset", "other", timedelta(minutes=5))
+        assert await store.leases.take(lease, "crashed", timedelta(milliseconds=200))
+        assert not await store.leases.take(lease, "other", timedelta(minutes=5))
         await asyncio.sleep(0.3)
-        assert await store.take_lease("U3:mfa_reset", "other", timedelta(minutes=5))
-        await store.release_lease("U3:mfa_reset", "crashed")  # not theirs any more: no effect
-        assert not await store.take_lease("U3:mfa_reset", "third", timedelta(minutes=5))
-        await store.release_lease("U3:mfa_reset", "other")
-        assert await store.take_lease("U3:mfa_reset", "third", timedelta(minutes=5))
+        assert await store.leases.take(lease, "other", timedelta(minutes=5))
+        assert not await store.leases.release(lease, "crashed")  # not theirs any more
+        assert not await store.leases.take(lease, "third", timedelta(minutes=5))
+        assert await store.leases.release(lease, "other")
+        assert await store.leases.take(lease, "third", timedelta(minutes=5))
     finally:
         await store.close()
+
+
+async def test_two_replicas_that_look_alike_do_not_share_the_lease(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two containers, same hostname, both pid 1: still two holders, one lease."""
+    import os
+    import socket
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "helpdesk-7d9f")
+    monkeypatch.setattr(os, "getpid", lambda: 1)
+    stores = [await Store.open(pg_url), await Store.open(pg_url)]
+    lease = action_lease("U3", "mfa_reset")
+    try:
+        first, second = new_holder(), new_holder()
+        assert first.rsplit(":", 1)[0] == second.rsplit(":", 1)[0] == "helpdesk-7d9f:1"
+        taken = await asyncio.gather(
+            *(s.leases.take(lease, h, timedelta(minutes=5))
+              for s, h in ((stores[0], first), (stores[1], second)))
+        )
+        assert sorted(taken) == [False, True]
+        loser = second if taken[0] else first
+        assert not await stores[1].leases.renew(lease, loser, timedelta(minutes=5))
+        assert not await stores[1].leases.release(lease, loser)
+    finally:
+        for store in stores:
+            await store.close()

@@ -8,8 +8,6 @@ the time of day the test runs.
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -184,13 +182,6 @@ class World:
 
     def all_nudges(self) -> list[Message]:
         return [m for m in self.slack.all_messages() if is_nudge(m)]
-
-
-def exited_pid() -> int:
-    """The pid of a process that has already exited (free on this host)."""
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
-    return int(done.stdout)
 
 
 def is_nudge(message: Message) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from actions.nudges import (
+    LEASE_NAME,
     Delivered,
     DeliveryFailed,
     Nudge,
@@ -20,14 +21,13 @@ from bot.nudges import SlackNudgeTransport
 from connectors.base import ExpiringUser
 from connectors.errors import Unavailable
 from sandboxes.slack import Limit, Rule
-from store.nudges import SENT, UNCONFIRMED, Holder
-from tests.nudges.helpers import IT_CHANNEL, NUDGED, PEOPLE, World, exited_pid, make_world
+from store.leases import new_holder
+from store.nudges import SENT, UNCONFIRMED
+from tests.nudges.helpers import IT_CHANNEL, NUDGED, PEOPLE, World, make_world
 
 SLACK_OF = {p.key: p.slack for p in PEOPLE}
-
-
-def _dead_holder() -> Holder:
-    return Holder(Holder.this_process().host, exited_pid(), "crashed")
+# A crashed sweeper's requests are waited out (nobody guesses it is dead): keep it short.
+QUICK = {"request_timeout": "2s"}
 
 
 async def _nudge_for(world: World, key: str) -> Nudge:
@@ -46,11 +46,11 @@ def _transport(world: World) -> SlackNudgeTransport:
     return transport
 
 
-async def _crashed_run(world: World, *, posted: str, claimed_only: str, holder: Holder) -> None:
+async def _crashed_run(world: World, *, posted: str, claimed_only: str) -> None:
     """What a sweep killed mid-way leaves: one nudge posted but not marked, one only claimed."""
     now = datetime.now(UTC)
-    await world.nudges.start_run(run_id="dead", trigger="manual", slot=None, holder=str(holder),
-                                 now=now)
+    await world.nudges.start_run(run_id="dead", trigger="manual", slot=None,
+                                 holder=new_holder(), now=now)
     transport = _transport(world)
     for key in (posted, claimed_only):
         nudge = await _nudge_for(world, key)
@@ -64,8 +64,8 @@ async def _crashed_run(world: World, *, posted: str, claimed_only: str, holder: 
 
 
 async def test_a_crashed_runs_leftovers_are_settled_with_slack(tmp_path: Path) -> None:
-    async with make_world(tmp_path) as world:
-        await _crashed_run(world, posted="ada", claimed_only="bob", holder=_dead_holder())
+    async with make_world(tmp_path, **QUICK) as world:
+        await _crashed_run(world, posted="ada", claimed_only="bob")
         summary = await world.runner().run()
         assert summary is not None and summary.status == "completed"
         assert summary.recovered == {"confirmed_sent": 1, "not_sent": 1}
@@ -78,8 +78,8 @@ async def test_a_crashed_runs_leftovers_are_settled_with_slack(tmp_path: Path) -
 
 
 async def test_without_history_a_leftover_counts_as_sent(tmp_path: Path) -> None:
-    async with make_world(tmp_path, history=False) as world:
-        await _crashed_run(world, posted="ada", claimed_only="bob", holder=_dead_holder())
+    async with make_world(tmp_path, history=False, **QUICK) as world:
+        await _crashed_run(world, posted="ada", claimed_only="bob")
         summary = await world.runner().run()
         assert summary is not None and summary.recovered == {"unconfirmed": 2}
         assert len(world.nudges_to(SLACK_OF["ada"] or "")) == 1  # never twice
@@ -89,8 +89,8 @@ async def test_without_history_a_leftover_counts_as_sent(tmp_path: Path) -> None
 
 
 async def test_resend_policy_prefers_none_lost(tmp_path: Path) -> None:
-    async with make_world(tmp_path, history=False, unconfirmed="resend") as world:
-        await _crashed_run(world, posted="ada", claimed_only="bob", holder=_dead_holder())
+    async with make_world(tmp_path, history=False, unconfirmed="resend", **QUICK) as world:
+        await _crashed_run(world, posted="ada", claimed_only="bob")
         summary = await world.runner().run()
         assert summary is not None and summary.recovered == {"resend_unconfirmed": 2}
         assert len(world.nudges_to(SLACK_OF["bob"] or "")) == 1
@@ -101,8 +101,7 @@ async def test_a_live_holders_claims_are_settled_after_the_request_timeout(
     tmp_path: Path,
 ) -> None:
     async with make_world(tmp_path, request_timeout="2s") as world:
-        elsewhere = Holder("another-host", 1, "lapsed")
-        await _crashed_run(world, posted="ada", claimed_only="bob", holder=elsewhere)
+        await _crashed_run(world, posted="ada", claimed_only="bob")
         started = time.monotonic()
         summary = await world.runner().run()
         assert time.monotonic() - started >= 1.5  # waited for its last request to end
@@ -193,12 +192,24 @@ async def test_a_lost_lease_stops_the_sweep(tmp_path: Path) -> None:
                 return await self.inner.deliver(nudge, recipient)
 
         runner.transport_factory = lambda: Slow(make(), {})  # type: ignore[assignment, return-value]
+        # Half a second in, the database stops answering this replica's renewals: its
+        # lease cannot be vouched for past its 3 seconds, and runs out for the others.
+        outage = asyncio.Event()
+        renew = runner.jobs.jobs.renew
+
+        async def unreachable(*args: Any) -> bool:
+            if outage.is_set():
+                raise ConnectionError("the store is unreachable")
+            return await renew(*args)
+
+        runner.jobs.jobs.renew = unreachable  # type: ignore[method-assign]
         task = asyncio.create_task(runner.run())
         await asyncio.sleep(0.5)
-        thief = Holder("another-host", 2, "thief")
-        far = datetime.now(UTC) + timedelta(hours=1)
-        assert await world.nudges.acquire_lease("password-nudges", thief,
-                                                until=far + timedelta(minutes=1), now=far)
+        outage.set()
+        thief, deadline = new_holder(), time.monotonic() + 10
+        while not await world.store.leases.take(LEASE_NAME, thief, timedelta(minutes=1)):
+            assert time.monotonic() < deadline, "the lease never ran out"
+            await asyncio.sleep(0.1)
         summary = await task
         assert summary is not None and summary.status == "aborted"
         assert 0 < summary.nudged < len(NUDGED)

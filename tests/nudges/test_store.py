@@ -1,10 +1,9 @@
-"""Nudge records, runs and the lease behave the same on SQLite and PostgreSQL."""
+"""Nudge records and runs behave the same on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from store.db import Store
-from store.nudges import SENT, UNCONFIRMED, Holder, NudgeKey, NudgeStore
+from store.nudges import SENT, UNCONFIRMED, NudgeKey, NudgeStore
 from tests.conftest import fresh_pg_database
-from tests.nudges.helpers import exited_pid
 
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 KEY = NudgeKey("okta", "00u1", "2024-12-03T09:00:00.000000+00:00", 14)
@@ -63,43 +61,6 @@ async def test_sent_unconfirmed_released(nudges: NudgeStore) -> None:
     third = NudgeKey("okta", "00u8", "v", 3)
     assert await _claim(nudges, third) and await nudges.release(third)
     assert third not in await nudges.existing([third])
-
-
-async def test_lease_one_holder_then_the_next_after_it_lapses(nudges: NudgeStore) -> None:
-    a, b = Holder("host-a", 11, "aaa"), Holder("host-b", 22, "bbb")
-    until = NOW + timedelta(seconds=60)
-    results = await asyncio.gather(
-        *(nudges.acquire_lease("sweep", h, until=until, now=NOW) for h in (a, b, a, b))
-    )
-    assert results.count(True) >= 1
-    holder, expires = await nudges.lease_holder("sweep") or ("", NOW)
-    assert expires == until
-    winner = a if holder == str(a) else b
-    loser = b if winner is a else a
-    assert not await nudges.acquire_lease("sweep", loser, until=until, now=NOW)
-    assert await nudges.renew_lease("sweep", winner, until=until + timedelta(seconds=30))
-    assert not await nudges.renew_lease("sweep", loser, until=until)
-    later = until + timedelta(seconds=31)
-    longer = later + timedelta(seconds=60)
-    assert await nudges.acquire_lease("sweep", loser, until=longer, now=later)
-    assert not await nudges.renew_lease("sweep", winner, until=later)  # it lost the lease
-    assert await nudges.release_lease("sweep", loser, now=later)
-    assert await nudges.acquire_lease("sweep", winner, until=longer, now=later)
-
-
-async def test_a_dead_local_holder_is_replaced_at_once(nudges: NudgeStore) -> None:
-    me = Holder.this_process()
-    dead = Holder(me.host, exited_pid(), "old")
-    alive = Holder(me.host, os.getppid(), "parent")
-    remote = Holder("elsewhere", 1, "x")
-    until = NOW + timedelta(minutes=5)
-    assert dead.provably_dead(me) and not alive.provably_dead(me)
-    assert not remote.provably_dead(me)
-    assert Holder(me.host, me.pid, "previous-life").provably_dead(me)
-    assert not Holder.this_process().provably_dead(me)  # another sweeper in this process
-    assert await nudges.acquire_lease("sweep", dead, until=until, now=NOW)
-    assert await nudges.acquire_lease("sweep", me, until=until, now=NOW)
-    assert Holder.parse(str(me)) == me
 
 
 async def test_runs_by_slot_and_interruption(nudges: NudgeStore) -> None:
