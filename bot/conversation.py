@@ -272,6 +272,8 @@ class Conversation:
             return [Reply(refusal.user_message)]
         if intent is Intent.GROUP_ACCESS:
             return await self._group_access(actor, group, text)
+        if intent is Intent.THANKS:
+            return [Reply("You're welcome! Message me any time you need help.")]
         if intent is Intent.GREETING:
             return [self._help(greeting=True)]
         if intent is Intent.HELP:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from bot.intents.lexicon import STOPWORDS
 from bot.intents.text import BOUNDARY, stem, words
@@ -26,35 +27,50 @@ GROUP_TOKEN = "<group>"
 #: drown the model in small pieces of evidence.
 NORM = 2.5
 STOP_STEMS = frozenset(stem(w) for w in STOPWORDS)
-_OPENERS = words(
+OPENERS = words(
     """
     when how what why where who which is are am will has have did does do can could would should
     """
 )
-_SKIP_AT_START = words(
+SKIP_AT_START = words(
     """
     hi hello hey hiya yo ok okay so um uh please quick question
     """
 )
 
 
+@dataclass(frozen=True, slots=True)
+class FeatureWords:
+    """A language's part in feature extraction: stemmer, stop stems, question openers."""
+
+    stem: Callable[[str], str] = stem
+    stop_stems: frozenset[str] = STOP_STEMS
+    openers: frozenset[str] = OPENERS
+    skip_at_start: frozenset[str] = SKIP_AT_START
+
+
+ENGLISH_WORDS = FeatureWords()
+
+
 class ConceptIndex:
     """Maps stemmed word sequences to concept names.
 
     ``prepare`` turns a configured term into the same normalised surface
-    tokens a message would get, so typos and synonyms line up.
+    tokens a message would get, so typos and synonyms line up; ``stemmer``
+    is the one the messages get.
     """
 
     def __init__(
         self,
         concepts: Iterable[tuple[str, Iterable[str]]],
         prepare: Callable[[str], list[str]],
+        stemmer: Callable[[str], str] = stem,
     ) -> None:
         table: dict[tuple[str, ...], set[str]] = {}
         singles: set[str] = set()
         for name, terms in concepts:
             for term in terms:
-                stems = tuple(stem(t) for t in prepare(term) if t != BOUNDARY)
+                stems = tuple(stemmer(t) for t in prepare(term) if t != BOUNDARY)
                 if stems:
                     table.setdefault(stems, set()).add(name)
                 if len(stems) == 1:
@@ -82,11 +98,11 @@ def _bucket(count: int, edges: tuple[int, ...]) -> str:
     return f"{edges[-1]}+"
 
 
-def _opener(tokens: Sequence[str]) -> str | None:
+def _opener(tokens: Sequence[str], lang: FeatureWords) -> str | None:
     for token in tokens:
-        if token == BOUNDARY or token in _SKIP_AT_START:
+        if token == BOUNDARY or token in lang.skip_at_start:
             continue
-        return token if token in _OPENERS else None
+        return token if token in lang.openers else None
     return None
 
 
@@ -95,12 +111,14 @@ def extract(
     negated: Sequence[bool],
     concepts: ConceptIndex,
     question: bool = False,
+    lang: FeatureWords = ENGLISH_WORDS,
 ) -> dict[str, float]:
     """Feature name -> value for one message; values scaled to length ``NORM``.
 
-    ``question`` tells that the raw text contained a question mark.
+    ``question`` tells that the raw text contained a question mark; ``lang``
+    the message language's words (English by default).
     """
-    stems = [t if t in (BOUNDARY, GROUP_TOKEN) else stem(t) for t in tokens]
+    stems = [t if t in (BOUNDARY, GROUP_TOKEN) else lang.stem(t) for t in tokens]
     feats: dict[str, float] = {}
     previous: str | None = None
     off_topic = 0
@@ -112,7 +130,7 @@ def extract(
         if previous is not None:
             feats[f"b:{previous}_{token}"] = 1.0
         previous = token
-        if token not in STOP_STEMS and token not in concepts.stems and token != GROUP_TOKEN:
+        if token not in lang.stop_stems and token not in concepts.stems and token != GROUP_TOKEN:
             off_topic += 1
     asserted: set[str] = set()
     for name, start, end in concepts.find(stems):
@@ -126,7 +144,7 @@ def extract(
             feats[f"cc:{first}+{second}"] = 1.0
     if any(negated):
         feats["neg"] = 1.0
-    opener = _opener(tokens)
+    opener = _opener(tokens, lang)
     if opener is not None:
         feats["f:" + opener] = 1.0
     if question or opener is not None:
