@@ -26,6 +26,8 @@ MIN_WORDS = 3
 FUNCTION_WORD_WEIGHT = 2.0
 #: The same for every word the router knows in a language (everyday words, examples).
 VOCABULARY_WEIGHT = 2.0
+#: Weight of the statistical detector's confidence (0..1) in the combined score.
+DETECTOR_WEIGHT = 0.5
 #: Below this combined score the detector is unsure and the hint decides.
 MIN_SCORE = 0.5
 
@@ -71,7 +73,7 @@ class LanguageDetector:
         for value in self._lingua.compute_language_confidence_values(text):
             code = value.language.iso_code_639_1.name.lower()
             if code in scores:
-                scores[code] = value.value
+                scores[code] = DETECTOR_WEIGHT * value.value
         for table, weight in ((self._function, FUNCTION_WORD_WEIGHT), (self._vocabulary, VOCABULARY_WEIGHT)):
             share = weight / len(words)
             for word in words:

@@ -8,7 +8,11 @@ Feature names and what they capture:
 * ``cc:A+B`` - two concepts asserted together ("expiry" with "password");
 * ``neg`` - the message denies or takes back something;
 * ``f:WORD`` / ``q`` - the question word the message opens with / it is a question;
-* ``ood:N`` - bucket of content words outside every concept (off-topic talk).
+* ``ood:N`` - bucket of content words outside every concept (off-topic talk);
+* ``w:<name>`` / ``b:STEM_<name>`` - a word no word list knows (a product the
+  catalogue lacks: "I need hubspot"), and the word before it;
+* ``r:ask`` - a request word shortly before such a word or a catalogue group
+  ("can I have zeplin", "necesito Jamf").
 
 Words equal to ``GROUP_TOKEN`` stand for a catalogue group named in the text.
 """
@@ -23,6 +27,8 @@ from bot.intents.lexicon import STOPWORDS
 from bot.intents.text import BOUNDARY, stem, words
 
 GROUP_TOKEN = "<group>"
+NAME_TOKEN = "<name>"
+REQUEST = "r:ask"
 #: Feature vectors are scaled to this Euclidean length, so long messages do not
 #: drown the model in small pieces of evidence.
 NORM = 2.5
@@ -47,6 +53,8 @@ class FeatureWords:
     stop_stems: frozenset[str] = STOP_STEMS
     openers: frozenset[str] = OPENERS
     skip_at_start: frozenset[str] = SKIP_AT_START
+    name_like: Callable[[str], bool] | None = None
+    request_words: frozenset[str] = frozenset()
 
 
 ENGLISH_WORDS = FeatureWords()
@@ -106,6 +114,22 @@ def _opener(tokens: Sequence[str], lang: FeatureWords) -> str | None:
     return None
 
 
+#: How far after a request word the thing asked for may come ("need a license for X").
+_REQUEST_REACH = 4
+
+
+def _asks_for_a_thing(tokens: Sequence[str], negated: Sequence[bool], lang: FeatureWords) -> bool:
+    for i, token in enumerate(tokens):
+        if token not in lang.request_words or negated[i]:
+            continue
+        for j in range(i + 1, min(len(tokens), i + 1 + _REQUEST_REACH)):
+            if tokens[j] == BOUNDARY:
+                break
+            if tokens[j] == GROUP_TOKEN or (lang.name_like is not None and lang.name_like(tokens[j])):
+                return True
+    return False
+
+
 def extract(
     tokens: Sequence[str],
     negated: Sequence[bool],
@@ -129,6 +153,10 @@ def extract(
         feats["w:" + token] = 1.0
         if previous is not None:
             feats[f"b:{previous}_{token}"] = 1.0
+        if lang.name_like is not None and lang.name_like(tokens[i]):
+            feats["w:" + NAME_TOKEN] = 1.0
+            if previous is not None:
+                feats[f"b:{previous}_{NAME_TOKEN}"] = 1.0
         previous = token
         if token not in lang.stop_stems and token not in concepts.stems and token != GROUP_TOKEN:
             off_topic += 1
@@ -138,6 +166,8 @@ def extract(
         feats[("n:" if denied else "c:") + name] = 1.0
         if not denied:
             asserted.add(name)
+    if lang.request_words and _asks_for_a_thing(tokens, negated, lang):
+        feats[REQUEST] = 1.0
     ordered = sorted(asserted)
     for n, first in enumerate(ordered):
         for second in ordered[n + 1 :]:

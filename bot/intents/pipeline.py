@@ -14,6 +14,7 @@ pipeline serves any number of threads.
 from __future__ import annotations
 
 import functools
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from bot.intents.types import GroupChoice
 MAX_TOKENS = 200
 #: Letters a German compound may carry between its parts ("Anmeldungs|versuch").
 _LINKING = {"de": ("s",)}
+#: A capitalised word inside a sentence ("I need Sketch", "necesito Jamf").
+_PROPER = re.compile(r"(?<![.!?]\s)(?<=\s)[A-Z][a-z0-9]+\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +180,22 @@ class Pipeline:
         matcher = GroupMatcher(
             catalogue, speller.is_known, near_domain, ignore=index.single_stems, language=code
         )
-        words = FeatureWords(stemmer, stop_stems, lang.openers, lang.skip_at_start)
+        # Example words do not count: a product named in one example ("miro") must read
+        # like one the examples never named ("hubspot").
+        listed = frozenset(base_known | synonym_words | set(concept_words) | GENERIC_WORDS)
+        listed_stems = frozenset(stemmer(w) for w in listed)
+
+        def name_like(word: str) -> bool:
+            return (
+                len(word) >= 3
+                and word.isalpha()
+                and word not in listed
+                and stemmer(word) not in listed_stems
+            )
+
+        words = FeatureWords(
+            stemmer, stop_stems, lang.openers, lang.skip_at_start, name_like, lang.request_words
+        )
         return cls(lang, speller, rewriter, index, matcher, words)
 
     def tokens(self, text: str) -> list[str]:
@@ -187,6 +205,8 @@ class Pipeline:
     def analyse(self, text: str) -> Analysis:
         """Run the whole pipeline on one message."""
         raw = self.tokens(text)
+        # A capitalised unknown word is a name, not a typo of a word we know.
+        names = {m.group(0).lower() for m in _PROPER.finditer(text)}
         spans = self.matcher.spans(raw)
         ends = {s.start: s.end for s in sorted(spans, key=lambda s: s.end)}
         tokens: list[str] = []
@@ -198,7 +218,8 @@ class Pipeline:
                 sources.append(i)
                 i = ends[i]
                 continue
-            for fixed in self._speller.fix(raw[i]):
+            fixes = (raw[i],) if raw[i] in names else self._speller.fix(raw[i])
+            for fixed in fixes:
                 tokens.append(fixed)
                 sources.append(i)
             i += 1

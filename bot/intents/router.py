@@ -30,6 +30,7 @@ from typing import Any
 
 from bot.intents.config import ExamplesConfig, Thresholds, parse_examples
 from bot.intents.detect import LanguageDetector
+from bot.intents.features import NAME_TOKEN, REQUEST
 from bot.intents.groups import QualifierIndex
 from bot.intents.lang import LANGUAGES, language
 from bot.intents.model import LinearModel, TrainingSettings, train
@@ -114,7 +115,8 @@ class IntentRouter:
         content = [
             f
             for f in analysis.features
-            if f.startswith(("c:", "b:")) or (f.startswith("w:") and f[2:] not in stop_stems)
+            if (f.startswith(("c:", "b:")) or (f.startswith("w:") and f[2:] not in stop_stems))
+            and NAME_TOKEN not in f
         ]
         return self._model.known(dict.fromkeys(content, 1.0))
 
@@ -155,8 +157,25 @@ class IntentRouter:
         ask = confidence < self.thresholds.ask_below or (
             runner_up in ACTIONABLE and confidence - second < self.thresholds.ask_margin
         )
+        if REQUEST in analysis.features and ask:
+            intent, confidence, ask = self._asked_for_a_thing(ranked, intent, confidence, ask)
         group = self._group(analysis) if intent is Intent.GROUP_ACCESS else None
         return Classification(intent, round(confidence, 4), group, alternatives, ask, lang)
+
+    def _asked_for_a_thing(
+        self, ranked: list[tuple[Intent, float]], intent: Intent, confidence: float, ask: bool
+    ) -> tuple[Intent, float, bool]:
+        """"I need X" for an X the catalogue lacks is a group request, not a guess between
+        unrelated intents: the conversation then offers the catalogue."""
+        actionable = [(i, p) for i, p in ranked if i in ACTIONABLE]
+        if not actionable or actionable[0][0] is not Intent.GROUP_ACCESS:
+            return intent, confidence, ask
+        rival = actionable[1][1] if len(actionable) > 1 else 0.0
+        if actionable[0][1] - rival < self.thresholds.ask_margin:
+            return intent, confidence, ask
+        if intent in (Intent.GROUP_ACCESS, Intent.OUT_OF_SCOPE, Intent.HELP):
+            return Intent.GROUP_ACCESS, round(actionable[0][1], 4), False
+        return intent, confidence, ask
 
     def match_groups(
         self, text: str, limit: int = 5, locale: str | None = None

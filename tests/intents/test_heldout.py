@@ -38,7 +38,7 @@ def test_eval_set_is_large_varied_and_well_formed(catalogue: tuple[GroupChoice, 
 
 
 def test_eval_set_is_disjoint_from_training_examples(examples: ExamplesConfig) -> None:
-    training = {_norm(x) for entry in examples.intents for x in entry.examples}
+    training = {_norm(x) for entry in examples.intents for x in entry.texts()}
     overlap = [i.text for i in load_labelled(EVAL_SET) if _norm(i.text) in training]
     assert overlap == []
 
@@ -65,7 +65,7 @@ def test_second_holdout_is_disjoint_and_above_a_floor(
 ) -> None:
     """Written after all tuning and only measured; the floor just guards against regressions."""
     items = load_labelled(HOLDOUT_SET)
-    seen = {_norm(x) for entry in examples.intents for x in entry.examples}
+    seen = {_norm(x) for entry in examples.intents for x in entry.texts()}
     seen |= {_norm(i.text) for i in load_labelled(EVAL_SET)}
     assert len(items) >= 100
     assert [i.text for i in items if _norm(i.text) in seen] == []

@@ -22,6 +22,7 @@ from bot.intents.features import OPENERS, SKIP_AT_START
 from bot.intents.lang import de, es, fr, pt
 from bot.intents.negation import ENGLISH, NegationRules
 from bot.intents.text import stem as english_stem
+from bot.intents.text import words
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "de", "pt")
 
@@ -41,6 +42,7 @@ class Language:
     openers: frozenset[str]
     skip_at_start: frozenset[str]
     stem: Callable[[str], str]
+    request_words: frozenset[str] = frozenset()
 
     @property
     def known(self) -> frozenset[str]:
@@ -65,6 +67,10 @@ def _snowball(code: str) -> Callable[[str], str]:
     return stem
 
 
+#: Words that ask for a thing ("I need X", "can I have X").
+_ENGLISH_REQUESTS = words("need needs want like get have request requesting give add access use")
+
+
 def _build(code: str) -> Language:
     if code == "en":
         return Language(
@@ -75,6 +81,7 @@ def _build(code: str) -> Language:
             OPENERS,
             SKIP_AT_START,
             english_stem,
+            _ENGLISH_REQUESTS,
         )
     module = {"es": es, "fr": fr, "de": de, "pt": pt}[code]
     return Language(
@@ -85,6 +92,7 @@ def _build(code: str) -> Language:
         module.OPENERS | OPENERS,
         module.SKIP_AT_START | SKIP_AT_START,
         _snowball(code),
+        module.REQUEST_WORDS | _ENGLISH_REQUESTS,
     )
 
 

@@ -12,7 +12,8 @@ STOPWORDS = words(
     esta estan estar este esto estoy fue ha han has hay he hola la las le les lo los me mi mis
     mas muy nada ni no nos nosotros o os otra otro para pero poco por porque pues que quien se
     ser si sin sobre solo son su sus tambien te tengo tiene tu tus un una uno unos usted ustedes
-    vosotros y ya yo favor porfa porfi gracias oye mira vale ok okay bueno pues hoy ayer manana
+    vosotros y ya yo unas estos estas esos esas aquel mio mia tuyo nuestro nuestra cual
+    favor porfa porfi gracias oye mira vale ok okay bueno pues hoy ayer manana
     ahora otra vez veces urgente rapido estoy estas esta estamos sea soy eres somos sois
     """
 )
@@ -41,6 +42,8 @@ COMMON_WORDS = words(
 
 OPENERS = words("cuando como que cual cuanto cuantos cuantas donde por quien puedo puedes hay es")
 SKIP_AT_START = words("hola buenas buenos dias oye mira porfa vale una pregunta rapida")
+
+REQUEST_WORDS = words("necesito necesita necesitaria quiero quisiera queria dame dar tener pido solicito falta usar anadir acceso")
 
 NEGATION = NegationRules(
     cues=words("no nunca jamas tampoco ni"),
