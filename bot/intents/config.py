@@ -23,6 +23,7 @@ from bot.intents.types import Intent
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 DEFAULT_INTENTS_FILE = CONFIG_DIR / "intents.yaml"
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOP_KEYS = frozenset({"version", "languages", "thresholds", "intents", "synonyms", "concepts"})
 #: Intents an older examples file may leave out (the router then never answers them).
 OPTIONAL_INTENTS = frozenset({Intent.THANKS})
@@ -239,7 +240,8 @@ def _read_yaml(path: Path) -> Any:
     except UnicodeDecodeError:
         raise IntentConfigError(f"{path}: not UTF-8 text") from None
     try:
-        return yaml.safe_load(text)
+        # libyaml's loader when present: the examples file is long and read at every start.
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -24,6 +24,7 @@ Tokens are those of ``text.tokenize`` after normalisation (surface words).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -111,9 +112,18 @@ def _answered_no(rules: NegationRules, tokens: Sequence[str], mask: list[bool]) 
                 mask[j] = True
 
 
+@functools.lru_cache(maxsize=64)
+def _by_first_word(phrases: _Phrases) -> dict[str, _Phrases]:
+    table: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in phrases:
+        table.setdefault(phrase[0], []).append(phrase)
+    return {word: tuple(found) for word, found in table.items()}
+
+
 def _corrections(rules: NegationRules, tokens: Sequence[str], mask: list[bool]) -> None:
+    starting = _by_first_word(rules.corrections)
     for i in range(len(tokens) - 1, 0, -1):
-        for phrase in rules.corrections:
+        for phrase in starting.get(tokens[i], ()):
             if _starts(tokens, i, phrase) or (
                 phrase[-1] == BOUNDARY and tuple(tokens[i:]) == phrase[:-1]
             ):
@@ -196,6 +206,7 @@ def _post_negators(rules: NegationRules, tokens: Sequence[str], mask: list[bool]
 
 
 def _phrases(rules: NegationRules, tokens: Sequence[str], mask: list[bool]) -> None:
+    forward = _by_first_word(rules.forward_phrases)
     for i, token in enumerate(tokens):
         if token in rules.no_words:
             for j in range(i + 1, min(len(tokens), i + 4)):
@@ -205,7 +216,7 @@ def _phrases(rules: NegationRules, tokens: Sequence[str], mask: list[bool]) -> N
                     for k in range(i, j + 1):
                         mask[k] = True
                     break
-        for phrase in rules.forward_phrases:
+        for phrase in forward.get(token, ()):
             if _starts(tokens, i, phrase):
                 for j in range(i, i + len(phrase)):
                     mask[j] = True

@@ -54,7 +54,8 @@ NEGATION = NegationRules(
         geht gehen ging funktioniert funktionieren funktionierte klappt klappen klappte
         komme kommt kommen kam bekomme bekommt bekommen erhalte erhalt kriege kriegt habe hab
         hat haben weiss kenne erinnere finde sehe sieht lasst akzeptiert nimmt anmelden
-        einloggen rein reinkommen zugreifen ankommen an ahnung weiss
+        einloggen rein reinkommen zugreifen ankommen an ahnung weiss angenommen akzeptiert
+        erkannt angezeigt
         """
     ),
     backward=words("notig noetig erforderlich problem"),
