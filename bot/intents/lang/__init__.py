@@ -46,8 +46,13 @@ class Language:
 
     @property
     def known(self) -> frozenset[str]:
-        """Words that are right as they are: stop words and everyday words."""
-        return self.stopwords | self.common
+        """Words that are right as they are: stop, everyday, negation and request words."""
+        rules = self.negation
+        listed = (
+            rules.cues | rules.post_cues | rules.fillers | rules.ability | rules.desire
+            | rules.symptoms | rules.backward | rules.fine | rules.copula | rules.know
+        )
+        return self.stopwords | self.common | listed | self.request_words
 
 
 def _snowball(code: str) -> Callable[[str], str]:
