@@ -27,7 +27,7 @@ COMMON_WORDS = words(
     abend arbeit arbeiten arzt auto bahn bank bild bildschirm brief buch buro chef chefin
     computer datei datum drucker ecke ende essen fahren fall familie farbe fenster frage frau
     freund frei geben gehen geld gesprach gestern gross gruppe gut haus heissen helfen herr
-    hilfe hoch holen hören idee jahr kaffee kalte kalt kind klein kollege kollegin kommen konto
+    hilfe hoch holen horen idee jahr kaffee kalte kalt kind klein kollege kollegin kommen konto
     kopf kunde kunden lang laptop leben lesen leute liste machen mann meinung minute minuten
     monat montag dienstag mittwoch donnerstag freitag samstag sonntag nachricht name neu neue
     neuen neues nummer oben ordner ort papier person platz problem projekt raum rechner sache

@@ -11,7 +11,7 @@ STOPWORDS = words(
     eu foi ha isso ja la lhe mais mas me meu meus minha minhas muito na nas nem no nos o os ou
     para pela pelo pra pro por porque que quem se sem seu sua seus suas so tambem te teu tua um
     uma voce voces vc vcs estou esta estao ser sou e era obrigado obrigada valeu oi ola pfv pf
-    favor por ok okay hoje ontem amanha agora urgente rapido aqui ai tipo entao tô to ta
+    favor por ok okay hoje ontem amanha agora urgente rapido aqui ai tipo entao to ta
     """
 )
 
@@ -19,7 +19,7 @@ COMMON_WORDS = words(
     """
     abrir agua ajuda ajudar almoco ano anos aplicativo app arquivo bom boa cabeca cafe caixa
     cama carro casa caso chefe cidade cliente coisa colega comecar comer comprar conta correr
-    crachá cracha dar dia dias dinheiro documento empresa entender enviar equipe escola
+    cracha dar dia dias dinheiro documento empresa entender enviar equipe escola
     escrever escritorio espaco esperar estado falar fazer feira ferias fim fila filho filha
     foto frio gente grande grupo hora horas ideia impressora internet ir janela jogo lado
     levar ligar lista livro lugar manha mao mes mesa mensagem minuto minutos momento mundo nome
