@@ -52,7 +52,10 @@ class LanguageDetector:
         self, function_words: Mapping[str, frozenset[str]], vocabulary: Mapping[str, frozenset[str]]
     ) -> None:
         self._codes = tuple(code for code in LANGUAGES if code in function_words)
-        lingua = [LinguaLanguage.from_iso_code_639_1(getattr(IsoCode639_1, c.upper())) for c in self._codes]
+        lingua = [
+            LinguaLanguage.from_iso_code_639_1(getattr(IsoCode639_1, c.upper()))
+            for c in self._codes
+        ]
         self._lingua = (
             LanguageDetectorBuilder.from_languages(*lingua)
             .with_low_accuracy_mode()
@@ -65,16 +68,15 @@ class LanguageDetector:
     def detect(self, text: str, words: Sequence[str]) -> str | None:
         """The language of ``text`` (its word tokens ``words``), or ``None`` when unsure."""
         if len(words) < MIN_WORDS:
-            claims = {
-                codes[0] for w in words if len(codes := self._vocabulary.get(w, ())) == 1
-            }
+            claims = {codes[0] for w in words if len(codes := self._vocabulary.get(w, ())) == 1}
             return claims.pop() if len(claims) == 1 else None
         scores = dict.fromkeys(self._codes, 0.0)
         for value in self._lingua.compute_language_confidence_values(text):
             code = value.language.iso_code_639_1.name.lower()
             if code in scores:
                 scores[code] = DETECTOR_WEIGHT * value.value
-        for table, weight in ((self._function, FUNCTION_WORD_WEIGHT), (self._vocabulary, VOCABULARY_WEIGHT)):
+        tables = ((self._function, FUNCTION_WORD_WEIGHT), (self._vocabulary, VOCABULARY_WEIGHT))
+        for table, weight in tables:
             share = weight / len(words)
             for word in words:
                 codes = table.get(word, ())

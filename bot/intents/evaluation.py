@@ -152,6 +152,7 @@ def format_report(name: str, report: Report, show_misses: bool = False) -> Itera
             yield (
                 f"  MISS {miss.item.intent.value}/{miss.item.group} -> "
                 f"{miss.got.intent.value}/{miss.got.group} ({miss.got.confidence:.2f}"
-                f"{'' if miss.got.language == miss.item.lang else ', read as ' + miss.got.language}): "
+                + ("" if miss.got.language == miss.item.lang else f", read as {miss.got.language}")
+                + f"): "
                 f"{miss.item.text}"
             )

@@ -125,7 +125,8 @@ def _asks_for_a_thing(tokens: Sequence[str], negated: Sequence[bool], lang: Feat
         for j in range(i + 1, min(len(tokens), i + 1 + _REQUEST_REACH)):
             if tokens[j] == BOUNDARY:
                 break
-            if tokens[j] == GROUP_TOKEN or (lang.name_like is not None and lang.name_like(tokens[j])):
+            named = lang.name_like is not None and lang.name_like(tokens[j])
+            if tokens[j] == GROUP_TOKEN or named:
                 return True
     return False
 

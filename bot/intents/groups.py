@@ -230,7 +230,9 @@ ROLES: dict[str, frozenset[str]] = {
         administratorrechte verwaltung owner owners
         """
     ),
-    "editor": words("editor editors edit editing editeur editeurs bearbeiter bearbeiten edicao edicion"),
+    "editor": words(
+        "editor editors edit editing editeur editeurs bearbeiter bearbeiten edicao edicion"
+    ),
     "viewer": words(
         """
         viewer viewers view read readonly lecture lectura leitura lesezugriff lesen leserechte
@@ -257,7 +259,8 @@ class QualifierIndex:
         roles: dict[str, frozenset[str]] = {}
         product: dict[str, frozenset[str]] = {}
         for group in catalogue:
-            parts = {w for name in (group.key, group.display_name, *group.aliases) for w in _words(name)}
+            names = (group.key, group.display_name, *group.aliases)
+            parts = {w for name in names for w in _words(name)}
             roles[group.key] = frozenset(_ROLE_OF[w] for w in parts if w in _ROLE_OF)
             product[group.key] = frozenset(
                 w for w in parts if len(w) >= 2 and w not in _ROLE_OF and w not in GENERIC_WORDS

@@ -94,7 +94,8 @@ def train(
             if uniform[i]:
                 # Every feature of an extracted message has the same value: sum the rows once.
                 value = values[0]
-                logits = [b + value * s for b, s in zip(bias, map(sum, zip(*feature_rows)))]
+                sums = map(sum, zip(*feature_rows, strict=True))
+                logits = [b + value * s for b, s in zip(bias, sums, strict=True)]
             else:
                 logits = list(bias)
                 for row, value in zip(feature_rows, values, strict=True):
@@ -109,10 +110,10 @@ def train(
             if uniform[i]:
                 scaled = [g * values[0] for g in grad]
                 for row in feature_rows:
-                    row[:] = [w * shrink - g for w, g in zip(row, scaled)]
+                    row[:] = [w * shrink - g for w, g in zip(row, scaled, strict=True)]
             else:
                 for row, value in zip(feature_rows, values, strict=True):
-                    row[:] = [w * shrink - g * value for w, g in zip(row, grad)]
+                    row[:] = [w * shrink - g * value for w, g in zip(row, grad, strict=True)]
             for c in classes:
                 bias[c] -= grad[c] * 0.1
     frozen = {name: tuple(row) for name, row in rows.items() if any(row)}

@@ -33,6 +33,24 @@ from bot.intents.text import BOUNDARY, words
 MAX_SCOPE = 8
 
 _Phrases = tuple[tuple[str, ...], ...]
+_SET_FIELDS = (
+    "cues",
+    "fillers",
+    "ability",
+    "desire",
+    "determiners",
+    "symptoms",
+    "backward",
+    "fine",
+    "copula",
+    "know",
+    "secret",
+    "scope_end",
+    "answers",
+    "post_cues",
+    "no_words",
+    "auxiliaries",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +85,7 @@ class NegationRules:
 
     def merged(self, other: NegationRules) -> NegationRules:
         """Both languages' words (a Spanish message with English in it)."""
-        sets = {
-            name: getattr(self, name) | getattr(other, name)
-            for name in (
-                "cues fillers ability desire determiners symptoms backward fine copula know "
-                "secret scope_end answers post_cues no_words auxiliaries"
-            ).split()
-        }
+        sets = {name: getattr(self, name) | getattr(other, name) for name in _SET_FIELDS}
         return NegationRules(
             forward_phrases=tuple(dict.fromkeys(self.forward_phrases + other.forward_phrases)),
             corrections=tuple(dict.fromkeys(self.corrections + other.corrections)),
@@ -85,7 +97,9 @@ def _starts(tokens: Sequence[str], i: int, phrase: tuple[str, ...]) -> bool:
     return tuple(tokens[i : i + len(phrase)]) == phrase
 
 
-def _flag_forward(rules: NegationRules, tokens: Sequence[str], mask: list[bool], start: int) -> None:
+def _flag_forward(
+    rules: NegationRules, tokens: Sequence[str], mask: list[bool], start: int
+) -> None:
     for j in range(start, min(len(tokens), start + MAX_SCOPE)):
         if tokens[j] in rules.scope_end:
             break

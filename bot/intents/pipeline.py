@@ -89,16 +89,12 @@ def _gather(cfg: ExamplesConfig, code: str) -> _Words:
         concept_words=tuple(w for _, terms in concepts for term in terms for w in _phrase(term)),
         synonyms=synonyms,
         synonym_words=frozenset(w for k, v in synonyms for w in (*_phrase(k), *_phrase(v))),
-        example_counts=Counter(
-            w for e in cfg.intents for x in e.texts(code) for w in _phrase(x)
-        ),
+        example_counts=Counter(w for e in cfg.intents for x in e.texts(code) for w in _phrase(x)),
     )
 
 
 def _group_words(groups: Sequence[GroupChoice], code: str, ordinary: frozenset[str]) -> set[str]:
-    return {
-        w for g in groups for name in g.names(code) for w in _phrase(name) if w not in ordinary
-    }
+    return {w for g in groups for name in g.names(code) for w in _phrase(name) if w not in ordinary}
 
 
 class Pipeline:
@@ -265,4 +261,3 @@ def build_pipelines(
             extra |= own.everything
         known[code] = language(code).known | extra
     return pipelines, known
-

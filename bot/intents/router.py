@@ -165,7 +165,7 @@ class IntentRouter:
     def _asked_for_a_thing(
         self, ranked: list[tuple[Intent, float]], intent: Intent, confidence: float, ask: bool
     ) -> tuple[Intent, float, bool]:
-        """"I need X" for an X the catalogue lacks is a group request, not a guess between
+        """ "I need X" for an X the catalogue lacks is a group request, not a guess between
         unrelated intents: the conversation then offers the catalogue."""
         actionable = [(i, p) for i, p in ranked if i in ACTIONABLE]
         if not actionable or actionable[0][0] is not Intent.GROUP_ACCESS:

@@ -50,4 +50,5 @@ def router_from_config(cfg: HelpdeskConfig) -> IntentRouter:
 
     Raises ``IntentConfigError`` when the examples file cannot be used.
     """
-    return IntentRouter.build(load_examples(intents_file_of(cfg)), groups_from_catalogue(cfg.catalogue))
+    examples = load_examples(intents_file_of(cfg))
+    return IntentRouter.build(examples, groups_from_catalogue(cfg.catalogue))

@@ -130,8 +130,12 @@ def test_catalogue_comes_from_the_validated_configuration() -> None:
         {
             **MINIMAL_CONFIG,
             "catalogue": [
-                {"key": "notion", "display_name": "notion", "provider_group": "x",
-                 "auto_approve": True},
+                {
+                    "key": "notion",
+                    "display_name": "notion",
+                    "provider_group": "x",
+                    "auto_approve": True,
+                },
                 {
                     "key": "vpn-users",
                     "display_name": "VPN",

@@ -49,8 +49,16 @@ class Language:
         """Words that are right as they are: stop, everyday, negation and request words."""
         rules = self.negation
         listed = (
-            rules.cues | rules.post_cues | rules.fillers | rules.ability | rules.desire
-            | rules.symptoms | rules.backward | rules.fine | rules.copula | rules.know
+            rules.cues
+            | rules.post_cues
+            | rules.fillers
+            | rules.ability
+            | rules.desire
+            | rules.symptoms
+            | rules.backward
+            | rules.fine
+            | rules.copula
+            | rules.know
         )
         return self.stopwords | self.common | listed | self.request_words
 

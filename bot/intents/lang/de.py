@@ -41,7 +41,12 @@ COMMON_WORDS = words(
 OPENERS = words("wann wie was welche welcher welches wo warum wer kann kannst konnen gibt ist muss")
 SKIP_AT_START = words("hallo hi moin servus guten tag morgen kurze frage")
 
-REQUEST_WORDS = words("brauche braucht brauchte brauchen mochte mochten hatte will haben bekommen geben beantrage beantragen nutzen zugang zugriff")
+REQUEST_WORDS = words(
+    """
+    brauche braucht brauchte brauchen mochte mochten hatte will haben bekommen geben beantrage
+    beantragen nutzen zugang zugriff
+    """
+)
 
 NEGATION = NegationRules(
     cues=frozenset(),

@@ -43,7 +43,12 @@ COMMON_WORDS = words(
 OPENERS = words("cuando como que cual cuanto cuantos cuantas donde por quien puedo puedes hay es")
 SKIP_AT_START = words("hola buenas buenos dias oye mira porfa vale una pregunta rapida")
 
-REQUEST_WORDS = words("necesito necesita necesitaria quiero quisiera queria dame dar tener pido solicito falta usar anadir acceso")
+REQUEST_WORDS = words(
+    """
+    necesito necesita necesitaria quiero quisiera queria dame dar tener pido solicito falta usar
+    anadir acceso
+    """
+)
 
 NEGATION = NegationRules(
     cues=words("no nunca jamas tampoco ni"),

@@ -39,11 +39,17 @@ COMMON_WORDS = words(
 OPENERS = words("quand comment quel quelle quels quelles combien ou pourquoi qui est puis peux")
 SKIP_AT_START = words("bonjour salut coucou hello bonsoir alors petite question svp stp")
 
-REQUEST_WORDS = words("besoin faut voudrais veux aimerais avoir donner demande demander ajouter utiliser acces")
+REQUEST_WORDS = words(
+    """
+    besoin faut voudrais veux aimerais avoir donner demande demander ajouter utiliser acces
+    """
+)
 
 NEGATION = NegationRules(
     cues=words("ne"),
-    fillers=words("pas plus jamais rien me te se le la les lui y en vraiment toujours encore du tout"),
+    fillers=words(
+        "pas plus jamais rien me te se le la les lui y en vraiment toujours encore du tout"
+    ),
     ability=words("peux peut pouvons pouvez arrive arrivons parviens"),
     desire=words(
         """
