@@ -1,13 +1,19 @@
 """Which of the router's languages a message is written in.
 
 A statistical detector (lingua, whose models ship inside its package and
-load in a few milliseconds in its low-accuracy mode) is restricted to the
-router's languages and helped by function words: code-switched messages keep
-their own language's small words ("mi account está locked"), while their
-content words are often English. Messages of fewer than ``MIN_WORDS`` words
-are only trusted when every word the router knows belongs to a single
-language ("gracias", "Hilfe"); otherwise the caller's hint (the employee's
-locale) decides, then the organisation default.
+load in tens of milliseconds in its low-accuracy mode; the high-accuracy
+mode costs about half a second and 150 MB more at start-up) is restricted to
+the router's languages. Its confidence is combined with the words the router
+itself knows per language, function words weighing most: code-switched
+messages keep their own language's small words ("mi account está locked")
+while their content words are often English, and short helpdesk messages are
+where statistical detectors are weakest. A word several languages share
+counts for each of them in part.
+
+Messages of fewer than ``MIN_WORDS`` words are only trusted when the words
+the router knows belong to a single language ("gracias", "Hilfe"); then, as
+when the combined score is below ``MIN_SCORE``, the caller's hint (the
+employee's locale) decides, then the organisation default.
 """
 
 from __future__ import annotations
