@@ -143,7 +143,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 def _cmd_classify(args: argparse.Namespace) -> int:
     from bot.intents.cli import run_classify
 
-    return run_classify(args.config, sys.stdin, sys.stdout, sys.stderr)
+    return run_classify(args.config, sys.stdin, sys.stdout, sys.stderr, args.locale)
 
 
 # -- password-expiry nudges (issue #5) -----------------------------------------------
@@ -221,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     classify = sub.add_parser("classify", help="classify utterances from stdin, JSON lines out")
     classify.add_argument("--config")
+    classify.add_argument("--locale", help="language hint for short lines, e.g. es-ES")
     classify.set_defaults(func=_cmd_classify)
 
     _add_nudges_parser(sub)

@@ -197,6 +197,8 @@ class Conversation:
         """Start the flow of ``intent``; out of scope when it has none."""
         if intent is Intent.GROUP_ACCESS:
             return await self._group_access(actor, text, group)
+        if intent is Intent.THANKS:
+            return [Reply("You're welcome! Message me any time you need help.")]
         if intent in (Intent.GREETING, Intent.HELP):
             return [self.help(greeting=intent is Intent.GREETING)]
         flow = self._flows.get(intent)

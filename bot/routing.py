@@ -1,33 +1,31 @@
-"""Free text to an intent: the seam between the conversation and the intent router."""
+"""Free text to an intent: the seam between the conversation and the intent router.
+
+``Intent`` is the router's own enum (``bot.intents.types``), re-exported here
+for the conversation code.
+"""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot.intents.types import Intent
 from config.settings import HelpdeskConfig
 
-
-class Intent(enum.StrEnum):
-    GROUP_ACCESS = "group_access"
-    PASSWORD_RESET = "password_reset"
-    ACCOUNT_UNLOCK = "account_unlock"
-    MFA_RESET = "mfa_reset"
-    PASSWORD_EXPIRY = "password_expiry"
-    GREETING = "greeting"
-    HELP = "help"
-    OUT_OF_SCOPE = "out_of_scope"
+__all__ = ["Intent", "Routed", "Router", "build_router"]
 
 
 @dataclass(frozen=True)
 class Routed:
+    """The router's reading of a message; ``language`` is ISO 639-1 (answers may use it)."""
+
     intent: Intent
     confidence: float
     group: str | None
     alternatives: Sequence[Intent]
     needs_clarification: bool
+    language: str = "en"
 
 
 class Router(Protocol):
@@ -40,8 +38,9 @@ class _IntentsAdapter:
     def __init__(self, model: Any) -> None:
         self.model = model
 
-    def classify(self, text: str) -> Routed:
-        result = self.model.classify(text)
+    def classify(self, text: str, locale: str | None = None) -> Routed:
+        """``locale`` (the employee's Slack locale, e.g. ``"es-ES"``) helps with short messages."""
+        result = self.model.classify(text, locale)
         alternatives = [Intent(name) for name, _score in result.alternatives]
         return Routed(
             intent=Intent(result.intent),
@@ -49,16 +48,12 @@ class _IntentsAdapter:
             group=result.group,
             alternatives=alternatives,
             needs_clarification=bool(result.needs_clarification),
+            language=str(result.language),
         )
 
 
 def build_router(cfg: HelpdeskConfig) -> Router:
     """Build the intent model from the configured examples and the group catalogue."""
-    from bot.intents.config import load_examples
-    from bot.intents.router import IntentRouter
-    from bot.intents.types import GroupChoice
+    from bot.intents.setup import router_from_config
 
-    catalogue = [
-        GroupChoice(e.key, e.display_name, tuple(e.aliases), e.description) for e in cfg.catalogue
-    ]
-    return _IntentsAdapter(IntentRouter.build(load_examples(cfg.intents_file), catalogue))
+    return _IntentsAdapter(router_from_config(cfg))

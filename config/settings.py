@@ -181,6 +181,10 @@ def approver_kind(entry: str) -> ApproverKind:
     )
 
 
+#: Languages the intent router understands (ISO 639-1); ``bot.intents.lang.LANGUAGES`` agrees.
+ALIAS_LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "de", "pt")
+
+
 class CatalogueEntry(_Strict):
     """A requestable group and how a request for it is approved.
 
@@ -195,6 +199,7 @@ class CatalogueEntry(_Strict):
     key: str
     display_name: str
     aliases: list[str] = []
+    aliases_by_language: dict[str, list[str]] = {}
     description: str = ""
     provider: str | None = None
     provider_group: str
@@ -208,6 +213,16 @@ class CatalogueEntry(_Strict):
     @classmethod
     def _dur(cls, v: Any) -> timedelta | None:
         return None if v is None else parse_duration(v)
+
+    @field_validator("aliases_by_language")
+    @classmethod
+    def _alias_languages(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for code in v:
+            if code not in ALIAS_LANGUAGES:
+                raise ValueError(
+                    f"unknown language {code!r}; one of {', '.join(ALIAS_LANGUAGES)}"
+                )
+        return v
 
     @field_validator("approvers")
     @classmethod

@@ -1,31 +1,36 @@
-"""Loading and checking ``config/intents.yaml`` and the group catalogue.
+"""Loading and checking ``config/intents.yaml``, the router's examples file.
 
-``load_examples(path)`` returns an ``ExamplesConfig``; ``load_helpdesk(path)``
-reads the parts of ``helpdesk.yaml`` the router needs (``catalogue`` and
-``intents_file``). Every problem raises ``IntentConfigError`` with a single
-readable line naming the file and the offending field.
+``load_examples(path)`` returns an ``ExamplesConfig``. Examples, concept
+terms and synonyms may be given per language (``{en: [...], es: [...]}``); a
+plain list is English. Every problem raises ``IntentConfigError`` with a
+single readable line naming the file and the offending field. The catalogue
+is not read here: it comes from the validated ``helpdesk.yaml``
+(``config.settings``; see ``bot.intents.setup``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bot.intents.types import GroupChoice, Intent
+from bot.intents.lang import LANGUAGES
+from bot.intents.types import Intent
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 DEFAULT_INTENTS_FILE = CONFIG_DIR / "intents.yaml"
-DEFAULT_HELPDESK_FILE = CONFIG_DIR / "helpdesk.yaml"
 
-_TOP_KEYS = frozenset({"version", "thresholds", "intents", "synonyms", "concepts"})
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TOP_KEYS = frozenset({"version", "languages", "thresholds", "intents", "synonyms", "concepts"})
+#: Intents an older examples file may leave out (the router then never answers them).
+OPTIONAL_INTENTS = frozenset({Intent.THANKS})
 
 
 class IntentConfigError(ValueError):
-    """The examples file or the catalogue cannot be used; the message is one line."""
+    """The examples file cannot be used; the message is one line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,35 +48,59 @@ class Thresholds:
 
 
 @dataclass(frozen=True, slots=True)
+class Example:
+    """One training utterance and its language (ISO 639-1)."""
+
+    language: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class IntentExamples:
     """The button label and training utterances of one intent."""
 
     intent: Intent
     label: str
-    examples: tuple[str, ...]
+    examples: tuple[Example, ...]
+
+    def texts(self, language: str | None = None) -> tuple[str, ...]:
+        """The utterances (of one language, or all)."""
+        return tuple(e.text for e in self.examples if language in (None, e.language))
+
+
+@dataclass(frozen=True, slots=True)
+class Concept:
+    """A word family in one language: any of ``terms`` gives the message ``name``."""
+
+    name: str
+    language: str
+    terms: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class ExamplesConfig:
-    """Everything the router is built from, apart from the catalogue."""
+    """Everything the router is built from, apart from the catalogue.
+
+    ``synonyms`` holds ``(language, phrase, replacement)``; English synonyms
+    apply to every language, since people mix English words into theirs.
+    ``default_language`` is used when a message is too short to tell and the
+    caller gave no locale.
+    """
 
     intents: tuple[IntentExamples, ...]
-    synonyms: tuple[tuple[str, str], ...] = ()
-    concepts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    synonyms: tuple[tuple[str, str, str], ...] = ()
+    concepts: tuple[Concept, ...] = ()
     thresholds: Thresholds = field(default_factory=Thresholds)
+    default_language: str = "en"
     source: str = "<memory>"
 
     def labels(self) -> dict[Intent, str]:
         """Button label per intent."""
         return {entry.intent: entry.label for entry in self.intents}
 
-
-@dataclass(frozen=True, slots=True)
-class HelpdeskIntentSettings:
-    """The router's share of ``helpdesk.yaml``."""
-
-    catalogue: tuple[GroupChoice, ...]
-    intents_file: Path | None
+    def examples(self) -> list[tuple[Intent, Example]]:
+        """Every training utterance with its intent."""
+        return [(entry.intent, x) for entry in self.intents for x in entry.examples]
 
 
 def _fail(source: str, where: str, problem: str) -> IntentConfigError:
@@ -97,6 +126,22 @@ def _mapping(value: Any, source: str, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise _fail(source, where, "expected a mapping")
     return value
+
+
+def _language(code: Any, source: str, where: str) -> str:
+    if not isinstance(code, str) or code not in LANGUAGES:
+        raise _fail(source, where, f"unknown language; expected one of {', '.join(LANGUAGES)}")
+    return code
+
+
+def _by_language(value: Any, source: str, where: str) -> list[tuple[str, tuple[str, ...]]]:
+    """A plain list (English) or ``{language: [strings]}``."""
+    if isinstance(value, Mapping):
+        return [
+            (_language(code, source, f"{where}.{code}"), _strings(v, source, f"{where}.{code}"))
+            for code, v in value.items()
+        ]
+    return [("en", _strings(value, source, where))]
 
 
 def _thresholds(value: Any, source: str) -> Thresholds:
@@ -128,16 +173,40 @@ def _intent_entries(value: Any, source: str) -> tuple[IntentExamples, ...]:
         label = intent.value.replace("_", " ")
         if isinstance(body, Mapping):
             label = str(body.get("label") or label)
-            examples = _strings(body.get("examples"), source, f"intents.{name}.examples")
+            grouped = _by_language(body.get("examples"), source, f"intents.{name}.examples")
         else:
-            examples = _strings(body, source, f"intents.{name}")
+            grouped = _by_language(body, source, f"intents.{name}")
+        examples = tuple(Example(code, text) for code, texts in grouped for text in texts)
         if not examples:
             raise _fail(source, f"intents.{name}", "needs at least one example")
         entries.append(IntentExamples(intent, label, examples))
-    missing = [intent.value for intent in Intent if intent.value not in data]
+    missing = [i.value for i in Intent if i.value not in data and i not in OPTIONAL_INTENTS]
     if missing:
         raise _fail(source, "intents", f"missing intent {missing[0]!r}")
     return tuple(entries)
+
+
+def _synonyms(value: Any, source: str) -> tuple[tuple[str, str, str], ...]:
+    """``phrase: replacement`` (English) and ``language: {phrase: replacement}``."""
+    out: list[tuple[str, str, str]] = []
+    for key, replacement in _mapping(value or {}, source, "synonyms").items():
+        if isinstance(replacement, Mapping):
+            code = _language(key, source, f"synonyms.{key}")
+            for k, v in replacement.items():
+                out.append((code, str(k).strip().lower(), str(v).strip().lower()))
+        else:
+            out.append(("en", str(key).strip().lower(), str(replacement).strip().lower()))
+    return tuple(out)
+
+
+def _default_language(value: Any, source: str) -> str:
+    if value is None:
+        return "en"
+    data = _mapping(value, source, "languages")
+    unknown = set(data) - {"default"}
+    if unknown:
+        raise _fail(source, "languages", f"unknown setting {sorted(unknown)[0]!r}")
+    return _language(data.get("default", "en"), source, "languages.default")
 
 
 def parse_examples(data: Any, source: str = "<memory>") -> ExamplesConfig:
@@ -148,19 +217,17 @@ def parse_examples(data: Any, source: str = "<memory>") -> ExamplesConfig:
         raise _fail(source, sorted(unknown)[0], "unknown top-level key")
     if "intents" not in doc:
         raise _fail(source, "intents", "missing")
-    synonyms = tuple(
-        (str(k).strip().lower(), str(v).strip().lower())
-        for k, v in _mapping(doc.get("synonyms") or {}, source, "synonyms").items()
-    )
     concepts = tuple(
-        (str(name), _strings(terms, source, f"concepts.{name}"))
-        for name, terms in _mapping(doc.get("concepts") or {}, source, "concepts").items()
+        Concept(str(name), code, terms)
+        for name, value in _mapping(doc.get("concepts") or {}, source, "concepts").items()
+        for code, terms in _by_language(value, source, f"concepts.{name}")
     )
     return ExamplesConfig(
         intents=_intent_entries(doc["intents"], source),
-        synonyms=synonyms,
+        synonyms=_synonyms(doc.get("synonyms"), source),
         concepts=concepts,
         thresholds=_thresholds(doc.get("thresholds"), source),
+        default_language=_default_language(doc.get("languages"), source),
         source=source,
     )
 
@@ -173,7 +240,8 @@ def _read_yaml(path: Path) -> Any:
     except UnicodeDecodeError:
         raise IntentConfigError(f"{path}: not UTF-8 text") from None
     try:
-        return yaml.safe_load(text)
+        # libyaml's loader when present: the examples file is long and read at every start.
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -185,63 +253,3 @@ def load_examples(path: str | Path | None = None) -> ExamplesConfig:
     """Read and check an examples file (default: the packaged ``config/intents.yaml``)."""
     chosen = Path(path) if path is not None else DEFAULT_INTENTS_FILE
     return parse_examples(_read_yaml(chosen), str(chosen))
-
-
-def parse_catalogue(entries: Any, source: str = "<memory>") -> tuple[GroupChoice, ...]:
-    """Turn a ``catalogue:`` list into ``GroupChoice`` values; extra fields are ignored."""
-    if entries is None:
-        return ()
-    if not isinstance(entries, Sequence) or isinstance(entries, str):
-        raise _fail(source, "catalogue", "expected a list of groups")
-    groups: list[GroupChoice] = []
-    seen: set[str] = set()
-    for i, raw in enumerate(entries):
-        entry = _mapping(raw, source, f"catalogue.{i}")
-        key = entry.get("key")
-        if not isinstance(key, str) or not key.strip():
-            raise _fail(source, f"catalogue.{i}.key", "missing or not a string")
-        if key in seen:
-            raise _fail(source, f"catalogue.{i}.key", f"duplicate key {key!r}")
-        seen.add(key)
-        display = entry.get("display_name", key)
-        description = entry.get("description") or ""
-        if not isinstance(display, str) or not isinstance(description, str):
-            raise _fail(source, f"catalogue.{i}", "display_name and description must be strings")
-        aliases = _strings(entry.get("aliases") or [], source, f"catalogue.{i}.aliases")
-        groups.append(GroupChoice(key, display, aliases, description))
-    return tuple(groups)
-
-
-def _resolve(base: Path, value: Any, source: str) -> Path | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(source, "intents_file", "expected a file path")
-    candidate = Path(value).expanduser()
-    if candidate.is_absolute():
-        return candidate
-    beside = base / candidate
-    return beside if beside.exists() or not candidate.exists() else candidate
-
-
-def load_helpdesk(path: str | Path) -> HelpdeskIntentSettings:
-    """Read ``catalogue`` and ``intents_file`` from a ``helpdesk.yaml``.
-
-    A relative ``intents_file`` is looked up beside the YAML first, then in the
-    current directory.
-    """
-    chosen = Path(path)
-    doc = _read_yaml(chosen)
-    source = str(chosen)
-    if doc is None:
-        doc = {}
-    data = _mapping(doc, source, "")
-    return HelpdeskIntentSettings(
-        catalogue=parse_catalogue(data.get("catalogue"), source),
-        intents_file=_resolve(chosen.parent, data.get("intents_file"), source),
-    )
-
-
-def load_catalogue(path: str | Path) -> tuple[GroupChoice, ...]:
-    """The ``catalogue:`` groups of a ``helpdesk.yaml`` (empty if it has none)."""
-    return load_helpdesk(path).catalogue

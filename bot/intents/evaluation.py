@@ -1,9 +1,11 @@
 """Scoring a router against a labelled JSON-lines file.
 
-Each line of an evaluation file is ``{"text": ..., "intent": ..., "group": key-or-null}``.
+Each line of an evaluation file is ``{"text": ..., "intent": ..., "group": key-or-null}``
+plus, in the per-language sets, ``"lang"`` (ISO 639-1; English when absent).
 ``evaluate`` returns accuracy per intent (recall), their macro average,
 out-of-scope precision and recall, group accuracy (over ``group_access``
-lines) and per-utterance latencies. Shared by the benchmark and the tests.
+lines), how often the detected language was right, and per-utterance
+latencies (language detection included). Shared by the benchmark and the tests.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Labelled:
     text: str
     intent: Intent
     group: str | None
+    lang: str = "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class Report:
     oos_recall: float = 0.0
     group_accuracy: float = 0.0
     group_total: int = 0
+    language_accuracy: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     misses: list[Miss] = field(default_factory=list)
 
@@ -67,7 +71,14 @@ def load_labelled(path: str | Path) -> list[Labelled]:
             continue
         try:
             row = json.loads(line)
-            items.append(Labelled(str(row["text"]), Intent(row["intent"]), row.get("group")))
+            items.append(
+                Labelled(
+                    str(row["text"]),
+                    Intent(row["intent"]),
+                    row.get("group"),
+                    str(row.get("lang", "en")),
+                )
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{number}: {exc}") from None
     return items
@@ -77,19 +88,26 @@ def _ratio(num: int, den: int) -> float:
     return num / den if den else 1.0
 
 
-def evaluate(router: IntentRouter, items: Sequence[Labelled], repeat: int = 1) -> Report:
-    """Classify every item (``repeat`` times, for steadier latency) and score the results."""
+def evaluate(
+    router: IntentRouter, items: Sequence[Labelled], repeat: int = 1, locale: str | None = None
+) -> Report:
+    """Classify every item (``repeat`` times, for steadier latency) and score the results.
+
+    ``locale`` is passed to the router as the employee's locale (none by default:
+    the language is then detected from the text alone, or the router's default).
+    """
     report = Report(total=len(items))
     hits: dict[Intent, list[bool]] = {intent: [] for intent in Intent}
     predicted_oos = true_oos = 0
-    group_hits = 0
+    group_hits = language_hits = 0
     for item in items:
         got: Classification | None = None
         for _ in range(max(1, repeat)):
             start = time.perf_counter()
-            got = router.classify(item.text)
+            got = router.classify(item.text, locale)
             report.latencies_ms.append((time.perf_counter() - start) * 1000)
         assert got is not None
+        language_hits += got.language == item.lang
         right = got.intent is item.intent
         hits[item.intent].append(right)
         if got.intent is Intent.OUT_OF_SCOPE:
@@ -106,6 +124,7 @@ def evaluate(router: IntentRouter, items: Sequence[Labelled], repeat: int = 1) -
     report.oos_precision = _ratio(true_oos, predicted_oos)
     report.oos_recall = report.per_intent.get(Intent.OUT_OF_SCOPE, 1.0)
     report.group_accuracy = _ratio(group_hits, report.group_total)
+    report.language_accuracy = _ratio(language_hits, len(items))
     return report
 
 
@@ -122,6 +141,7 @@ def format_report(name: str, report: Report, show_misses: bool = False) -> Itera
         f"  group accuracy     {report.group_accuracy:.3f}"
         f"   ({report.group_total} group_access lines)"
     )
+    yield f"  language detected  {report.language_accuracy:.3f}"
     yield (
         f"  latency per utterance  p50 {report.percentile(50):.3f} ms"
         f"  p99 {report.percentile(99):.3f} ms"
@@ -131,6 +151,8 @@ def format_report(name: str, report: Report, show_misses: bool = False) -> Itera
         for miss in report.misses:
             yield (
                 f"  MISS {miss.item.intent.value}/{miss.item.group} -> "
-                f"{miss.got.intent.value}/{miss.got.group} ({miss.got.confidence:.2f}): "
+                f"{miss.got.intent.value}/{miss.got.group} ({miss.got.confidence:.2f}"
+                + ("" if miss.got.language == miss.item.lang else f", read as {miss.got.language}")
+                + f"): "
                 f"{miss.item.text}"
             )

@@ -8,7 +8,11 @@ Feature names and what they capture:
 * ``cc:A+B`` - two concepts asserted together ("expiry" with "password");
 * ``neg`` - the message denies or takes back something;
 * ``f:WORD`` / ``q`` - the question word the message opens with / it is a question;
-* ``ood:N`` - bucket of content words outside every concept (off-topic talk).
+* ``ood:N`` - bucket of content words outside every concept (off-topic talk);
+* ``w:<name>`` / ``b:STEM_<name>`` - a word no word list knows (a product the
+  catalogue lacks: "I need hubspot"), and the word before it;
+* ``r:ask`` - a request word shortly before such a word or a catalogue group
+  ("can I have zeplin", "necesito Jamf").
 
 Words equal to ``GROUP_TOKEN`` stand for a catalogue group named in the text.
 """
@@ -17,44 +21,64 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from bot.intents.lexicon import STOPWORDS
 from bot.intents.text import BOUNDARY, stem, words
 
 GROUP_TOKEN = "<group>"
+NAME_TOKEN = "<name>"
+REQUEST = "r:ask"
 #: Feature vectors are scaled to this Euclidean length, so long messages do not
 #: drown the model in small pieces of evidence.
 NORM = 2.5
 STOP_STEMS = frozenset(stem(w) for w in STOPWORDS)
-_OPENERS = words(
+OPENERS = words(
     """
     when how what why where who which is are am will has have did does do can could would should
     """
 )
-_SKIP_AT_START = words(
+SKIP_AT_START = words(
     """
     hi hello hey hiya yo ok okay so um uh please quick question
     """
 )
 
 
+@dataclass(frozen=True, slots=True)
+class FeatureWords:
+    """A language's part in feature extraction: stemmer, stop stems, question openers."""
+
+    stem: Callable[[str], str] = stem
+    stop_stems: frozenset[str] = STOP_STEMS
+    openers: frozenset[str] = OPENERS
+    skip_at_start: frozenset[str] = SKIP_AT_START
+    name_like: Callable[[str], bool] | None = None
+    request_words: frozenset[str] = frozenset()
+
+
+ENGLISH_WORDS = FeatureWords()
+
+
 class ConceptIndex:
     """Maps stemmed word sequences to concept names.
 
     ``prepare`` turns a configured term into the same normalised surface
-    tokens a message would get, so typos and synonyms line up.
+    tokens a message would get, so typos and synonyms line up; ``stemmer``
+    is the one the messages get.
     """
 
     def __init__(
         self,
         concepts: Iterable[tuple[str, Iterable[str]]],
         prepare: Callable[[str], list[str]],
+        stemmer: Callable[[str], str] = stem,
     ) -> None:
         table: dict[tuple[str, ...], set[str]] = {}
         singles: set[str] = set()
         for name, terms in concepts:
             for term in terms:
-                stems = tuple(stem(t) for t in prepare(term) if t != BOUNDARY)
+                stems = tuple(stemmer(t) for t in prepare(term) if t != BOUNDARY)
                 if stems:
                     table.setdefault(stems, set()).add(name)
                 if len(stems) == 1:
@@ -82,12 +106,29 @@ def _bucket(count: int, edges: tuple[int, ...]) -> str:
     return f"{edges[-1]}+"
 
 
-def _opener(tokens: Sequence[str]) -> str | None:
+def _opener(tokens: Sequence[str], lang: FeatureWords) -> str | None:
     for token in tokens:
-        if token == BOUNDARY or token in _SKIP_AT_START:
+        if token == BOUNDARY or token in lang.skip_at_start:
             continue
-        return token if token in _OPENERS else None
+        return token if token in lang.openers else None
     return None
+
+
+#: How far after a request word the thing asked for may come ("need a license for X").
+_REQUEST_REACH = 4
+
+
+def _asks_for_a_thing(tokens: Sequence[str], negated: Sequence[bool], lang: FeatureWords) -> bool:
+    for i, token in enumerate(tokens):
+        if token not in lang.request_words or negated[i]:
+            continue
+        for j in range(i + 1, min(len(tokens), i + 1 + _REQUEST_REACH)):
+            if tokens[j] == BOUNDARY:
+                break
+            named = lang.name_like is not None and lang.name_like(tokens[j])
+            if tokens[j] == GROUP_TOKEN or named:
+                return True
+    return False
 
 
 def extract(
@@ -95,12 +136,14 @@ def extract(
     negated: Sequence[bool],
     concepts: ConceptIndex,
     question: bool = False,
+    lang: FeatureWords = ENGLISH_WORDS,
 ) -> dict[str, float]:
     """Feature name -> value for one message; values scaled to length ``NORM``.
 
-    ``question`` tells that the raw text contained a question mark.
+    ``question`` tells that the raw text contained a question mark; ``lang``
+    the message language's words (English by default).
     """
-    stems = [t if t in (BOUNDARY, GROUP_TOKEN) else stem(t) for t in tokens]
+    stems = [t if t in (BOUNDARY, GROUP_TOKEN) else lang.stem(t) for t in tokens]
     feats: dict[str, float] = {}
     previous: str | None = None
     off_topic = 0
@@ -111,8 +154,12 @@ def extract(
         feats["w:" + token] = 1.0
         if previous is not None:
             feats[f"b:{previous}_{token}"] = 1.0
+        if lang.name_like is not None and lang.name_like(tokens[i]):
+            feats["w:" + NAME_TOKEN] = 1.0
+            if previous is not None:
+                feats[f"b:{previous}_{NAME_TOKEN}"] = 1.0
         previous = token
-        if token not in STOP_STEMS and token not in concepts.stems and token != GROUP_TOKEN:
+        if token not in lang.stop_stems and token not in concepts.stems and token != GROUP_TOKEN:
             off_topic += 1
     asserted: set[str] = set()
     for name, start, end in concepts.find(stems):
@@ -120,13 +167,15 @@ def extract(
         feats[("n:" if denied else "c:") + name] = 1.0
         if not denied:
             asserted.add(name)
+    if lang.request_words and _asks_for_a_thing(tokens, negated, lang):
+        feats[REQUEST] = 1.0
     ordered = sorted(asserted)
     for n, first in enumerate(ordered):
         for second in ordered[n + 1 :]:
             feats[f"cc:{first}+{second}"] = 1.0
     if any(negated):
         feats["neg"] = 1.0
-    opener = _opener(tokens)
+    opener = _opener(tokens, lang)
     if opener is not None:
         feats["f:" + opener] = 1.0
     if question or opener is not None:

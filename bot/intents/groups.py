@@ -81,7 +81,8 @@ class GroupMatcher:
     ``is_known(word)`` tells everyday/domain words, which only match exactly;
     ``near_domain(word)`` gives the distance to the closest domain word, so a
     typo of "password" is not read as "1password". ``ignore`` holds stems that
-    never count as description words (e.g. "password").
+    never count as description words (e.g. "password"). ``language`` adds the
+    entries' aliases for that language.
     """
 
     def __init__(
@@ -90,7 +91,9 @@ class GroupMatcher:
         is_known: Callable[[str], bool],
         near_domain: Callable[[str], int | None],
         ignore: Iterable[str] = (),
+        language: str = "en",
     ) -> None:
+        self._language = language
         self._is_known = is_known
         self._near_domain = near_domain
         exact: dict[str, dict[str, float]] = {}
@@ -102,7 +105,7 @@ class GroupMatcher:
         longest = 1
         for group in catalogue:
             keys.append(group.key)
-            for name in (group.key, group.display_name, *group.aliases):
+            for name in group.names(language):
                 longest = max(longest, len(_words(name)))
             for form, weight in self._forms(group):
                 slot = exact.setdefault(form, {})
@@ -134,8 +137,7 @@ class GroupMatcher:
         return COMMON_NAME_WORD if self._is_known(word) else NAME_WORD
 
     def _forms(self, group: GroupChoice) -> Iterable[tuple[str, float]]:
-        names = [group.key, group.display_name, *group.aliases]
-        for name in names:
+        for name in group.names(self._language):
             parts = _words(name)
             if not parts:
                 continue
@@ -217,3 +219,72 @@ class GroupMatcher:
         ranked = [(k, round(min(1.0, s), 4)) for k, s in scores.items() if s >= minimum]
         ranked.sort(key=lambda item: (-item[1], item[0]))
         return ranked
+
+
+#: Roles a catalogue entry may be named with, and the words (any language) that say them.
+ROLES: dict[str, frozenset[str]] = {
+    "admin": words(
+        """
+        admin admins administrator administrators administration administrador administradores
+        administradora administrateur administrateurs administratrice adminrechte
+        administratorrechte verwaltung owner owners
+        """
+    ),
+    "editor": words(
+        "editor editors edit editing editeur editeurs bearbeiter bearbeiten edicao edicion"
+    ),
+    "viewer": words(
+        """
+        viewer viewers view read readonly lecture lectura leitura lesezugriff lesen leserechte
+        visualizador lecteur
+        """
+    ),
+    "analyst": words("analyst analysts analista analistas analyste analystes"),
+}
+_ROLE_OF = {word: role for role, names in ROLES.items() for word in names}
+#: How much naming an entry's role moves it against its siblings (same product).
+ROLE_BONUS = 0.15
+
+
+class QualifierIndex:
+    """Prefers the entry whose role the user names among entries of one product.
+
+    "I need admin on our GitHub org" picks ``github-admins`` over
+    ``github-org``; plain "I need GitHub" keeps ``github-org``, since an entry
+    named with a role the user did not say loses against a sibling without it.
+    Siblings are entries that share a distinctive name word ("github").
+    """
+
+    def __init__(self, catalogue: Iterable[GroupChoice]) -> None:
+        roles: dict[str, frozenset[str]] = {}
+        product: dict[str, frozenset[str]] = {}
+        for group in catalogue:
+            names = (group.key, group.display_name, *group.aliases)
+            parts = {w for name in names for w in _words(name)}
+            roles[group.key] = frozenset(_ROLE_OF[w] for w in parts if w in _ROLE_OF)
+            product[group.key] = frozenset(
+                w for w in parts if len(w) >= 2 and w not in _ROLE_OF and w not in GENERIC_WORDS
+            )
+        self._roles = roles
+        self._product = product
+
+    def _siblings(self, key: str, others: Iterable[str]) -> list[str]:
+        mine = self._product.get(key, frozenset())
+        return [k for k in others if k != key and mine & self._product.get(k, frozenset())]
+
+    def adjust(self, scores: dict[str, float], words_said: Iterable[str]) -> dict[str, float]:
+        """``scores`` with role-named siblings moved up (role said) or down (not said)."""
+        said = {_ROLE_OF[w] for w in words_said if w in _ROLE_OF}
+        if not scores or not any(self._roles.values()):
+            return scores
+        out = dict(scores)
+        for key, roles in self._roles.items():
+            if not roles:
+                continue
+            siblings = self._siblings(key, scores)
+            if roles & said and (key in scores or siblings):
+                best = max([scores.get(key, 0.0), *(scores[k] for k in siblings)])
+                out[key] = best + ROLE_BONUS
+            elif key in scores and any(not self._roles[k] & roles for k in siblings):
+                out[key] = scores[key] - ROLE_BONUS
+        return out

@@ -1,9 +1,14 @@
 """The intent router: plain-language message in, ``Classification`` out.
 
 ``IntentRouter.build(examples, catalogue)`` builds everything from the
-examples file and the group catalogue (a fraction of a second, no network).
+examples file and the group catalogue (well under a second, no network).
 ``classify`` and ``match_groups`` are pure and synchronous; a built router
 holds only immutable data and may be shared between threads.
+
+The message's language is detected first (``bot.intents.detect``; the
+caller's ``locale`` and then the examples file's default decide for very
+short messages); that language's pipeline turns it into features, and one
+model shared by all languages scores them.
 
 Decision rules on top of the model's probabilities:
 
@@ -15,6 +20,7 @@ Decision rules on top of the model's probabilities:
 * ``group`` (``group_access`` only) is the best catalogue match the user did
   not deny, if it scores at least ``thresholds.group_min_score`` and beats the
   next group by ``GROUP_MARGIN``; otherwise ``None`` (ask with ``match_groups``).
+  A role the user names ("admin", "editor") favours the entry named with it.
 """
 
 from __future__ import annotations
@@ -22,10 +28,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from bot.intents.config import ExamplesConfig, Thresholds, parse_catalogue, parse_examples
-from bot.intents.features import STOP_STEMS
+from bot.intents.config import ExamplesConfig, Thresholds, parse_examples
+from bot.intents.detect import LanguageDetector
+from bot.intents.features import NAME_TOKEN, REQUEST
+from bot.intents.groups import QualifierIndex
+from bot.intents.lang import LANGUAGES, language
 from bot.intents.model import LinearModel, TrainingSettings, train
-from bot.intents.pipeline import Analysis, Pipeline
+from bot.intents.pipeline import Analysis, Pipeline, build_pipelines
+from bot.intents.text import BOUNDARY, tokenize
 from bot.intents.types import ACTIONABLE, Classification, GroupChoice, Intent
 
 #: Confidence reported when nothing in the message is recognisable.
@@ -36,58 +46,77 @@ GROUP_MARGIN = 0.1
 CLASSES: tuple[Intent, ...] = tuple(Intent)
 
 
-def _as_group(entry: GroupChoice | Mapping[str, Any]) -> GroupChoice:
-    return entry if isinstance(entry, GroupChoice) else parse_catalogue([entry])[0]
-
-
 class IntentRouter:
     """Classifies helpdesk messages; create with ``IntentRouter.build``."""
 
     def __init__(
         self,
-        pipeline: Pipeline,
+        pipelines: Mapping[str, Pipeline],
         model: LinearModel,
         thresholds: Thresholds,
         labels: Mapping[Intent, str],
+        detector: LanguageDetector,
+        default_language: str = "en",
+        qualifiers: QualifierIndex | None = None,
     ) -> None:
-        self._pipeline = pipeline
+        self._pipelines = dict(pipelines)
         self._model = model
+        self._detector = detector
+        self._qualifiers = qualifiers or QualifierIndex(())
         self.thresholds = thresholds
         self.labels: Mapping[Intent, str] = dict(labels)
+        self.default_language = default_language
 
     @classmethod
     def build(
         cls,
         examples: ExamplesConfig | Mapping[str, Any],
-        catalogue: Iterable[GroupChoice | Mapping[str, Any]] = (),
+        catalogue: Iterable[GroupChoice] = (),
         settings: TrainingSettings | None = None,
     ) -> IntentRouter:
         """Build from examples (an ``ExamplesConfig`` or raw YAML data) and the catalogue.
 
-        Catalogue entries may be ``GroupChoice`` values or ``catalogue:`` mappings.
         Raises ``IntentConfigError`` for unusable raw data.
         """
         cfg = examples if isinstance(examples, ExamplesConfig) else parse_examples(examples)
-        pipeline = Pipeline.build(cfg, (_as_group(g) for g in catalogue))
+        groups = tuple(catalogue)
+        pipelines, vocabularies = build_pipelines(cfg, groups)
         samples: list[Mapping[str, float]] = []
         labels: list[int] = []
-        for entry in cfg.intents:
-            for example in entry.examples:
-                samples.append(pipeline.analyse(example).features)
-                labels.append(CLASSES.index(entry.intent))
+        for intent, example in cfg.examples():
+            samples.append(pipelines[example.language].analyse(example.text).features)
+            labels.append(CLASSES.index(intent))
         model = train(samples, labels, len(CLASSES), settings)
-        return cls(pipeline, model, cfg.thresholds, cfg.labels())
+        detector = LanguageDetector(
+            {code: language(code).stopwords for code in LANGUAGES}, vocabularies
+        )
+        return cls(
+            pipelines,
+            model,
+            cfg.thresholds,
+            cfg.labels(),
+            detector,
+            cfg.default_language,
+            QualifierIndex(groups),
+        )
 
-    def analyse(self, text: str) -> Analysis:
+    def language_of(self, text: str, locale: str | None = None) -> str:
+        """The language ``classify`` would read ``text`` in (ISO 639-1)."""
+        words = [t for t in tokenize(text) if t != BOUNDARY and t.isalpha()]
+        return self._detector.choose(text, words, locale, self.default_language)
+
+    def analyse(self, text: str, locale: str | None = None) -> Analysis:
         """The pipeline's view of ``text`` (tokens, negation, groups, features)."""
-        return self._pipeline.analyse(text)
+        return self._pipelines[self.language_of(text, locale)].analyse(text)
 
-    def _evidence(self, features: Mapping[str, float]) -> int:
+    def _evidence(self, analysis: Analysis) -> int:
         """How many informative features of the message the model knows."""
+        stop_stems = self._pipelines[analysis.language].words.stop_stems
         content = [
             f
-            for f in features
-            if f.startswith(("c:", "b:")) or (f.startswith("w:") and f[2:] not in STOP_STEMS)
+            for f in analysis.features
+            if (f.startswith(("c:", "b:")) or (f.startswith("w:") and f[2:] not in stop_stems))
+            and NAME_TOKEN not in f
         ]
         return self._model.known(dict.fromkeys(content, 1.0))
 
@@ -96,9 +125,11 @@ class IntentRouter:
         for n, span in enumerate(analysis.spans):
             if n not in analysis.denied_spans:
                 scores[span.key] = max(span.score, scores.get(span.key, 0.0))
-        described = self._pipeline.matcher.description_scores(analysis.asserted_stems())
+        pipeline = self._pipelines[analysis.language]
+        described = pipeline.matcher.description_scores(analysis.asserted_stems())
         for key, score in described.items():
             scores[key] = max(score, scores.get(key, 0.0))
+        scores = self._qualifiers.adjust(scores, analysis.asserted_words())
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         if not ranked or ranked[0][1] < self.thresholds.group_min_score:
             return None
@@ -106,32 +137,59 @@ class IntentRouter:
             return None
         return ranked[0][0]
 
-    def classify(self, text: str) -> Classification:
-        """Intent, confidence, group and whether to ask, for one message."""
-        analysis = self._pipeline.analyse(text)
+    def classify(self, text: str, locale: str | None = None) -> Classification:
+        """Intent, confidence, group, language and whether to ask, for one message.
+
+        ``locale`` (the employee's, e.g. ``"es-ES"``) decides the language of
+        messages too short to tell.
+        """
+        analysis = self.analyse(text, locale)
         probs = self._model.probabilities(analysis.features)
         ranked = sorted(zip(CLASSES, probs, strict=True), key=lambda p: -p[1])
         alternatives = [(intent, round(p, 4)) for intent, p in ranked]
-        if self._evidence(analysis.features) == 0:
+        lang = analysis.language
+        if self._evidence(analysis) == 0:
             oos = [a for a in alternatives if a[0] is Intent.OUT_OF_SCOPE]
             rest = [a for a in alternatives if a[0] is not Intent.OUT_OF_SCOPE]
             confidence = min(oos[0][1], UNKNOWN_CONFIDENCE)
-            return Classification(Intent.OUT_OF_SCOPE, confidence, None, oos + rest, True)
+            return Classification(Intent.OUT_OF_SCOPE, confidence, None, oos + rest, True, lang)
         (intent, confidence), (runner_up, second) = ranked[0], ranked[1]
         ask = confidence < self.thresholds.ask_below or (
             runner_up in ACTIONABLE and confidence - second < self.thresholds.ask_margin
         )
+        if REQUEST in analysis.features and ask:
+            intent, confidence, ask = self._asked_for_a_thing(ranked, intent, confidence, ask)
         group = self._group(analysis) if intent is Intent.GROUP_ACCESS else None
-        return Classification(intent, round(confidence, 4), group, alternatives, ask)
+        return Classification(intent, round(confidence, 4), group, alternatives, ask, lang)
 
-    def match_groups(self, text: str, limit: int = 5) -> list[tuple[str, float]]:
+    def _asked_for_a_thing(
+        self, ranked: list[tuple[Intent, float]], intent: Intent, confidence: float, ask: bool
+    ) -> tuple[Intent, float, bool]:
+        """ "I need X" for an X the catalogue lacks is a group request, not a guess between
+        unrelated intents: the conversation then offers the catalogue."""
+        actionable = [(i, p) for i, p in ranked if i in ACTIONABLE]
+        if not actionable or actionable[0][0] is not Intent.GROUP_ACCESS:
+            return intent, confidence, ask
+        rival = actionable[1][1] if len(actionable) > 1 else 0.0
+        if actionable[0][1] - rival < self.thresholds.ask_margin:
+            return intent, confidence, ask
+        if intent in (Intent.GROUP_ACCESS, Intent.OUT_OF_SCOPE, Intent.HELP):
+            return Intent.GROUP_ACCESS, round(actionable[0][1], 4), False
+        return intent, confidence, ask
+
+    def match_groups(
+        self, text: str, limit: int = 5, locale: str | None = None
+    ) -> list[tuple[str, float]]:
         """Catalogue groups the text may mean, best first, as ``(key, score 0..1)``.
 
         Forgiving about case, spacing, punctuation and close spellings; several
         entries come back when the text is ambiguous ("atlassian").
         """
-        return self._pipeline.matcher.rank(self._pipeline.tokens(text))[:limit]
+        pipeline = self._pipelines[self.language_of(text, locale)]
+        return pipeline.matcher.rank(pipeline.tokens(text))[:limit]
 
-    def classify_many(self, texts: Sequence[str]) -> list[Classification]:
+    def classify_many(
+        self, texts: Sequence[str], locale: str | None = None
+    ) -> list[Classification]:
         """``classify`` for each text, in order."""
-        return [self.classify(t) for t in texts]
+        return [self.classify(t, locale) for t in texts]

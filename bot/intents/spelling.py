@@ -11,7 +11,7 @@ Both are immutable after construction.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -32,14 +32,24 @@ class Speller:
     """Corrects unknown words towards a vocabulary.
 
     ``vocabulary`` is ordered by preference (earlier wins ties); ``known``
-    holds words that are right as they are even if not in the vocabulary.
+    holds words that are right as they are even if not in the vocabulary;
+    ``stemmer`` tells inflections of known words. ``linking`` are letters a
+    compound may carry between its parts (German "Anmeldungs|versuch").
     """
 
-    def __init__(self, vocabulary: Iterable[str], known: Iterable[str]) -> None:
+    def __init__(
+        self,
+        vocabulary: Iterable[str],
+        known: Iterable[str],
+        stemmer: Callable[[str], str] = stem,
+        linking: tuple[str, ...] = (),
+    ) -> None:
         ordered = list(dict.fromkeys(w for w in vocabulary if w.isalpha() and len(w) >= 3))
         self._vocabulary = frozenset(ordered)
         self._known = frozenset(known) | self._vocabulary
-        self._known_stems = frozenset(stem(w) for w in self._known)
+        self._stem = stemmer
+        self._linking = linking
+        self._known_stems = frozenset(stemmer(w) for w in self._known)
         by_length: dict[int, list[str]] = {}
         for word in ordered:
             by_length.setdefault(len(word), []).append(word)
@@ -47,7 +57,7 @@ class Speller:
 
     def is_known(self, word: str) -> bool:
         """True for vocabulary and everyday words (or inflections of them)."""
-        return word in self._known or stem(word) in self._known_stems
+        return word in self._known or self._stem(word) in self._known_stems
 
     def nearest(self, word: str) -> tuple[str, int] | None:
         """The closest vocabulary word and its distance, if close enough."""
@@ -73,12 +83,22 @@ class Speller:
     def _split(self, word: str) -> tuple[str, str] | None:
         best: tuple[str, str] | None = None
         for cut in range(2, len(word) - 1):
-            head, tail = word[:cut], word[cut:]
-            if head not in self._vocabulary or tail not in self._vocabulary:
+            tail = word[cut:]
+            head = self._head(word[:cut])
+            if tail not in self._vocabulary or head is None:
                 continue
             if best is None or min(len(head), len(tail)) > min(len(best[0]), len(best[1])):
                 best = (head, tail)
         return best
+
+    def _head(self, head: str) -> str | None:
+        """``head`` as a vocabulary word, without a linking letter; ``None`` if it is none."""
+        if head in self._vocabulary:
+            return head
+        for link in self._linking:
+            if head.endswith(link) and head[: -len(link)] in self._vocabulary:
+                return head[: -len(link)]
+        return None
 
     def fix(self, word: str) -> tuple[str, ...]:
         """``word`` corrected: itself, a vocabulary word, or two words."""

@@ -2,8 +2,9 @@
 
 ``tokenize`` turns raw Slack text into lower-case ASCII word tokens; runs of
 punctuation become the clause marker ``BOUNDARY``; contractions are expanded
-("don't" -> "do", "not"). ``stem`` is a small suffix stripper, enough to make
-"locked", "locking" and "locks" one feature.
+("don't" -> "do", "not") and French elisions split ("j'ai" -> "je", "ai").
+``stem`` is a small English suffix stripper, enough to make "locked",
+"locking" and "locks" one feature (other languages: ``bot.intents.lang``).
 """
 
 from __future__ import annotations
@@ -41,8 +42,30 @@ _QUOTES = str.maketrans(
         "\u2026": "...",
         "\u201c": '"',
         "\u201d": '"',
+        "\u00df": "ss",
+        "\u0153": "oe",
+        "\u0152": "oe",
+        "\u00e6": "ae",
+        "\u00c6": "ae",
+        "\u00f8": "o",
+        "\u00d8": "o",
     }
 )
+#: French elided words ("j'ai", "n'arrive", "l'acces") and what they stand for.
+_ELIDED: dict[str, str] = {
+    "j": "je",
+    "n": "ne",
+    "l": "le",
+    "d": "de",
+    "m": "me",
+    "t": "te",
+    "s": "se",
+    "c": "ce",
+    "qu": "que",
+    "jusqu": "jusque",
+    "lorsqu": "lorsque",
+    "puisqu": "puisque",
+}
 
 _CONTRACTIONS: dict[str, tuple[str, ...]] = {
     "can't": ("can", "not"),
@@ -171,6 +194,9 @@ def expand(token: str) -> tuple[str, ...]:
         return fixed
     if "'" not in token:
         return (token,)
+    head, _, rest = token.partition("'")
+    if head in _ELIDED and rest:
+        return (_ELIDED[head], *expand(rest))
     for suffix, tail in _SUFFIXES:
         if token.endswith(suffix):
             head = token[: -len(suffix)]

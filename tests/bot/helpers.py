@@ -67,6 +67,7 @@ def providers_for(d: MemoryDirectory, cfg: HelpdeskConfig) -> Providers:
 
 
 KEYWORDS: list[tuple[str, Intent]] = [
+    ("thank", Intent.THANKS),
     ("locked", Intent.ACCOUNT_UNLOCK),
     ("mfa", Intent.MFA_RESET),
     ("expire", Intent.PASSWORD_EXPIRY),

@@ -74,6 +74,12 @@ async def test_password_reset_link_flow(world: World) -> None:
     assert all("memory.invalid" not in str(r.detail) for r in rows)
 
 
+async def test_thanks_gets_a_short_answer_not_the_menu(world: World) -> None:
+    [reply] = await world.conv.on_message(actor(), "thanks!")
+    assert reply.text == "You're welcome! Message me any time you need help."
+    assert not reply.buttons
+
+
 async def test_someone_else_cannot_confirm(world: World) -> None:
     [offer] = await world.conv.on_message(actor(), "password please")
     token = button(offer, ActionId.CONFIRM)

@@ -15,6 +15,8 @@ from bot.intents.config import DEFAULT_INTENTS_FILE
 from tests.intents.conftest import FIXTURE_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The least a helpdesk.yaml needs to validate.
+CONNECTORS = "connectors: {mem: {kind: memory}}\ncapabilities: {groups: mem}\n"
 
 
 def classify(config: str | None, text: str) -> tuple[int, str, str]:
@@ -24,18 +26,33 @@ def classify(config: str | None, text: str) -> tuple[int, str, str]:
 
 
 def test_one_json_object_per_input_line() -> None:
-    lines = ["forgot pwd again lol", "can I get edit rights in figma", "", "café ☕ wifi?"]
+    lines = [
+        "forgot pwd again lol",
+        "can I get edit rights in figma",
+        "",
+        "café ☕ wifi?",
+        "se me olvidó la contraseña otra vez",
+    ]
     code, out, err = classify(str(FIXTURE_CONFIG), "\n".join(lines) + "\n")
     assert code == 0
     assert err == ""
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["text"] for r in records] == lines
     for record in records:
-        assert set(record) == {"text", "intent", "confidence", "group"}
+        assert set(record) == {"text", "intent", "confidence", "group", "language"}
         assert 0.0 <= record["confidence"] <= 1.0
     assert records[0]["intent"] == "password_reset"
     assert records[0]["group"] is None
+    assert records[0]["language"] == "en"
     assert records[1] == {**records[1], "intent": "group_access", "group": "figma-editors"}
+    assert records[4] == {**records[4], "intent": "password_reset", "language": "es"}
+
+
+def test_locale_decides_for_short_lines() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_classify(str(FIXTURE_CONFIG), io.StringIO("ok\n"), out, err, locale="de-DE")
+    assert code == 0
+    assert json.loads(out.getvalue())["language"] == "de"
 
 
 def test_windows_line_endings_and_no_trailing_newline() -> None:
@@ -48,7 +65,11 @@ def test_intents_file_from_config(tmp_path: Path) -> None:
     own = tmp_path / "intents.yaml"
     own.write_text(DEFAULT_INTENTS_FILE.read_text(encoding="utf-8"), encoding="utf-8")
     config = tmp_path / "helpdesk.yaml"
-    config.write_text(f"intents_file: {own.name}\ncatalogue:\n  - key: notion\n", encoding="utf-8")
+    config.write_text(
+        f"{CONNECTORS}intents_file: {own.name}\ncatalogue:\n"
+        "  - {key: notion, display_name: Notion, provider_group: notion, auto_approve: true}\n",
+        encoding="utf-8",
+    )
     code, out, _ = classify(str(config), "add me to notion please\n")
     assert code == 0
     assert json.loads(out)["group"] == "notion"
@@ -58,11 +79,12 @@ def test_intents_file_from_config(tmp_path: Path) -> None:
     ("content", "fragment"),
     [
         (None, "cannot read"),
-        ("catalogue: [\n", "invalid YAML"),
-        ("catalogue:\n  - display_name: Figma\n", "catalogue.0.key"),
+        ("catalogue: [\n", "not valid YAML"),
+        (CONNECTORS + "catalogue:\n  - display_name: Figma\n", "catalogue.0.key"),
+        ("catalogue: []\n", "connectors"),
         ("- just\n- a list\n", "expected a mapping"),
-        ("intents_file: missing-intents.yaml\n", "cannot read"),
-        ("intents_file: bad-intents.yaml\n", "unknown top-level key"),
+        (CONNECTORS + "intents_file: missing-intents.yaml\n", "cannot read"),
+        (CONNECTORS + "intents_file: bad-intents.yaml\n", "unknown top-level key"),
     ],
 )
 def test_bad_config_exits_2_with_one_line(

@@ -1,4 +1,4 @@
-"""Loading and checking the examples file and the catalogue."""
+"""Loading and checking the examples file, and the catalogue as the router sees it."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ from typing import Any
 
 import pytest
 
-from bot.intents.config import (
-    IntentConfigError,
-    load_catalogue,
-    load_examples,
-    load_helpdesk,
-    parse_catalogue,
-    parse_examples,
-)
+from bot.intents.config import OPTIONAL_INTENTS, IntentConfigError, load_examples, parse_examples
+from bot.intents.lang import LANGUAGES
+from bot.intents.setup import groups_from_catalogue, intents_file_of
 from bot.intents.types import Intent
+from config.settings import ALIAS_LANGUAGES, ConfigError, load_config, validate_config
 from tests.intents.conftest import FIXTURE_CONFIG
+
+MINIMAL_CONFIG: dict[str, Any] = {
+    "connectors": {"mem": {"kind": "memory"}},
+    "capabilities": {"groups": "mem"},
+}
 
 
 def _doc(**overrides: Any) -> dict[str, Any]:
@@ -25,18 +26,54 @@ def _doc(**overrides: Any) -> dict[str, Any]:
     return doc
 
 
-def test_packaged_examples_cover_every_intent() -> None:
+def test_packaged_examples_cover_every_intent_in_every_language() -> None:
     cfg = load_examples()
     assert {e.intent for e in cfg.intents} == set(Intent)
-    assert all(len(e.examples) >= 20 for e in cfg.intents)
+    for entry in cfg.intents:
+        assert len(entry.texts("en")) >= 20, entry.intent
+        for code in LANGUAGES:
+            assert len(entry.texts(code)) >= 5, (entry.intent, code)
     assert 0 < cfg.thresholds.ask_below < 1
     assert cfg.synonyms and cfg.concepts
+    assert {c.language for c in cfg.concepts} == set(LANGUAGES)
+    assert cfg.default_language == "en"
 
 
 def test_minimal_document_is_accepted() -> None:
     cfg = parse_examples(_doc())
     assert cfg.labels()[Intent.HELP] == "help"
     assert cfg.thresholds.group_min_score == pytest.approx(0.65)
+    assert all(x.language == "en" for _, x in cfg.examples())
+
+
+def test_an_older_file_without_thanks_still_loads() -> None:
+    intents = {i.value: ["x"] for i in Intent if i not in OPTIONAL_INTENTS}
+    cfg = parse_examples({"intents": intents})
+    assert Intent.THANKS not in cfg.labels()
+
+
+def test_examples_concepts_and_synonyms_per_language() -> None:
+    doc = _doc(
+        languages={"default": "es"},
+        concepts={"password": {"en": ["password"], "es": ["contraseña", "clave"]}, "x": ["y"]},
+        synonyms={"pwd": "password", "fr": {"mdp": "mot de passe"}},
+    )
+    doc["intents"]["password_reset"] = {
+        "label": "Reset",
+        "examples": {"en": ["forgot my password"], "es": ["olvidé la clave"]},
+    }
+    cfg = parse_examples(doc)
+    reset = next(e for e in cfg.intents if e.intent is Intent.PASSWORD_RESET)
+    assert reset.texts("es") == ("olvidé la clave",)
+    assert reset.texts() == ("forgot my password", "olvidé la clave")
+    assert {(c.name, c.language) for c in cfg.concepts} == {
+        ("password", "en"),
+        ("password", "es"),
+        ("x", "en"),
+    }
+    assert ("fr", "mdp", "mot de passe") in cfg.synonyms
+    assert ("en", "pwd", "password") in cfg.synonyms
+    assert cfg.default_language == "es"
 
 
 @pytest.mark.parametrize(
@@ -49,6 +86,18 @@ def test_minimal_document_is_accepted() -> None:
         (_doc(intents={**_doc()["intents"], "pizza_order": ["x"]}), "intents.pizza_order"),
         (_doc(intents={**_doc()["intents"], "help": []}), "intents.help: needs at least one"),
         (_doc(intents={**_doc()["intents"], "help": {"examples": 3}}), "expected a list"),
+        (
+            _doc(intents={**_doc()["intents"], "help": {"examples": {"it": ["aiuto"]}}}),
+            "intents.help.examples.it: unknown language",
+        ),
+        (
+            _doc(intents={**_doc()["intents"], "help": {"examples": {"es": [["x"]]}}}),
+            "intents.help.examples.es.0: expected a string",
+        ),
+        (_doc(concepts={"password": {"xx": ["pw"]}}), "concepts.password.xx: unknown language"),
+        (_doc(synonyms={"it": {"pw": "password"}}), "synonyms.it: unknown language"),
+        (_doc(languages={"default": "it"}), "languages.default: unknown language"),
+        (_doc(languages={"fallback": "en"}), "languages: unknown setting 'fallback'"),
         (_doc(thresholds={"ask_below": 2}), "thresholds.ask_below"),
         (_doc(thresholds={"ask_bellow": 0.5}), "unknown setting 'ask_bellow'"),
         (_doc(synonyms=["pwd"]), "synonyms: expected a mapping"),
@@ -72,50 +121,72 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
         load_examples(broken)
 
 
-def test_catalogue_ignores_extra_fields_and_defaults() -> None:
-    groups = parse_catalogue(
-        [
-            {"key": "notion", "provider_group": "x", "approvers": ["a"]},
-            {
-                "key": "zoom-pro",
-                "display_name": "Zoom Pro",
-                "aliases": ["zoom"],
-                "description": "d",
-            },
-        ]
+def test_router_languages_agree_with_the_configuration() -> None:
+    assert tuple(LANGUAGES) == ALIAS_LANGUAGES
+
+
+def test_catalogue_comes_from_the_validated_configuration() -> None:
+    cfg = validate_config(
+        {
+            **MINIMAL_CONFIG,
+            "catalogue": [
+                {
+                    "key": "notion",
+                    "display_name": "notion",
+                    "provider_group": "x",
+                    "auto_approve": True,
+                },
+                {
+                    "key": "vpn-users",
+                    "display_name": "VPN",
+                    "aliases": ["remote access"],
+                    "aliases_by_language": {"es": ["escritorio remoto"]},
+                    "description": "d",
+                    "provider_group": "vpn",
+                    "approvers": ["@it"],
+                },
+            ],
+        },
+        "helpdesk.yaml",
+        {},
     )
-    assert groups[0].display_name == "notion"
+    groups = groups_from_catalogue(cfg.catalogue)
     assert groups[0].aliases == ()
-    assert groups[1].aliases == ("zoom",)
+    assert groups[1].aliases == ("remote access",)
+    assert groups[1].names("es")[-1] == "escritorio remoto"
+    assert "escritorio remoto" not in groups[1].names("fr")
 
 
-@pytest.mark.parametrize(
-    ("entries", "fragment"),
-    [
-        ("figma", "expected a list of groups"),
-        ([{"display_name": "x"}], "catalogue.0.key"),
-        ([{"key": "a"}, {"key": "a"}], "duplicate key 'a'"),
-        (
-            [{"key": "a", "aliases": "b"}, {"key": "c", "aliases": [{"x": 1}]}],
-            "catalogue.1.aliases.0",
-        ),
-    ],
-)
-def test_catalogue_problems(entries: Any, fragment: str) -> None:
-    with pytest.raises(IntentConfigError, match=fragment):
-        parse_catalogue(entries, "helpdesk.yaml")
+def test_alias_languages_are_checked() -> None:
+    entry = {
+        "key": "vpn-users",
+        "display_name": "VPN",
+        "aliases_by_language": {"it": ["accesso remoto"]},
+        "provider_group": "vpn",
+        "auto_approve": True,
+    }
+    with pytest.raises(ConfigError) as info:
+        validate_config({**MINIMAL_CONFIG, "catalogue": [entry]}, "helpdesk.yaml", {})
+    assert any(
+        "catalogue.0.aliases_by_language" in p and "unknown language 'it'" in p
+        for p in info.value.problems
+    )
 
 
 def test_fixture_catalogue() -> None:
-    groups = load_catalogue(FIXTURE_CONFIG)
-    assert len(groups) == 15
+    groups = groups_from_catalogue(load_config(FIXTURE_CONFIG, {}).catalogue)
+    assert len(groups) == 16
     assert groups[0].key == "figma-editors"
+    assert any(g.key == "github-admins" for g in groups)
 
 
 def test_intents_file_is_resolved_beside_the_config(tmp_path: Path) -> None:
     (tmp_path / "mine.yaml").write_text("intents: {}\n", encoding="utf-8")
     config = tmp_path / "helpdesk.yaml"
-    config.write_text("intents_file: mine.yaml\ncatalogue: []\n", encoding="utf-8")
-    settings = load_helpdesk(config)
-    assert settings.intents_file == tmp_path / "mine.yaml"
-    assert settings.catalogue == ()
+    config.write_text(
+        "connectors: {mem: {kind: memory}}\nintents_file: mine.yaml\ncatalogue: []\n",
+        encoding="utf-8",
+    )
+    cfg = load_config(config, {})
+    assert intents_file_of(cfg) == tmp_path / "mine.yaml"
+    assert cfg.catalogue == []

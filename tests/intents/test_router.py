@@ -32,10 +32,28 @@ def test_examples_from_the_brief(router: IntentRouter, text: str, intent: Intent
     assert not result.needs_clarification
 
 
-@pytest.mark.parametrize("text", ["hola", "bonjour!", "ciao", "merci beaucoup", "gracias", "danke"])
-def test_greetings_and_thanks_in_other_languages(router: IntentRouter, text: str) -> None:
+@pytest.mark.parametrize("text", ["hola", "bonjour!", "ciao", "hallo", "olá"])
+def test_greetings_in_other_languages(router: IntentRouter, text: str) -> None:
     result = router.classify(text)
     assert result.intent is Intent.GREETING and not result.needs_clarification
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("thanks!", "en"),
+        ("merci", "fr"),
+        ("merci beaucoup", "fr"),
+        ("gracias", "es"),
+        ("danke", "de"),
+        ("obrigado", "pt"),
+        ("cheers, that did the trick", "en"),
+    ],
+)
+def test_thanks_is_its_own_intent(router: IntentRouter, text: str, language: str) -> None:
+    result = router.classify(text)
+    assert result.intent is Intent.THANKS and not result.needs_clarification
+    assert result.language == language
 
 
 def test_a_foreign_greeting_does_not_hide_the_request(router: IntentRouter) -> None:
@@ -104,11 +122,7 @@ def test_slack_markup_is_ignored(router: IntentRouter) -> None:
 
 def test_build_from_raw_yaml_data(catalogue: tuple[GroupChoice, ...]) -> None:
     raw = yaml.safe_load(DEFAULT_INTENTS_FILE.read_text(encoding="utf-8"))
-    entries = [
-        {"key": g.key, "display_name": g.display_name, "aliases": list(g.aliases)}
-        for g in catalogue
-    ]
-    router = IntentRouter.build(raw, entries)
+    router = IntentRouter.build(raw, catalogue)
     assert router.classify("need access to githb").group == "github-org"
 
 

@@ -1,0 +1,89 @@
+"""Fixes from user testing: unknown products, "my manager said", admin entries, one Intent."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.intents.config import ExamplesConfig
+from bot.intents.router import IntentRouter
+from bot.intents.types import GroupChoice, Intent
+
+
+@pytest.fixture(scope="module")
+def small_catalogue_router(
+    examples: ExamplesConfig, catalogue: tuple[GroupChoice, ...]
+) -> IntentRouter:
+    """A deployment whose catalogue has neither Adobe nor Salesforce."""
+    kept = [g for g in catalogue if g.key not in {"adobe-creative-cloud", "salesforce-sales"}]
+    return IntentRouter.build(examples, kept)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I need photoshop",
+        "can I get access to salesforce",
+        "I need Sketch",
+        "could I get a loom license",
+        "can I have zeplin?",
+        "necesito Jamf",
+        "je voudrais Photoshop",
+        "ich hätte gern Photoshop",
+        "preciso do Photoshop",
+    ],
+)
+def test_a_thing_the_catalogue_lacks_is_a_group_request_without_a_group(
+    small_catalogue_router: IntentRouter, text: str
+) -> None:
+    result = small_catalogue_router.classify(text)
+    assert result.intent is Intent.GROUP_ACCESS
+    assert result.group is None
+    assert not result.needs_clarification  # the conversation answers with the catalogue
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("my manager said I should be in the vpn group", "vpn-users"),
+        ("my boss told me to get added to datadog", "datadog"),
+        ("mi jefe dice que me metáis en el grupo de la VPN", "vpn-users"),
+    ],
+)
+def test_someone_else_said_i_should_have_it(router: IntentRouter, text: str, key: str) -> None:
+    result = router.classify(text)
+    assert (result.intent, result.group) == (Intent.GROUP_ACCESS, key)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("I need admin on our GitHub org", "github-admins"),
+        ("make me a github administrator please", "github-admins"),
+        ("necesito ser administrador en GitHub", "github-admins"),
+        ("I need access to our GitHub org", "github-org"),
+        ("add me to github", "github-org"),
+        ("I need write access to the github repo", "github-org"),
+    ],
+)
+def test_an_admin_entry_is_preferred_when_admin_is_said(
+    router: IntentRouter, text: str, key: str
+) -> None:
+    result = router.classify(text)
+    assert (result.intent, result.group) == (Intent.GROUP_ACCESS, key)
+
+
+def test_one_intent_enum() -> None:
+    from bot import routing
+    from bot.intents import types
+
+    assert routing.Intent is types.Intent
+    assert routing.Intent("thanks") is types.Intent.THANKS
+
+
+def test_the_conversation_seam_carries_the_language(router: IntentRouter) -> None:
+    from bot.routing import _IntentsAdapter
+
+    adapter = _IntentsAdapter(router)
+    routed = adapter.classify("hola", locale="es-ES")
+    assert (routed.intent, routed.language) == (Intent.GREETING, "es")
+    assert adapter.classify("ok", locale="de-DE").language == "de"
