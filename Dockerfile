@@ -59,8 +59,8 @@ ENV PATH=/opt/helpdesk/bin:$PATH \
 WORKDIR /var/lib/helpdesk
 USER 10001:10001
 EXPOSE 3000
-# /healthz answers after a round trip to the bot's work loop (503 when it is wedged). Socket
-# Mode serves it on a port of its own: point HELPDESK_HEALTH_URL there.
+# /healthz answers after a round trip to the bot's work loop (503 when it is wedged). Both
+# modes serve it on slack.port (3000): point HELPDESK_HEALTH_URL elsewhere if you change it.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request as r; r.urlopen(os.environ.get('HELPDESK_HEALTH_URL', 'http://127.0.0.1:3000/healthz'), timeout=4)"]
 ENTRYPOINT ["helpdesk"]

@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml requirements/image.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' requirements/image.lock > $(VENV)/constraints.txt
-	$(BIN)/python -m pip install --quiet -c $(VENV)/constraints.txt -e '.[dev,demo]'
+	$(BIN)/python -m pip install --quiet -c $(VENV)/constraints.txt -e '.[dev,demo,otel]'
 	@touch $(STAMP)
 
 install: $(STAMP)

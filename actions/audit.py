@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from config import metrics
 from config.logging import get_logger, scrub_text
 from connectors.base import DirectoryUser
 from store.db import Store
@@ -29,6 +30,11 @@ def new_correlation_id() -> str:
 
 def correlation_id() -> str:
     return _correlation.get() or new_correlation_id()
+
+
+def current_correlation_id() -> str:
+    """The current task's correlation id, "" outside one (starts none, unlike the above)."""
+    return _correlation.get() or ""
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ class Auditor:
             detail=clean,
         )
         await self.store.add_audit(record)
+        metrics.audited(action, result)
         log.info(
             "audit",
             actor=actor.slack_user_id,

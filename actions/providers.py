@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
-from collections.abc import Mapping
-from typing import cast
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, cast
 
+from actions.audit import current_correlation_id
+from config import metrics, tracing
 from config.settings import HelpdeskConfig
 from connectors.base import (
     ALL_CAPABILITIES,
@@ -18,7 +23,68 @@ from connectors.base import (
     PasswordResetter,
     Unlocker,
 )
+from connectors.errors import ConnectorError, Unavailable
 from connectors.registry import kind_label, load_kind
+
+#: Methods every connector has that are plumbing, not calls to the identity system.
+_NOT_CALLS = frozenset({"aclose"})
+
+
+def _outcome(exc: BaseException | None) -> str:
+    if exc is None:
+        return "ok"
+    if isinstance(exc, Unavailable):
+        return "unavailable"
+    if isinstance(exc, ConnectorError):
+        return "refused"
+    return "error"
+
+
+def _timed(name: str, operation: str, call: Callable[..., Awaitable[Any]]) -> Any:
+    @functools.wraps(call)
+    async def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        failure: BaseException | None = None
+        try:
+            cid = current_correlation_id()
+            with tracing.span(f"connector.{operation}", cid, connector=name):
+                return await call(*args, **kwargs)
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            if not isinstance(failure, GeneratorExit):
+                metrics.connector_called(
+                    name, operation, _outcome(failure), time.perf_counter() - started
+                )
+
+    return timed
+
+
+def instrument(conn: Directory) -> Directory:
+    """Time and count every call ``conn`` makes to its system (``helpdesk_connector_*``).
+
+    Each public coroutine method is shadowed on the instance by a timed one, so the
+    connector keeps its type and its role protocols; done once per connector.
+    """
+    if getattr(conn, "_instrumented", False):
+        return conn
+    for operation, _ in inspect.getmembers(type(conn), inspect.iscoroutinefunction):
+        if operation.startswith("_") or operation in _NOT_CALLS:
+            continue
+        setattr(conn, operation, _timed(conn.name, operation, getattr(conn, operation)))
+    setattr(conn, "_instrumented", True)  # noqa: B010 - a marker, not part of its type
+    return conn
+
+
+def sync_transport_counts(connectors: Mapping[str, Directory]) -> None:
+    """Carry each connector's transport totals (retries, 429s) into the API counters."""
+    for name, conn in connectors.items():
+        stats = getattr(conn, "stats", None)
+        if stats is not None:
+            metrics.TRANSPORTS.sync(
+                name, float(getattr(stats, "retries", 0)), float(getattr(stats, "rate_limited", 0))
+            )
 
 
 class Providers:
@@ -34,7 +100,7 @@ class Providers:
         routes: Mapping[Capability, str],
         labels: Mapping[str, str] | None = None,
     ):
-        self.connectors = dict(connectors)
+        self.connectors = {name: instrument(conn) for name, conn in connectors.items()}
         self.labels = {n: (labels or {}).get(n, n) for n in self.connectors}
         self.routes: dict[Capability, str] = {}
         for cap, name in routes.items():

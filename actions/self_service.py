@@ -21,6 +21,7 @@ from typing import Protocol
 from actions.audit import Actor, Auditor
 from actions.errors import Refusal, connector_call, protections_that_count
 from actions.providers import Providers
+from config import metrics
 from config.logging import get_logger
 from config.settings import HelpdeskConfig, Limit
 from connectors.base import (
@@ -297,6 +298,8 @@ class SelfService:
         role = self.providers.expiry()
         async with self._calling(actor, target, cap):
             status = await role.password_status(target.user)
+        # A read: not audited, so counted here (its refusals and failures are audited).
+        metrics.audited(cap.label, "success")
         return target, status
 
 

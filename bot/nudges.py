@@ -64,6 +64,7 @@ from actions.nudges import (
 )
 from actions.providers import Providers
 from actions.ratelimit import Clock, Limiters, SystemClock
+from bot.slack.client import web_client
 from bot.views.nudges import (
     NUDGE_BLOCK_PREFIX,
     nudge_marker,
@@ -593,12 +594,10 @@ def nudge_client(
     token: str, base_url: str | None, settings: NudgeSettings, session: Any = None
 ) -> AsyncWebClient:
     """A Web API client for the sweep: its own timeout, and no slack_sdk retries (see above)."""
-    return AsyncWebClient(
-        token=token,
-        base_url=base_url or AsyncWebClient.BASE_URL,
-        session=session,
-        timeout=int(max(1, settings.request_timeout.total_seconds())),
-        retry_handlers=[],
+    # No retries (max_retries=0): the sweep paces and retries itself; 429s are still counted.
+    return web_client(
+        token, base_url, session,
+        max_retries=0, timeout=int(max(1, settings.request_timeout.total_seconds())),
     )
 
 

@@ -10,15 +10,16 @@ import signal
 from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
-from slack_sdk.web.async_client import AsyncWebClient
 
 from actions.providers import Providers
 from bot.nudges import start_nudges
 from bot.runtime import Runtime
 from bot.slack.app import SlackNotifier, SlackPeople
+from bot.slack.client import web_client
 from bot.slack.ingress import running_ingress
+from bot.slack.server import health_app, running_http
 from bot.slack.surface import SlackSurface
+from config import tracing
 from config.logging import configure_logging, get_logger
 from config.settings import HelpdeskConfig
 
@@ -39,12 +40,7 @@ async def slack_surface(
     # One HTTP session for every Web API call: without it slack_sdk opens a new
     # connection (and TLS handshake) per call.
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-    client = AsyncWebClient(
-        token=token.reveal(),
-        base_url=cfg.slack.api_base_url or AsyncWebClient.BASE_URL,
-        session=session,
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
-    )
+    client = web_client(token.reveal(), cfg.slack.api_base_url, session)
     notifier = SlackNotifier(client, cfg.organisation.security_channel)
     runtime = await Runtime.start(
         cfg, notifier, environ, providers=providers,
@@ -64,6 +60,7 @@ async def serve(cfg: HelpdeskConfig) -> int:
     to restart it), else 0.
     """
     configure_logging(cfg.log_level)
+    tracing.configure(os.environ)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -85,9 +82,14 @@ async def serve(cfg: HelpdeskConfig) -> int:
                 from bot.slack.socket_mode import running_socket_mode
 
                 app_token = cfg.slack.app_token.resolve().reveal()
-                async with running_socket_mode(surface, app_token):
-                    log.info("starting", mode="socket", capabilities=capabilities)
+                # No Slack endpoint in Socket Mode; slack.port serves the probes and metrics.
+                async with (
+                    running_http(health_app(surface), cfg.slack.host, cfg.slack.port) as url,
+                    running_socket_mode(surface, app_token),
+                ):
+                    log.info("starting", mode="socket", health=url, capabilities=capabilities)
                     await stop.wait()
+                    surface.health.stopping = True
             else:
                 async with running_ingress(
                     surface, cfg.slack.host, cfg.slack.port, cfg.slack.path,
@@ -98,6 +100,7 @@ async def serve(cfg: HelpdeskConfig) -> int:
                     stopped = asyncio.create_task(stop.wait())
                     gone = asyncio.create_task(ingress.closed.wait())
                     await asyncio.wait({stopped, gone}, return_when=asyncio.FIRST_COMPLETED)
+                    surface.health.stopping = True
                     stopped.cancel()
                     gone.cancel()
                     failed = ingress.closed.is_set() and not stop.is_set()
@@ -108,6 +111,7 @@ async def serve(cfg: HelpdeskConfig) -> int:
                 await asyncio.gather(nudges, return_exceptions=True)
             access_worker.cancel()
             await surface.drain()
+    tracing.shutdown()
     if failed:
         log.error("stopped", reason="the HTTP ingress process exited")
         return 1

@@ -241,7 +241,9 @@ async def smoke(args: argparse.Namespace) -> dict[str, Any]:
         save_secrets(root, values)
         name, started = await start(engine, stack, "socket", mounts, env, args.keep)
         await on_failure_show_log(
-            engine, name, socket_checks(engine, name, fake.socket_mode, state, values, figures)
+            engine, name, socket_checks(
+                engine, name, fake.socket_mode, state, values, figures, f"http://127.0.0.1:{port}"
+            )
         )
     return figures
 
@@ -293,15 +295,7 @@ async def serve_checks(
     figures["healthz_after_s"] = round(time.monotonic() - started, 1)
     check(healthy is not None and healthy.status_code == 200,
           f"/healthz 200 after {figures['healthz_after_s']}s")
-    for path in ("/readyz", "/metrics"):
-        answer = await get(base + path)
-        if answer is None or answer.status_code in (404, 405):
-            code = "no answer" if answer is None else answer.status_code
-            say(f"skip {path}: not implemented yet ({code})")
-        else:
-            check(answer.status_code == 200, f"{path} {answer.status_code}")
-            if path == "/metrics":
-                check("helpdesk_" in answer.text, "/metrics lists helpdesk_ metrics")
+    await endpoint_checks(base)
 
     events = f"{base}/slack/events"
     async with SlackEventSender(values["slack-signing-secret"], events, state=state) as sender:
@@ -333,6 +327,21 @@ async def serve_checks(
     figures["stop_s"] = await stop_checks(engine, name, values)
 
 
+async def endpoint_checks(base: str, after: str = "") -> None:
+    """/readyz ready, /metrics with the documented names (and, ``after`` a DM, its ack)."""
+    ready = await get(f"{base}/readyz")
+    check(ready is not None and ready.status_code == 200,
+          f"/readyz {'no answer' if ready is None else ready.status_code}"
+          f"{'' if ready is None else ' ' + ready.text}")
+    answer = await get(f"{base}/metrics")
+    check(answer is not None and answer.status_code == 200 and "helpdesk_acks_total" in answer.text,
+          f"/metrics lists the helpdesk_ metrics{after}")
+    if after and answer is not None:
+        lines = answer.text.splitlines()
+        acked = [line for line in lines if line.startswith("helpdesk_acks_total")]
+        check(bool(acked) and float(acked[0].split()[-1]) >= 1, f"/metrics counted the ack{after}")
+
+
 async def stop_checks(engine: Engine, name: str, values: dict[str, str]) -> float:
     """SIGTERM: exit 0, 'stopped' logged, no secret in the log; seconds it took."""
     stopping = time.monotonic()
@@ -350,7 +359,7 @@ async def stop_checks(engine: Engine, name: str, values: dict[str, str]) -> floa
 
 async def socket_checks(
     engine: Engine, name: str, link: Any, state: SlackState, values: dict[str, str],
-    figures: dict[str, Any],
+    figures: dict[str, Any], base: str,
 ) -> None:
     try:
         await link.wait_connected(limit=120)
@@ -368,7 +377,7 @@ async def socket_checks(
         took = (time.monotonic() - sent) * 1000
         check("expire" in reply.visible_text.lower(),
               f"the bot answered over Socket Mode in {took:.0f} ms")
-    say("skip Socket Mode's /healthz, /readyz, /metrics port: not implemented yet")
+    await endpoint_checks(base, after=" (Socket Mode, after a DM)")
     await asyncio.sleep(2)
     _, out, _ = await engine.call("inspect", "-f", "{{.State.Pid}}", name)
     figures["socket_mode_idle_rss_mib"] = memory(int(out.strip()))

@@ -9,6 +9,7 @@ migration job starting together migrate once), returning the state before and af
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from store.db import MIGRATIONS, Store, normalise_url
 
@@ -49,7 +50,9 @@ class SchemaState:
         return f"behind: at {now}, head is {head}"
 
 
+@functools.cache
 def _scripts() -> ScriptDirectory:
+    # Read once per process: the migrations on disk are this version's, they do not change.
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return ScriptDirectory.from_config(cfg)
@@ -103,3 +106,10 @@ async def upgrade(url: str) -> tuple[SchemaState, SchemaState]:
     store = await Store.open(url)
     await store.close()
     return before, await schema_state(url)
+
+
+async def engine_state(engine: AsyncEngine) -> SchemaState:
+    """``schema_state`` over an engine already open (readiness checks, every few seconds)."""
+    async with engine.connect() as conn:
+        current = await conn.run_sync(_read_current)
+    return _state(current)

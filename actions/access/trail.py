@@ -14,6 +14,7 @@ from typing import Any
 
 from actions.access.model import AccessSnapshot
 from actions.audit import Actor, correlation_id
+from config import metrics
 from config.logging import get_logger, scrub_text
 from config.settings import CatalogueEntry
 from connectors.base import DirectoryUser
@@ -73,6 +74,7 @@ class AccessTrail:
         return make
 
     def log(self, record: AuditRecord) -> None:
+        metrics.audited(record.action, record.result)
         audit_log.info(
             "audit", actor=record.actor, action=record.action, result=record.result,
             provider=record.provider, target_user_id=record.target_user_id,
@@ -81,6 +83,7 @@ class AccessTrail:
 
     def log_step(self, actor: str, action: str, result: str, req: AccessRequest) -> None:
         """Log a transition whose record the store wrote (built by a :meth:`factory`)."""
+        metrics.audited(action, result)
         audit_log.info(
             "audit", actor=actor, action=action, result=result,
             provider=req.provider, target_user_id=req.directory_user_id,

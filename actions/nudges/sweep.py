@@ -30,6 +30,7 @@ from actions.nudges.model import (
     SkipReason,
 )
 from actions.ratelimit import Limiters
+from config import metrics
 from config.logging import get_logger
 from config.nudges import NudgeSettings
 from connectors.base import DirectoryGroup, DirectoryUser, ExpiringUser
@@ -123,6 +124,8 @@ class NudgeSweep:
 
     # -- bookkeeping -------------------------------------------------------------------
     def _progress(self) -> None:
+        if not self.dry_run:
+            metrics.sweep_progress(self.summary.settled, self._inflight)
         if self.on_progress is not None:
             self.on_progress(self.summary)
 
@@ -163,6 +166,16 @@ class NudgeSweep:
             before=before.isoformat(),
             sources=sorted(self.sources),
         )
+        completed = False
+        try:
+            await self._sweep(before)
+            completed = True
+        finally:
+            if not self.dry_run:
+                metrics.sweep_ended(completed)
+        return self.summary
+
+    async def _sweep(self, before: datetime) -> None:
         if self.transport is not None:
             await self.transport.prepare()
         if not self.dry_run and self.transport is not None and self.store is not None:
@@ -188,7 +201,6 @@ class NudgeSweep:
         if self.transport is not None:
             self.summary.stats["slack"] = self.transport.stats()
         self._progress()
-        return self.summary
 
     # -- crash leftovers -----------------------------------------------------------------
     async def _reconcile(self) -> None:

@@ -42,7 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.slack.server import Handoff, Ingress, Worker, server_for
+from bot.slack.server import Handoff, Ingress, Readiness, Worker, server_for
+from config import metrics
 from config.logging import configure_logging, get_logger
 
 log = get_logger("helpdesk.ingress")
@@ -52,6 +53,7 @@ _MAX_META = 1 << 20  # a frame's JSON header: request headers and the like
 _MAX_BODY = 4 << 20  # a frame's body: a request body (the endpoint refuses over 1 MB)
 START_TIMEOUT = 30.0
 HEALTH_TIMEOUT = 2.0  # seconds the work process has to answer /healthz's ping
+READY_TIMEOUT = 8.0  # /readyz and /metrics: the work's checks have their own time limits
 _ROOT = str(Path(__file__).resolve().parents[2])  # where ``bot`` is importable from
 
 
@@ -136,6 +138,33 @@ class PipeWorker:
             headers = {str(k): [str(x) for x in v] for k, v in raw.items()}
             future.set_result(Reply(int(meta["status"]), body.decode("utf-8"), headers))
 
+    async def _ask(self, kind: str, limit: float) -> Reply:
+        """Send a ``kind`` frame and wait for the work's reply (``ConnectionError`` if none)."""
+        if self._writer.is_closing():
+            raise ConnectionError("the bot's work process is not connected")
+        key = next(self._ids)
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._waiting[key] = future
+        try:
+            self._writer.write(encode({"k": kind, "id": key}))
+            return await asyncio.wait_for(future, limit)
+        except TimeoutError:
+            raise ConnectionError(f"the bot's work did not answer {kind!r} in time") from None
+        finally:
+            self._waiting.pop(key, None)
+
+    async def ready(self) -> Readiness:
+        """``/readyz``: the work process's readiness checks."""
+        reply = await self._ask("ready", READY_TIMEOUT)
+        body = json.loads(reply.body)
+        return Readiness(bool(body["ready"]), {str(k): str(v) for k, v in body["checks"].items()})
+
+    async def metrics(self) -> list[dict[str, Any]]:
+        """``/metrics``: the work process's samples, to merge with this process's own."""
+        reply = await self._ask("metrics", READY_TIMEOUT)
+        snap = json.loads(reply.body)
+        return snap if isinstance(snap, list) else []
+
     async def alive(self, limit: float = HEALTH_TIMEOUT) -> bool:
         """Whether the work process answers a ping in time (``/healthz``): its loop may
         be wedged while this process still acknowledges Slack."""
@@ -192,7 +221,11 @@ async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
     gc.freeze()
 
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
+    def stop_serving() -> None:
+        app.stopping = True
+        server.should_exit = True
+
+    loop.add_signal_handler(signal.SIGTERM, stop_serving)
 
     async def listen() -> None:
         # After "stop", replies still come for requests in flight, until the work closes.
@@ -202,7 +235,7 @@ async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
                 if meta.get("k") == "reply":
                     worker.resolve(meta, body)
                 elif meta.get("k") == "stop":
-                    server.should_exit = True
+                    stop_serving()
         finally:
             server.should_exit = True
             worker.fail_all()  # the work is gone: nothing in flight can be answered
@@ -318,6 +351,10 @@ class IngressProcess:
                     task.add_done_callback(self._answers.discard)
                 elif kind == "ping" and self._writer is not None:
                     self._writer.write(encode({"k": "reply", "id": meta["id"], "status": 200}))
+                elif kind in ("ready", "metrics"):
+                    task = asyncio.create_task(self._report(str(kind), meta))
+                    self._answers.add(task)
+                    task.add_done_callback(self._answers.discard)
         except ConnectionError as exc:
             log.error("ingress_protocol_error", error=str(exc))
         finally:
@@ -336,6 +373,30 @@ class IngressProcess:
         if self._writer is not None and not self._writer.is_closing():
             reply = {"k": "reply", "id": meta["id"], "status": status, "headers": headers}
             self._writer.write(encode(reply, text.encode("utf-8")))
+
+    async def _report(self, kind: str, meta: Mapping[str, Any]) -> None:
+        """Answer the ingress's ``ready`` or ``metrics`` frame from this (the work) process."""
+        body: Any
+        try:
+            if kind == "ready":
+                check = getattr(self.worker, "ready", None)
+                body = {"ready": True, "checks": {}}
+                if check is not None:
+                    body = (await check()).body()
+                if self.stopping:
+                    body = {"ready": False, "checks": {**body["checks"], "stopping": "yes"}}
+            else:
+                refresh = getattr(self.worker, "metrics", None)
+                if refresh is not None:
+                    await refresh()
+                body = metrics.snapshot()
+        except Exception as exc:  # the ingress must get an answer for its probe
+            log.error("report_failed", kind=kind, error=type(exc).__name__)
+            failed = {"ready": False, "checks": {"work": type(exc).__name__}}
+            body = failed if kind == "ready" else []
+        if self._writer is not None and not self._writer.is_closing():
+            reply = {"k": "reply", "id": meta["id"], "status": 200}
+            self._writer.write(encode(reply, json.dumps(body).encode("utf-8")))
 
     async def stop(self, grace: float = 30.0) -> None:
         """Stop the child: it answers what it has, forwards what it acked, then exits."""

@@ -25,6 +25,7 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Generator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
@@ -32,6 +33,7 @@ import uvicorn
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from config import metrics
 from config.logging import get_logger
 
 log = get_logger("helpdesk.http")
@@ -39,6 +41,17 @@ MAX_BODY = 1_000_000
 MAX_SKEW = 300  # seconds; Slack's own rule for replayed requests
 # The slash command's immediate answer; the result follows in the DM.
 COMMAND_ACK = "On it: I'll answer in our direct messages."
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """``/readyz``'s answer: ready or not, and what each check found."""
+
+    ready: bool
+    checks: dict[str, str] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        return {"ready": self.ready, "checks": self.checks}
 
 
 class Answer(Protocol):
@@ -207,14 +220,17 @@ class Ingress:
     def __init__(
         self,
         surface: Worker,
-        path: str = "/slack/events",
+        path: str | None = "/slack/events",
         work_loop: asyncio.AbstractEventLoop | None = None,
         handoff: Handoff | None = None,
     ) -> None:
+        """``path`` None: only the health and metrics endpoints (Socket Mode's port)."""
         self.surface = surface
         self.path = path
         self.work_loop = work_loop
         self.handoff = handoff or Handoff(surface, work_loop)
+        # Set when the server is told to stop: /readyz fails at once, so traffic moves on.
+        self.stopping = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -227,37 +243,71 @@ class Ingress:
             ok = True if alive is None else await alive()
             answer = {"ok": ok} if ok else {"ok": False, "error": "the bot's work is not answering"}
             await JSONResponse(answer, status_code=200 if ok else 503)(scope, receive, send)
-        elif path in (self.path, "/healthz"):
+        elif path == "/readyz" and method in ("GET", "HEAD"):
+            await self._readyz(scope, receive, send)
+        elif path == "/metrics" and method == "GET":
+            await self._metrics(scope, receive, send)
+        elif path in (self.path or "/healthz", "/healthz", "/readyz", "/metrics"):
             await PlainTextResponse("method not allowed", status_code=405)(scope, receive, send)
         else:
             await PlainTextResponse("not found", status_code=404)(scope, receive, send)
 
+    async def _readyz(self, scope: Scope, receive: Receive, send: Send) -> None:
+        check = getattr(self.surface, "ready", None)
+        if self.stopping:
+            body: dict[str, Any] = {"ready": False, "checks": {"stopping": "yes"}}
+        elif check is None:
+            body = {"ready": True, "checks": {}}
+        else:
+            try:
+                body = (await check()).body()
+            except ConnectionError:
+                body = {"ready": False, "checks": {"work": "the bot's work is not answering"}}
+        status = 200 if body["ready"] else 503
+        await JSONResponse(body, status_code=status)(scope, receive, send)
+
+    async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
+        others: list[list[dict[str, Any]]] = []
+        fetch = getattr(self.surface, "metrics", None)
+        if fetch is not None:
+            try:
+                snap = await fetch()
+                if snap:
+                    others.append(snap)
+            except ConnectionError:
+                log.warning("metrics_work_unavailable")
+        text = metrics.exposition(*others)
+        await Response(text, media_type=metrics.CONTENT_TYPE)(scope, receive, send)
+
     async def _events(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        response = await self._answer(scope, receive)
+        response, kind = await self._answer(scope, receive)
         # Server-Timing (RFC-style header read by benchmarks): time spent answering, in ms.
         timing = f"ack;dur={(time.perf_counter() - started) * 1000:.1f}"
         if response is None:
             await send({**_EMPTY_200, "headers": [(b"server-timing", timing.encode())]})
             await send({"type": "http.response.body", "body": b""})
-            return
-        response.headers["Server-Timing"] = timing
-        await response(scope, receive, send)
+        else:
+            response.headers["Server-Timing"] = timing
+            await response(scope, receive, send)
+        metrics.acknowledged(kind, started)
 
-    async def _answer(self, scope: Scope, receive: Receive) -> Response | None:
-        """The answer; None for the empty 200 that acknowledges events and clicks."""
+    async def _answer(self, scope: Scope, receive: Receive) -> tuple[Response | None, str]:
+        """The answer (None for the empty 200 that acknowledges events and clicks) and the
+        request's kind for ``helpdesk_events_total``."""
         body = await _read_body(receive)
         if body is None:
-            return PlainTextResponse("payload too large", status_code=413)
+            return PlainTextResponse("payload too large", status_code=413), "rejected"
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers}
         # The signature is checked before anything else is revealed about the request.
         if not _signature_ok(self.surface.signing_secret, headers, body):
-            return PlainTextResponse("invalid request signature", status_code=401)
+            return PlainTextResponse("invalid request signature", status_code=401), "rejected"
         parsed = _parse(body, headers.get("content-type", ""))
         if parsed is None or not well_formed(parsed):
             log.warning("malformed_request", length=len(body))
-            return PlainTextResponse("malformed request body", status_code=400)
+            return PlainTextResponse("malformed request body", status_code=400), "rejected"
+        event = metrics.event_kind(parsed)
         query = scope.get("query_string", b"").decode("latin-1")
         kind = ack_kind(parsed)
         if kind is None:
@@ -268,10 +318,10 @@ class Ingress:
                 answer = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
             except ConnectionError:
                 log.error("worker_unavailable")
-                return PlainTextResponse("service unavailable", status_code=503)
-            return _response(answer)
+                return PlainTextResponse("service unavailable", status_code=503), event
+            return _response(answer), event
         self.handoff.add(body, query, headers)
-        return None if kind == "empty" else PlainTextResponse(COMMAND_ACK)
+        return (None if kind == "empty" else PlainTextResponse(COMMAND_ACK)), event
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -287,6 +337,11 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+def health_app(surface: Worker) -> Ingress:
+    """Socket Mode's port: ``/healthz``, ``/readyz`` and ``/metrics``, no Slack endpoint."""
+    return Ingress(surface, None)
 
 
 def build_http_app(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.slack.server import COMMAND_ACK, ack_kind, well_formed
 from bot.slack.surface import SlackSurface
+from config import metrics
 from config.logging import get_logger
 
 log = get_logger("helpdesk.socket_mode")
@@ -36,15 +38,19 @@ class SocketModeIngress:
         self.client.socket_mode_request_listeners.append(self._on_request)  # type: ignore[arg-type]
 
     async def _on_request(self, client: SocketModeClient, req: SocketModeRequest) -> None:
+        started = time.perf_counter()
         payload: Any = req.payload
         if not isinstance(payload, dict) or not well_formed(payload):
             await client.send_socket_mode_response(SocketModeResponse(req.envelope_id))
+            metrics.acknowledged("rejected", started)
             log.warning("malformed_request", envelope_type=req.type)
             return
+        event = metrics.event_kind(payload)
         kind = ack_kind(payload)
         if kind is not None:
             answer = {"text": COMMAND_ACK} if kind == "command" else None
             await client.send_socket_mode_response(SocketModeResponse(req.envelope_id, answer))
+            metrics.acknowledged(event, started)
             self.surface.start_payload(payload)
             return
         bolt = await self.surface.dispatch_payload(payload)
@@ -55,6 +61,7 @@ class SocketModeIngress:
             except ValueError:
                 body = {"text": bolt.body}
         await client.send_socket_mode_response(SocketModeResponse(req.envelope_id, body))
+        metrics.acknowledged(event, started)
 
 
 @contextlib.asynccontextmanager

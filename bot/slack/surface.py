@@ -35,12 +35,14 @@ from actions.audit import Actor
 from bot.admin_view import AdminView, ItAdmins
 from bot.audit_cli import apply_retention
 from bot.dialogues.failures import answered, as_is
+from bot.health import Health
 from bot.replies import Home, Reply
 from bot.runtime import Runtime
 from bot.slack.app import SlackPeople
 from bot.slack.delivery import Delivery
 from bot.slack.identity import IdentityRefused, SlackIdentity
 from bot.slack.listeners import Deps, Work, register_all
+from bot.slack.server import Readiness
 from bot.views.blocks import reply_blocks
 from bot.views.home import home_view
 from config.logging import get_logger
@@ -95,6 +97,7 @@ class SlackSurface:
         self.admin = AdminView(runtime.cfg, runtime.store, runtime.providers, admins)
         runtime.conversation.admin = self.admin
         self.delivery = Delivery(client, runtime.store)
+        self.health = Health(runtime, client)
         register_all(
             self.app,
             Deps(
@@ -127,6 +130,16 @@ class SlackSurface:
         finally:
             if task is not None:
                 self._tasks.discard(task)
+
+    async def ready(self) -> Readiness:
+        """``/readyz``: whether this replica should get traffic (``bot.health``)."""
+        return await self.health.readiness()
+
+    async def metrics(self) -> list[dict[str, Any]]:
+        """``/metrics``: refresh the gauges; this process's registry is the caller's own,
+        so there is no other process's snapshot to add (``[]``)."""
+        await self.health.refresh_metrics()
+        return []
 
     def start(self, body: bytes, query: str, headers: dict[str, str]) -> None:
         """Dispatch one acknowledged request in the background (call on this loop).

@@ -83,7 +83,7 @@ from connectors.errors import (
 from connectors.onelogin.cache import TtlCache
 from connectors.onelogin.errors import Subject
 from connectors.onelogin.expiry import PasswordExpiry
-from connectors.onelogin.http import OneLoginHttp, RetryPolicy, Sleep
+from connectors.onelogin.http import OneLoginHttp, RetryPolicy, Sleep, TransportStats
 from connectors.onelogin.privileges import Privileges
 from connectors.onelogin.settings import ConnectorOptions, Settings
 from connectors.onelogin.values import (
@@ -138,6 +138,11 @@ class OneLoginConnector:
     def http(self) -> OneLoginHttp:
         """The API client (rate-limit state, token fetch count) for diagnostics."""
         return self._http
+
+    @property
+    def stats(self) -> TransportStats:
+        """Running totals of retries and 429s (read for ``/metrics``)."""
+        return self._http.stats
 
     # -- Directory ------------------------------------------------------------
     async def find_user_by_email(self, email: str) -> DirectoryUser:

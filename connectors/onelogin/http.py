@@ -104,6 +104,14 @@ class _RetryableAnswer(Exception):
         self.wait = wait
 
 
+@dataclass
+class TransportStats:
+    """Running totals of what the transport did (read for ``/metrics``)."""
+
+    retries: int = 0
+    rate_limited: int = 0
+
+
 class _Budget:
     """Seconds of waiting one call has left."""
 
@@ -197,6 +205,7 @@ class OneLoginHttp:
         self._token_lock = asyncio.Lock()
         self._limits = _RateLimits(clock)
         self.token_fetches = 0
+        self.stats = TransportStats()
 
     def __repr__(self) -> str:
         return f"OneLoginHttp(provider={self.provider!r}, base_url={self.base_url!r})"
@@ -383,6 +392,7 @@ class OneLoginHttp:
             status=response.status_code,
         )
         if response.status_code == 429:
+            self.stats.rate_limited += 1
             await response.aread()
             raise _RetryableAnswer(response, retry_after_of(response) or 1.0)
         if response.status_code in RETRYABLE_STATUSES and safe:
@@ -435,6 +445,7 @@ class OneLoginHttp:
             return float(ceiling / 2 + _rng.uniform(0, ceiling / 2))
 
         def before_sleep(state: RetryCallState) -> None:
+            self.stats.retries += 1
             budget.spent += state.upcoming_sleep
             exc = state.outcome.exception() if state.outcome is not None else None
             reason = str(exc) if isinstance(exc, _RetryableAnswer) else type(exc).__name__

@@ -19,6 +19,7 @@ from actions.audit import new_correlation_id
 from actions.errors import Progress
 from bot.dialogues.failures import failure_reply
 from bot.slack.listeners.deps import Deps
+from config import metrics, tracing
 from config.logging import get_logger
 
 log = get_logger("helpdesk.slack")
@@ -53,9 +54,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
             and not await deps.store.mark_event_processed(event_id)
         ):
             log.info("duplicate_event_dropped", event_id=event_id)
+            metrics.received("duplicate")
             return BoltResponse(status=200, body="")
-        new_correlation_id()
-        await next()
+        cid = new_correlation_id()
+        with tracing.span("slack.request", cid, kind=metrics.event_kind(body)):
+            await next()
         return None
 
     @app.error
