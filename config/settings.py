@@ -33,6 +33,7 @@ from pydantic import (
 from config.audit import AuditSettings
 from config.durations import parse_duration
 from config.nudges import NudgeSettings
+from config.problems import describe
 from config.secrets import SecretRef
 from connectors.base import ALL_CAPABILITIES, Capability, ResetDelivery
 
@@ -54,14 +55,16 @@ class KindChecker(Protocol):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Limit(_Strict):
     """At most ``count`` successful actions per user per ``per``."""
 
     count: int = Field(ge=0)
+    """How many successful actions are allowed in the window (0: none)."""
     per: timedelta
+    """The window."""
 
     @field_validator("per", mode="before")
     @classmethod
@@ -71,20 +74,31 @@ class Limit(_Strict):
 
 class Limits(_Strict):
     password_reset: Limit = Limit(count=3, per=timedelta(hours=1))
+    """Password resets per employee."""
     unlock: Limit = Limit(count=5, per=timedelta(hours=1))
+    """Account unlocks per employee."""
     mfa_reset: Limit = Limit(count=1, per=timedelta(hours=24))
+    """MFA resets per employee."""
 
 
 class Organisation(_Strict):
     name: str = "Example Corp"
+    """The organisation's name, as messages show it."""
     it_channel: str = "#it-help"
+    """Where employees are sent for a human (`#it-help`), and where IT summaries go."""
     it_portal_url: str | None = None
+    """A link to the IT portal, shown beside `it_channel` when set."""
     security_channel: str | None = None
+    """A channel (id or `#name`) told about MFA resets, refusals of protected accounts and
+    possible attacks; none when unset."""
     it_contact: str = "the IT service desk"
+    """How messages name the people to ask ("the IT service desk")."""
     # The IT admins: Slack user ids (U123) and user groups (S123 or @handle). They see
     # pending approvals, recent actions and the last sweep on the App Home, and may run
     # ``/helpdesk status``. Empty: nobody does.
     it_admins: list[str] = []
+    """Slack user ids (`U123`) and user groups (`S123` or `@handle`) who see approvals, recent
+    actions and the last sweep on the App Home and may run `/helpdesk status`."""
 
     @field_validator("it_admins")
     @classmethod
@@ -103,17 +117,30 @@ class Organisation(_Strict):
 
 class SlackSettings(_Strict):
     bot_token: SecretRef = SecretRef(env="SLACK_BOT_TOKEN")
+    """The bot token (`xoxb-`)."""
     signing_secret: SecretRef = SecretRef(env="SLACK_SIGNING_SECRET")
+    """The app's signing secret: every HTTP request's signature is checked with it."""
     app_token: SecretRef | None = None
+    """An app-level token (`xapp-`, scope `connections:write`): when set the bot uses Socket Mode
+    instead of an HTTP endpoint."""
     host: str = "0.0.0.0"  # noqa: S104 - the bot is an HTTP endpoint Slack reaches
+    """The address the HTTP endpoint (and, in Socket Mode, the health port) listens on."""
     port: int = Field(default=3000, ge=0, le=65535)
+    """The port of `POST /slack/events`, `/healthz`, `/readyz` and `/metrics` (Socket Mode: the
+    last three only)."""
     path: str = "/slack/events"
+    """The path Slack's Event Subscriptions and Interactivity URLs point at."""
     api_base_url: str | None = None
+    """Slack's Web API base URL; only for tests and a local Slack fake."""
 
 
 class PasswordResetSettings(_Strict):
     delivery: ResetDelivery = ResetDelivery.LINK
+    """`link`: a one-time reset link; `temporary_password`: a password that must be changed at
+    next sign-in (where the connector supports each)."""
     hide_secret_after: timedelta = timedelta(minutes=15)
+    """The DM holding a link or temporary password is edited to remove it after this long (sooner
+    when the link expires or the employee clicks Done)."""
 
     @field_validator("hide_secret_after", mode="before")
     @classmethod
@@ -125,13 +152,16 @@ class Protection(_Strict):
     """Accounts the bot never touches; they are sent to a human."""
 
     groups: list[str] = ["it-admins"]
+    """Members of these directory groups are never changed from chat."""
     refuse_admin_roles: bool = True
+    """Refuse accounts holding directory admin roles (Okta admin roles, AD privileged groups,
+    OneLogin admin privileges)."""
 
 
 class ConnectorBlock(BaseModel):
     """``kind`` plus the kind's own settings, validated by the kind's ``Settings`` model."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, use_attribute_docstrings=True)
 
     kind: str
 
@@ -197,17 +227,31 @@ class CatalogueEntry(_Strict):
     """
 
     key: str
+    """A stable identifier (used in requests and the audit trail)."""
     display_name: str
+    """What employees see ("Figma")."""
     aliases: list[str] = []
+    """Other words employees use for it ("design tool")."""
     aliases_by_language: dict[str, list[str]] = {}
+    """Aliases per language (`es`, `fr`, `de`, `pt`, `en`)."""
     description: str = ""
+    """A sentence shown when the group is offered."""
     provider: str | None = None
+    """The connector holding the group (default: the one serving `groups`)."""
     provider_group: str
+    """The group's name in that directory."""
     approvers: list[str] = []
+    """Who decides: Slack users (`U123`), user groups (`S123`, `@handle`), `manager`; channels
+    (`C123`, `#name`) where the approval card is posted."""
     approvals_required: int = Field(default=1, ge=1, le=5)
+    """Distinct approvals needed, never counting the requester."""
     justification_required: bool = False
+    """Ask the requester why (at least `access.justification_min_length` characters)."""
     auto_approve: bool = False
+    """Grant without approval (still audited)."""
     max_duration: timedelta | None = None
+    """Time-bound access: the requester picks a duration up to this, and the membership is
+    removed when it ends."""
 
     @field_validator("max_duration", mode="before")
     @classmethod
@@ -239,18 +283,29 @@ class AccessSettings(_Strict):
     """Group access requests: how long they wait, reminders, time-bound access, retries."""
 
     request_ttl: timedelta = timedelta(days=3)
+    """A request nobody decides expires after this long."""
     remind_after: timedelta = timedelta(days=1)
+    """Approvers are reminded once after this long."""
     warn_before_end: timedelta = timedelta(days=1)
+    """Time-bound access: the member is told this long before it ends."""
     durations: list[timedelta] = [
         timedelta(days=1), timedelta(days=7), timedelta(days=30), timedelta(days=90)
     ]
+    """The durations offered for time-bound access (up to the entry's `max_duration`)."""
     manager_attributes: list[str] = ["managerEmail", "manager_email", "managerId", "manager"]
+    """Directory profile attributes read, in order, to find a requester's manager."""
     justification_min_length: int = Field(default=10, ge=1, le=500)
+    """The shortest justification accepted, in characters."""
     retry_after: timedelta = timedelta(seconds=30)
+    """A failed group change is retried after this long, doubling up to `retry_max`."""
     retry_max: timedelta = timedelta(minutes=15)
+    """The longest wait between retries of a group change."""
     max_attempts: int = Field(default=20, ge=1)
+    """Attempts before a group change is given up and IT is told."""
     poll_interval: timedelta = timedelta(seconds=5)
+    """How often each replica looks for due jobs (grants, reminders, expiries, removals)."""
     lease: timedelta = timedelta(minutes=2)
+    """How long a replica holds a job it works on; a crashed holder's job is taken over after it."""
 
     @field_validator(
         "request_ttl", "remind_after", "warn_before_end", "retry_after", "retry_max",
@@ -270,19 +325,37 @@ class AccessSettings(_Strict):
 
 class HelpdeskConfig(_Strict):
     organisation: Organisation = Organisation()
+    """Who the employees are told to ask, and the channels IT and security read."""
     slack: SlackSettings = SlackSettings()
+    """How the bot reaches Slack: tokens, the HTTP endpoint, or Socket Mode."""
     database_url: str = "sqlite+aiosqlite:///var/helpdesk.sqlite3"
+    """The state store: SQLite (one replica; a relative path is relative to the working
+    directory) or `postgresql://` for several replicas."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """How much the JSON log says (also `HELPDESK_LOG_LEVEL`)."""
     connectors: dict[str, ConnectorBlock]
+    """The identity systems, by a name of your choosing; each block's `kind` says which system
+    (see Connector kinds)."""
     capabilities: dict[str, str] = {}
+    """Which connector (by name) serves each capability: `password_reset`, `unlock`, `mfa_reset`,
+    `password_expiry`, `groups`. A capability not listed is not offered."""
     password_reset: PasswordResetSettings = PasswordResetSettings()
+    """How a reset is delivered and how long it stays visible in the DM."""
     protected: Protection = Protection()
+    """Accounts the bot never changes from chat; their owners are sent to a human."""
     limits: Limits = Limits()
+    """Per-employee limits on successful self-service actions."""
     catalogue: list[CatalogueEntry] = []
+    """The groups employees may request, and who approves each."""
     nudges: NudgeSettings = NudgeSettings()
+    """Scheduled password-expiry reminders in Slack."""
     access: AccessSettings = AccessSettings()
+    """Group access requests: waiting, reminders, time-bound access, retries."""
     audit: AuditSettings = AuditSettings()
+    """How long the audit trail is kept."""
     intents_file: Path | None = None
+    """The intent examples (YAML) to route with instead of the packaged `config/intents.yaml`;
+    a relative path is looked up beside this file first."""
     source: Path | None = Field(default=None, exclude=True)
 
     def provider_for(self, capability: Capability) -> str | None:
@@ -318,54 +391,116 @@ def validate_config(
     data = dict(raw)
     if "database_url" not in data and environ.get("DATABASE_URL"):
         data["database_url"] = environ["DATABASE_URL"]
+    if environ.get("HELPDESK_LOG_LEVEL"):
+        data["log_level"] = environ["HELPDESK_LOG_LEVEL"].upper()
     problems: list[str] = []
+    # Connector blocks are checked from the raw mapping, so their problems are reported in
+    # the same run as every other (not after the rest has been fixed).
+    problems += [f"{source}: {line}" for line in _connector_problems(data, kinds)]
     try:
-        cfg = HelpdeskConfig.model_validate(data, context={"kinds": kinds})
+        cfg: HelpdeskConfig | None = HelpdeskConfig.model_validate(data, context={"kinds": kinds})
     except ValidationError as exc:
+        cfg = None
         for err in exc.errors():
-            problems.append(f"{source}: {_loc(err['loc'])}: {err['msg']}")
-        raise ConfigError(problems) from None
-
-    for name, block in cfg.connectors.items():
-        for where, message in kinds.check(block.kind, block.options()) if kinds else ():
-            problems.append(f"{source}: {_loc(('connectors', name, *where))}: {message}")
-
-    for cap_name, provider in cfg.capabilities.items():
-        try:
-            Capability.parse(cap_name)
-        except ValueError as exc:
-            problems.append(f"{source}: capabilities.{cap_name}: {exc}")
-            continue
-        if provider not in cfg.connectors:
-            problems.append(
-                f"{source}: capabilities.{cap_name}: no connector named {provider!r} "
-                f"(configured: {', '.join(sorted(cfg.connectors)) or 'none'})"
-            )
-    groups_provider = cfg.capabilities.get(Capability.GROUPS.label)
-    keys: set[str] = set()
-    for i, entry in enumerate(cfg.catalogue):
-        if entry.key in keys:
-            problems.append(f"{source}: catalogue.{i}.key: duplicate key {entry.key!r}")
-        keys.add(entry.key)
-        group_provider = entry.provider or groups_provider
-        if group_provider is None:
-            problems.append(
-                f"{source}: catalogue.{i}.provider: no provider and no 'groups' capability"
-            )
-        elif group_provider not in cfg.connectors:
-            problems.append(
-                f"{source}: catalogue.{i}.provider: no connector named {group_provider!r}"
-            )
-        problems += [f"{source}: catalogue.{i}.{p}" for p in _approval_problems(entry, cfg)]
-    if problems:
+            problems.append(f"{source}: {_loc(err['loc'])}: {describe(err, HelpdeskConfig)}")
+    # The checks across sections run on what is valid, even when something else is not.
+    parts = _Parts.of(cfg, data)
+    problems += [f"{source}: {line}" for line in _cross_problems(parts)]
+    if problems or cfg is None:
         raise ConfigError(problems)
     return cfg.model_copy(update={"source": Path(source)})
 
 
-def _approval_problems(entry: CatalogueEntry, cfg: HelpdeskConfig) -> list[str]:
+class _Parts:
+    """What the checks across sections read: from the model, or the valid parts of the raw."""
+
+    def __init__(
+        self, connectors: Collection[str], capabilities: Mapping[str, str],
+        catalogue: list[CatalogueEntry], protected: Protection,
+    ) -> None:
+        self.connectors, self.capabilities = connectors, capabilities
+        self.catalogue, self.protected = catalogue, protected
+
+    @classmethod
+    def of(cls, cfg: HelpdeskConfig | None, data: Mapping[str, Any]) -> _Parts:
+        if cfg is not None:
+            return cls(cfg.connectors, cfg.capabilities, cfg.catalogue, cfg.protected)
+        raw_connectors = data.get("connectors")
+        connectors = list(raw_connectors) if isinstance(raw_connectors, Mapping) else []
+        raw_caps = data.get("capabilities")
+        capabilities = {
+            str(k): v for k, v in (raw_caps.items() if isinstance(raw_caps, Mapping) else ())
+            if isinstance(v, str)
+        }
+        catalogue: list[CatalogueEntry] = []
+        raw_catalogue = data.get("catalogue")
+        for entry in raw_catalogue if isinstance(raw_catalogue, list) else []:
+            try:
+                catalogue.append(CatalogueEntry.model_validate(entry))
+            except ValidationError:
+                catalogue.append(_UNCHECKED)  # reported above; keeps the indexes right
+        try:
+            protected = Protection.model_validate(data.get("protected") or {})
+        except ValidationError:
+            protected = Protection()
+        return cls(connectors, capabilities, catalogue, protected)
+
+
+_UNCHECKED = CatalogueEntry(key="", display_name="", provider_group="", auto_approve=True)
+
+
+def _cross_problems(parts: _Parts) -> list[str]:
+    """Capabilities naming connectors that exist; catalogue entries that can be granted."""
+    problems: list[str] = []
+    for cap_name, provider in parts.capabilities.items():
+        try:
+            Capability.parse(cap_name)
+        except ValueError as exc:
+            problems.append(f"capabilities.{cap_name}: {exc}")
+            continue
+        if provider not in parts.connectors:
+            problems.append(
+                f"capabilities.{cap_name}: no connector named {provider!r} "
+                f"(configured: {', '.join(sorted(parts.connectors)) or 'none'})"
+            )
+    groups_provider = parts.capabilities.get(Capability.GROUPS.label)
+    keys: set[str] = set()
+    for i, entry in enumerate(parts.catalogue):
+        if entry is _UNCHECKED:
+            continue
+        if entry.key in keys:
+            problems.append(f"catalogue.{i}.key: duplicate key {entry.key!r}")
+        keys.add(entry.key)
+        group_provider = entry.provider or groups_provider
+        if group_provider is None:
+            problems.append(f"catalogue.{i}.provider: no provider and no 'groups' capability")
+        elif group_provider not in parts.connectors:
+            problems.append(f"catalogue.{i}.provider: no connector named {group_provider!r}")
+        problems += [
+            f"catalogue.{i}.{p}" for p in _approval_problems(entry, parts.protected)
+        ]
+    return problems
+
+
+def _connector_problems(data: Mapping[str, Any], kinds: KindChecker | None) -> list[str]:
+    """Problems inside each connector block of a known kind, located from ``connectors``."""
+    blocks = data.get("connectors")
+    if kinds is None or not isinstance(blocks, Mapping):
+        return []
+    problems: list[str] = []
+    for name, block in blocks.items():
+        if not isinstance(block, Mapping) or block.get("kind") not in kinds.names():
+            continue  # the model's own validation reports a missing or unknown kind
+        options = {k: v for k, v in block.items() if k != "kind"}
+        for where, message in kinds.check(str(block["kind"]), options):
+            problems.append(f"{_loc(('connectors', name, *where))}: {message}")
+    return problems
+
+
+def _approval_problems(entry: CatalogueEntry, protected: Protection) -> list[str]:
     """What makes a catalogue entry impossible to approve or unsafe to grant."""
     problems: list[str] = []
-    if entry.provider_group.lower() in {g.lower() for g in cfg.protected.groups}:
+    if entry.provider_group.lower() in {g.lower() for g in protected.groups}:
         problems.append("provider_group: a protected group can't be requested from chat")
     if entry.auto_approve:
         return problems

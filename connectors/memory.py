@@ -289,26 +289,37 @@ class MemoryDirectory:
 
 
 class SeedUser(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     email: str
+    """The user's email (how employees are matched)."""
     display_name: str = ""
+    """The user's name."""
     status: UserStatus = UserStatus.ACTIVE
+    """The account's state."""
     password_age_days: int = 1
+    """Days since the password was set."""
     never_expires: bool = False
+    """The password never expires."""
     admin_roles: list[str] = []
+    """Directory admin roles the user holds."""
     factors: list[str] = []
+    """Enrolled MFA factor types."""
     groups: list[str] = []
+    """Groups the user is a member of."""
 
 
 class Settings(BaseModel):
     """An in-memory directory seeded from the config (demos and tests only)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     max_password_age_days: int = 90
+    """Password lifetime."""
     groups: list[str] = []
+    """Groups to create."""
     users: list[SeedUser] = []
+    """Users to create."""
 
 
 def build(name: str, settings: Settings, environ: Mapping[str, str]) -> MemoryDirectory:

@@ -31,31 +31,42 @@ class Settings(BaseModel):
     ``private_key`` (PEM or JWK JSON), optionally ``key_id``, asking for ``scopes``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     org_url: str
+    """The org's origin, `https://acme.okta.com`."""
     api_token: SecretRef | None = None
+    """An SSWS API token of the service account (or use an OAuth service app below)."""
     client_id: str | None = None
+    """The OAuth service app's client id (with `private_key`)."""
     private_key: SecretRef | None = None
+    """The service app's private key (PEM or JWK JSON) signing its client assertion."""
     key_id: str | None = None
+    """The key's `kid`, when the app has several keys."""
     scopes: tuple[str, ...] = DEFAULT_SCOPES
+    """OAuth scopes asked for (the service app must be granted them)."""
     ca_file: Path | None = None
-    # Seconds for one HTTP attempt, and for opening its connection.
+    """A PEM bundle to trust instead of the system's (a proxy, a test server)."""
     request_timeout: Annotated[float, Field(gt=0)] = 30.0
+    """Seconds for one HTTP attempt."""
     connect_timeout: Annotated[float, Field(gt=0)] = 10.0
-    # Retry budget per call: attempts, and seconds it may spend waiting.
+    """Seconds to open a connection."""
     max_attempts: Annotated[int, Field(ge=1, le=10)] = 4
+    """Attempts per call (429s and retryable failures)."""
     max_retry_wait: Annotated[float, Field(ge=0)] = 75.0
-    # Requests in flight (Okta allows 75 per org, 35 on Integrator Free orgs).
+    """Seconds one call may spend waiting between attempts (rate-limit resets included)."""
     max_concurrency: Annotated[int, Field(ge=1, le=75)] = 20
+    """Requests in flight (Okta allows 75 per org, 35 on Integrator Free orgs)."""
     page_size: Annotated[int, Field(ge=1, le=200)] = 200
+    """Users per page when listing (Okta's maximum is 200)."""
     policy_cache_seconds: Annotated[float, Field(ge=0)] = 300.0
-    # Upper bound on a reset link's announced lifetime (Identity Engine keeps them 60 min).
+    """How long password policies are cached."""
     reset_link_max_minutes: Annotated[int, Field(ge=1)] = 60
-    # End the user's other sessions when a password is reset.
+    """Upper bound on a reset link's announced lifetime (Identity Engine keeps them 60 min)."""
     revoke_sessions: bool = True
-    # Group names whose members the bot must not touch, on top of the caller's list.
+    """End the user's other sessions when a password is reset."""
     protected_groups: tuple[str, ...] = ()
+    """Group names whose members the bot must not touch, on top of the caller's list."""
 
     @field_validator("org_url")
     @classmethod

@@ -64,7 +64,7 @@ def test_second_stage_problems(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         validate_config(raw, "f.yaml", {})
     text = "\n".join(info.value.problems)
-    assert "f.yaml: connectors.m.bogus: Extra inputs are not permitted" in text
+    assert "f.yaml: connectors.m.bogus: unknown key `bogus`; the keys here are" in text
     assert "f.yaml: capabilities.unlock: no connector named 'nowhere'" in text
     assert "f.yaml: capabilities.teleport: unknown capability" in text
     assert "f.yaml: catalogue.0.provider: no connector named 'x'" in text
@@ -147,3 +147,21 @@ def test_cli_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
         )
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         assert proc.stderr.count("\n") == 1
+
+
+def test_problems_of_every_kind_come_in_one_run() -> None:
+    raw = {
+        "organisation": {"it_chanel": "#it"},
+        "connectors": {"m": {"kind": "memory", "bogus": 1}},
+        "capabilities": {"unlock": "nowhere"},
+        "catalogue": [{"key": "a", "display_name": "A", "provider_group": "a", "provider": "x"},
+                      {"key": "b"}],
+    }
+    with pytest.raises(ConfigError) as info:
+        validate_config(raw, "f.yaml", {})
+    text = "\n".join(info.value.problems)
+    assert "organisation.it_chanel: unknown key `it_chanel`; did you mean `it_channel`?" in text
+    assert "connectors.m.bogus: unknown key" in text
+    assert "capabilities.unlock: no connector named 'nowhere'" in text
+    assert "catalogue.0.provider: no connector named 'x'" in text
+    assert "catalogue.1.provider_group: required, and missing" in text
