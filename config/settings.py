@@ -34,6 +34,7 @@ from config.audit import AuditSettings
 from config.durations import parse_duration
 from config.nudges import NudgeSettings
 from config.secrets import SecretRef
+from config.verification import VerificationSettings
 from connectors.base import ALL_CAPABILITIES, Capability, ResetDelivery
 
 DEFAULT_CONFIG = Path(__file__).with_name("helpdesk.yaml")
@@ -282,6 +283,7 @@ class HelpdeskConfig(_Strict):
     nudges: NudgeSettings = NudgeSettings()
     access: AccessSettings = AccessSettings()
     audit: AuditSettings = AuditSettings()
+    verification: VerificationSettings = VerificationSettings()
     intents_file: Path | None = None
     source: Path | None = Field(default=None, exclude=True)
 
@@ -341,6 +343,14 @@ def validate_config(
                 f"{source}: capabilities.{cap_name}: no connector named {provider!r} "
                 f"(configured: {', '.join(sorted(cfg.connectors)) or 'none'})"
             )
+    verifier = cfg.verification.verifier
+    if verifier is not None and verifier not in cfg.connectors:
+        problems.append(f"{source}: verification.verifier: no connector named {verifier!r}")
+    for i, item in enumerate(cfg.verification.approval.approvers):
+        try:
+            approver_kind(item)
+        except ValueError as exc:
+            problems.append(f"{source}: verification.approval.approvers.{i}: {exc}")
     groups_provider = cfg.capabilities.get(Capability.GROUPS.label)
     keys: set[str] = set()
     for i, entry in enumerate(cfg.catalogue):
