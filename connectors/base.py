@@ -307,8 +307,10 @@ class PushVerifier(Protocol):
         """The user's active factors a push can be sent to (empty: push is not usable)."""
         ...
 
-    async def start_push(self, user: DirectoryUser, factor: MfaFactor) -> PushChallenge:
-        """Send a push (with number matching where the factor supports it)."""
+    async def start_push(
+        self, user: DirectoryUser, factor: MfaFactor, *, number_matching: bool = True
+    ) -> PushChallenge:
+        """Send a push; with ``number_matching``, one whose number the user must pick."""
         ...
 
     async def push_state(self, challenge: PushChallenge) -> PushState:

@@ -292,7 +292,9 @@ class MemoryDirectory:
             if f.kind.lower() in PUSH_KINDS and f.status == "active"
         ]
 
-    async def start_push(self, user: DirectoryUser, factor: MfaFactor) -> PushChallenge:
+    async def start_push(
+        self, user: DirectoryUser, factor: MfaFactor, *, number_matching: bool = True
+    ) -> PushChallenge:
         self._enter("start_push")
         acct = self._account(user)
         if factor.id not in {f.id for f in acct.factors}:
@@ -302,7 +304,7 @@ class MemoryDirectory:
             user_id=user.id,
             factor=factor,
             transaction=secrets.token_urlsafe(12),
-            number=10 + secrets.randbelow(90),
+            number=10 + secrets.randbelow(90) if number_matching else None,
             expires_at=self._now() + self.push_lifetime,
         )
         self.pushes[challenge.transaction] = MemoryPush(challenge)

@@ -211,7 +211,9 @@ class Verification:
             )
 
         async with connector_call(route.label, where, on_refusal=failed):
-            challenge = await route.verifier.start_push(route.user, route.factor)
+            challenge = await route.verifier.start_push(
+                route.user, route.factor, number_matching=self.settings.push.number_matching
+            )
         await self.auditor.record(
             actor, PUSH_ACTION, "sent", target=user,
             detail={"capability": capability.label, "verifier": route.connector.name,
