@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from actions.access import AccessNotifier
 from actions.audit import Actor
+from actions.verification import PushPrompter
 from bot.configuration import load_config, validate_config
 from bot.dialogues.failures import answered, as_is
 from bot.replies import Form, FormField, Reply
@@ -43,6 +44,7 @@ from bot.terminal import (
     Screen,
     TerminalAccessNotifier,
     TerminalNotifier,
+    TerminalPhone,
 )
 from bot.views.access import approval_card
 from config.logging import configure_logging
@@ -243,6 +245,7 @@ async def demo_runtime(
     people: DemoPeople,
     access_notifier: AccessNotifier,
     database_url: str | None = None,
+    prompter: PushPrompter | None = None,
 ) -> AsyncIterator[Runtime]:
     """Start the Okta sandbox on ``state`` and a runtime wired to it with the demo catalogue."""
     from sandboxes.okta.seed import DEMO_TOKEN
@@ -269,7 +272,8 @@ async def demo_runtime(
             environ = {**os.environ, DEMO_TOKEN_ENV: DEMO_TOKEN}
             cfg: HelpdeskConfig = validate_config(raw, "demo", environ)
             runtime = await Runtime.start(
-                cfg, notifier, environ, access_notifier=access_notifier, people=people
+                cfg, notifier, environ, access_notifier=access_notifier, people=people,
+                prompter=prompter,
             )
             try:
                 yield runtime
@@ -291,7 +295,8 @@ async def run_demo(stdin: TextIO, out: TextIO, as_email: str = DEFAULT_DEMO_USER
     screen = Screen(out, people, user)
     keyboard = Keyboard(stdin, out)
     async with demo_runtime(
-        state, TerminalNotifier(out), people, TerminalAccessNotifier(screen)
+        state, TerminalNotifier(out), people, TerminalAccessNotifier(screen),
+        prompter=TerminalPhone(screen, keyboard, state),
     ) as runtime:
         print(
             f"Helpdesk demo: you are {user.email}, talking to the bot; the identity side is a "

@@ -15,6 +15,7 @@ from actions.access import (
 )
 from actions.providers import Providers
 from actions.self_service import Notifier, SelfService
+from actions.verification import PushPrompter
 from bot.conversation import Conversation
 from bot.routing import Router, build_router
 from config.settings import HelpdeskConfig
@@ -41,11 +42,12 @@ class Runtime:
         providers: Providers | None = None,
         access_notifier: AccessNotifier | None = None,
         people: PeopleDirectory | None = None,
+        prompter: PushPrompter | None = None,
     ) -> Runtime:
         environ = os.environ if environ is None else environ
         store = await Store.open(cfg.database_url)
         providers = providers or Providers.from_config(cfg, environ)
-        service = SelfService(cfg, providers, store, notifier)
+        service = SelfService(cfg, providers, store, notifier, prompter=prompter)
         router = build_router(cfg)
         # Without a chat surface approval messages go nowhere (the demo passes its own).
         access = AccessService(

@@ -244,7 +244,7 @@ class Verification:
         if state is PushState.REJECTED:
             await self._notify_security(
                 f"Possible account takeover attempt: <@{actor.slack_user_id}> ({actor.email}) "
-                f"asked the helpdesk bot for a {what}, and the {route.label} push to "
+                f"asked the helpdesk bot for a {what}, and the push to "
                 f"{route.factor.name} was denied on the device. Nothing was changed. Someone "
                 "else may hold their Slack session: please contact them by phone or in person."
             )

@@ -85,10 +85,17 @@ class PushBook:
                     return tx
         return None
 
-    def answer(self, user_id: str, picked: int | None = None, *, approve: bool = True) -> str:
-        """Answer the user's waiting push: approve (picking ``picked`` when numbers are shown)
-        or deny. A wrong number is a rejection. Returns the result."""
+    def answer(
+        self, user_id: str, picked: int | None = None, *, approve: bool = True,
+        transaction_id: str | None = None,
+    ) -> str:
+        """Answer the user's waiting push (or the one ``transaction_id`` names): approve
+        (picking ``picked`` when numbers are shown) or deny. A wrong number is a rejection.
+        Returns the result."""
         tx = self.waiting(user_id)
+        if transaction_id is not None:
+            tx = self._transactions.get(transaction_id)
+            tx = tx if tx is not None and tx.user_id == user_id and tx.result == "WAITING" else None
         if tx is None:
             raise LookupError(f"no push is waiting for user {user_id}")
         ok = approve and (tx.correct_answer is None or picked == tx.correct_answer)
