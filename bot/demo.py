@@ -95,6 +95,17 @@ DEMO_CATALOGUE: tuple[Mapping[str, Any], ...] = (
 )
 
 
+#: Who vouches for an employee in the demo (the ``approval`` verification method, the
+#: default for MFA resets): either of these, never the employee themselves.
+DEMO_IDENTITY_APPROVERS: tuple[str, ...] = ("grace.hopper@example.com", "frances.allen@example.com")
+
+
+def demo_identity_approvers(people: DemoPeople) -> list[str]:
+    """``DEMO_IDENTITY_APPROVERS`` as demo Slack ids."""
+    found = [people.by_email(email) for email in DEMO_IDENTITY_APPROVERS]
+    return [p.slack_id for p in found if p is not None]
+
+
 def demo_catalogue(people: DemoPeople) -> list[dict[str, Any]]:
     """``DEMO_CATALOGUE`` with each approver's email replaced by their demo Slack id."""
     entries: list[dict[str, Any]] = []
@@ -122,7 +133,11 @@ def describe_approvers() -> str:
         else:
             who = f"{needed} of {', '.join(approvers)}"
         parts.append(f"{entry['display_name']}: {who}")
-    return "Group approvers in this demo: " + "; ".join(parts) + "."
+    checks = " or ".join(DEMO_IDENTITY_APPROVERS)
+    return (
+        "Group approvers in this demo: " + "; ".join(parts) + ". Identity checks (an MFA "
+        f"reset, or a reset without a push): {checks}."
+    )
 
 
 class DemoSession:
@@ -267,6 +282,7 @@ async def demo_runtime(
             for cap in ("groups", "password_reset", "unlock", "mfa_reset", "password_expiry")
         }
         raw["catalogue"] = demo_catalogue(people)
+        raw["verification"]["approval"]["approvers"] = demo_identity_approvers(people)
         with tempfile.TemporaryDirectory(prefix="helpdesk-demo-") as tmp:
             raw["database_url"] = database_url or f"sqlite:///{tmp}/demo.sqlite3"
             environ = {**os.environ, DEMO_TOKEN_ENV: DEMO_TOKEN}

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from actions.access import AccessSnapshot, Event, RequestState, Submitted
+from actions.access.model import is_identity_check
 from bot.replies import ActionId, Button, Reply
 from bot.views.text import escape, human_duration, when
+from bot.views.verification import identity_card, identity_news
 from config.settings import ApproverKind, CatalogueEntry, approver_kind
 from store.models import AccessRequest
 
@@ -142,6 +144,8 @@ def status_line(snap: AccessSnapshot) -> str:
 
 def approval_card(snap: AccessSnapshot) -> Reply:
     """The approvers' message: who, what, why, for how long; Approve/Deny while pending."""
+    if is_identity_check(snap.request.group_key):
+        return identity_card(snap)
     req = snap.request
     text = (
         f"*Access request*: <@{req.requester}> ({req.requester_email}) asks to join "
@@ -177,6 +181,8 @@ def reminder_text(snap: AccessSnapshot) -> str:
 
 def requester_news(snap: AccessSnapshot, event: Event) -> Reply:
     """What the requester is told when something happens to their request."""
+    if is_identity_check(snap.request.group_key):
+        return identity_news(snap, event)
     req = snap.request
     name = f"*{req.group_name}*"
     if event is Event.APPROVAL_RECORDED:

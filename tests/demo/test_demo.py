@@ -53,9 +53,22 @@ def test_demo_flows_on_sandbox_users() -> None:
     assert "Your Okta password expires in" in out
     assert "[Okta Verify on Grace's phone]" in out
     assert "removes *all* 2 MFA factor(s)" in out
-    # MFA reset is verified by a person by default, which the demo has no one for: refused.
-    assert "I must check it's really you" in out
+    # MFA reset is verified by a person by default: Grace and Frances are asked, nothing changes.
+    assert "someone must confirm it's really you" in out
+    assert "[to approver frances.allen@example.com] bot> *Identity check*: @Grace Hopper" in out
     assert "removed 2 MFA factor(s)" not in out
+
+
+def test_mfa_reset_after_another_employee_confirms_it_is_them() -> None:
+    # Ada confirms; Grace ([1] on Grace's card) approves; Ada goes ahead ([1]) and confirms ([1]).
+    proc = _run("reset my mfa\n1\n1\n1\n1\n", "run")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "[to approver grace.hopper@example.com] bot> *Identity check*: @Ada Lovelace" in out
+    assert "Confirmed by @Grace Hopper." in out
+    assert "bot> @Grace Hopper confirmed it's you. You can go ahead with your MFA reset now." in out
+    assert "Done: I removed 2 MFA factor(s)" in out
+    assert out.index("confirmed it's you") < out.index("Done: I removed")
 
 
 def test_push_denied_on_the_demo_phone_changes_nothing_and_tells_security() -> None:
@@ -65,7 +78,7 @@ def test_push_denied_on_the_demo_phone_changes_nothing_and_tells_security() -> N
     assert "[4] No, it's not me" in out
     assert "[security channel] Possible account takeover attempt" in out
     assert "The push to your phone was denied, so I changed nothing" in out
-    assert "reset link" not in out
+    assert "Here is your one-time" not in out
 
 
 def test_demo_protected_and_unknown_users() -> None:
