@@ -19,8 +19,8 @@ from actions.audit import Actor
 from bot.views.access import approval_card, reminder_text, requester_news
 from bot.views.blocks import reply_blocks
 from bot.views.verification import push_prompt
-from connectors.base import PushChallenge
 from config.logging import get_logger
+from connectors.base import PushChallenge
 
 log = get_logger("helpdesk.slack")
 

@@ -99,7 +99,9 @@ def identity_news(snap: AccessSnapshot, event: Event) -> Reply:
     name = req.group_name
     if event is Event.FULFILLED:
         intent = _INTENT_OF_CHECK.get(check)
-        buttons = [Button(_GO_AHEAD[check], ActionId.START, intent.value, "primary")] if intent else []
+        buttons = (
+            [Button(_GO_AHEAD[check], ActionId.START, intent.value, "primary")] if intent else []
+        )
         by = ", ".join(f"<@{u}>" for u in snap.approved_by) or "an approver"
         return Reply(
             f"{by} confirmed it's you. You can go ahead with your {name} now.", buttons

@@ -145,11 +145,11 @@ class OktaApi:
             )
             if error is not None:
                 raise ConnectorError(self.provider, f"Okta SDK error: {type(error).__name__}")
-            _, response, body, _ = await executor.fire_request(request)
+            _, response, answer, _ = await executor.fire_request(request)
         except (OktaHttpError, OktaTransportError) as exc:
             raise to_connector_error(self.provider, exc, subject) from exc
         try:
-            data = json.loads(body) if body else None
+            data = json.loads(answer) if answer else None
         except ValueError:
             raise ConnectorError(
                 self.provider, "Okta answered with a body that is not JSON"

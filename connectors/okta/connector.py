@@ -428,7 +428,7 @@ class OktaConnector:
         )
 
     async def push_state(self, challenge: PushChallenge) -> PushState:
-        """``GET`` the transaction's poll link: ``WAITING``, ``SUCCESS``, ``REJECTED``, ``TIMEOUT``."""
+        """``GET`` the poll link: ``WAITING``, ``SUCCESS``, ``REJECTED`` or ``TIMEOUT``."""
         if not challenge.transaction.startswith(self.api.org_url + "/"):
             raise ConnectorError(self.name, "the push poll link is off the org")
         data, _ = await self.api.request("GET", challenge.transaction, Subject.OTHER)

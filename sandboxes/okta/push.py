@@ -46,7 +46,9 @@ class PushTransaction:
 class PushBook:
     """Every push challenge of an org, and the device side of each (answer, deny, ignore)."""
 
-    def __init__(self, now: Callable[[], datetime], new_id: Callable[[], str], seed: object) -> None:
+    def __init__(
+        self, now: Callable[[], datetime], new_id: Callable[[], str], seed: object
+    ) -> None:
         self._now = now
         self._new_id = new_id
         self._rng = random.Random(f"push:{seed}")
@@ -80,9 +82,9 @@ class PushBook:
     def waiting(self, user_id: str) -> PushTransaction | None:
         """The user's latest unanswered push (what Okta Verify shows), if any."""
         for tx in reversed(self._transactions.values()):
-            if tx.user_id == user_id and self.get(user_id, tx.factor_id, tx.id) is tx:
-                if tx.result == "WAITING":
-                    return tx
+            current = self.get(user_id, tx.factor_id, tx.id) if tx.user_id == user_id else None
+            if current is not None and current.result == "WAITING":
+                return current
         return None
 
     def answer(

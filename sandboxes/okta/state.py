@@ -25,7 +25,6 @@ from sandboxes.okta.defaults import (
     password_settings,
 )
 from sandboxes.okta.ids import IdFactory
-from sandboxes.okta.push import PushBook
 from sandboxes.okta.model import (
     ApiToken,
     Factor,
@@ -37,6 +36,7 @@ from sandboxes.okta.model import (
     User,
     UserStatus,
 )
+from sandboxes.okta.push import PushBook
 from sandboxes.okta.roles import ROLE_TYPES
 
 __all__ = [
