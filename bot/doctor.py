@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from actions.providers import Providers
+from actions.verification.doctor import verification_findings
 from config.logging import scrub_text
 from config.secrets import MissingSecret
 from config.settings import HelpdeskConfig
@@ -378,13 +379,15 @@ async def diagnose(
                 )
             )
         findings = _config_findings(cfg, declared)
+        findings += verification_findings(cfg, declared, offered)
         for rows in await asyncio.gather(*jobs):
             findings.extend(rows)
     finally:
         for one in built.values():
             if one.own and one.conn is not None:
                 await one.conn.aclose()
-    labels = {"config": "configuration", "slack": "Slack", "audit": "audit trail"}
+    labels = {"config": "configuration", "slack": "Slack", "audit": "audit trail",
+              "verification": "verification"}
     for name, block in cfg.connectors.items():
         labels[name] = kind_label(block.kind)
     return DoctorReport(

@@ -20,6 +20,7 @@ from actions.errors import Refusal
 from actions.providers import Providers
 from actions.self_service import SelfService
 from connectors.base import Capability, PushChallenge, UnlockResult
+from connectors.memory import MemoryDirectory
 from sandboxes.okta import OktaState
 from store.db import Store
 from tests.bot.helpers import RecordingNotifier, make_config
@@ -186,3 +187,47 @@ async def test_two_pushes_at_once_each_wait_for_their_own_answer(world: World) -
     )
     assert not [r for r in results if isinstance(r, BaseException)], results
     assert len(world.phone.shown) == 2
+
+
+class NoPushDirectory(MemoryDirectory):
+    """A directory that can't send pushes (as Active Directory can't)."""
+
+    capabilities = MemoryDirectory.capabilities & ~Capability.PUSH_VERIFY
+
+
+async def test_directory_without_pushes_verifies_through_the_verifier(tmp_path: Path) -> None:
+    state = contract_state()
+    async with okta_rig(state) as rig:
+        cfg = make_config(
+            f"sqlite:///{tmp_path}/ad.sqlite3",
+            connectors={"ad": {"kind": "memory"}, "okta": {"kind": "memory"}},
+            capabilities={"password_reset": "ad", "unlock": "ad"},
+            verification={**VERIFY_PUSH, "verifier": "okta"},
+        )
+        ad = NoPushDirectory("ad")
+        ad.add_user("phone@example.com", display_name="Phone Owner")
+        okta = rig.connector()
+        providers = Providers({"ad": ad, "okta": okta}, {
+            Capability.PASSWORD_RESET: "ad", Capability.UNLOCK: "ad"})
+        store = await Store.open(cfg.database_url)
+        try:
+            phone, notifier = Phone(state), RecordingNotifier()
+            service = SelfService(cfg, providers, store, notifier, prompter=phone)
+            outcome = await service.reset_password(PHONE)
+            assert outcome.target.connector is ad and "start_password_reset" in ad.calls
+            assert len(phone.shown) == 1
+            okta_user = state.find_user("phone@example.com")
+            assert okta_user is not None
+            assert [e.request.path for e in rig.exchanges if e.request.method == "POST"] == [
+                f"/api/v1/users/{okta_user.id}/factors/"
+                f"{state.factors_of(okta_user.id)[0].id}/verify"
+            ]
+            [sent] = [r for r in await store.list_audit(action="verify_push") if r.result == "sent"]
+            assert sent.detail["verifier"] == "okta"
+            # No push factor in the verifier: push doesn't apply (no other method: refused).
+            ad.add_user("ada@example.com")
+            with pytest.raises(Refusal) as refused:
+                await service.reset_password(ADA)
+            assert refused.value.code == "unverified"
+        finally:
+            await store.close()
