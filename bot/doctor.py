@@ -338,6 +338,7 @@ async def diagnose(
     providers: Providers | None = None,
     slack: bool = True,
     audit: bool = True,
+    verification: bool = True,
     connectors: Sequence[str] | None = None,
     area_timeout: float = DEFAULT_TIMEOUT,
     sample_size: int = 200,
@@ -379,7 +380,8 @@ async def diagnose(
                 )
             )
         findings = _config_findings(cfg, declared)
-        findings += verification_findings(cfg, declared, offered)
+        if verification:
+            findings += verification_findings(cfg, declared, offered)
         for rows in await asyncio.gather(*jobs):
             findings.extend(rows)
     finally:
@@ -415,7 +417,8 @@ async def connector_health(
     :func:`render_table` or from ``to_dict()``.
     """
     return await diagnose(
-        cfg, environ, providers=providers, slack=False, audit=False, area_timeout=area_timeout
+        cfg, environ, providers=providers, slack=False, audit=False, verification=False,
+        area_timeout=area_timeout,
     )
 
 
