@@ -50,8 +50,10 @@ class PushSettings(_Strict):
         "(the provider's own expiry, usually 5 minutes, ends it sooner or later).",
     )
     poll_interval: timedelta = Field(
-        default=timedelta(seconds=2),
-        description="How often the push's transaction is polled while waiting.",
+        default=timedelta(milliseconds=500),
+        description="How often the push's transaction is polled while waiting (seconds as "
+        "a number, e.g. 0.5): the answer reaches the bot at most this late, and each "
+        "waiting push costs the connector's API budget one call per interval.",
     )
     number_matching: bool = Field(
         default=True,
