@@ -14,7 +14,7 @@ from actions.access import AccessSnapshot, Event, RequestState, Submitted
 from actions.access.model import is_identity_check
 from bot.replies import ActionId, Button, Reply
 from bot.views.text import escape, human_duration, when
-from bot.views.verification import identity_card, identity_news
+from bot.views.verification import identity_card, identity_news, my_identity_check
 from config.settings import ApproverKind, CatalogueEntry, approver_kind
 from store.models import AccessRequest
 
@@ -239,6 +239,8 @@ def already_voted(snap: AccessSnapshot) -> str:
 
 def my_request(req: AccessRequest) -> Reply:
     """One line of "My requests" on the App Home; a cancel button while it is pending."""
+    if is_identity_check(req.group_key):
+        return my_identity_check(req)
     text = f"*{req.group_name}*: {_STATE_WORDS.get(req.state, req.state)} ({when(req.created_at)})"
     if req.state == RequestState.FULFILLED and req.access_until:
         text += f", until {when(req.access_until)}"

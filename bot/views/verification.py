@@ -7,6 +7,7 @@ from bot.replies import ActionId, Button, Reply
 from bot.routing import Intent
 from bot.views.text import escape, when
 from connectors.base import PushChallenge
+from store.models import AccessRequest
 
 
 def push_prompt(challenge: PushChallenge, label: str) -> Reply:
@@ -121,3 +122,20 @@ def identity_news(snap: AccessSnapshot, event: Event) -> Reply:
         return Reply(f"Your {name} is still waiting for someone to confirm it's you; "
                      "I've reminded them.")
     return Reply(f"Your {name}: {identity_status(snap)}")
+
+
+_CHECK_WORDS: dict[str, str] = {
+    RequestState.PENDING: "waiting for someone to confirm it's you",
+    RequestState.APPROVED: "confirmed",
+    RequestState.FULFILLED: "confirmed: you can go ahead",
+    RequestState.REVOKED: "confirmed and done",
+    RequestState.DENIED: "not confirmed",
+    RequestState.EXPIRED: "expired",
+    RequestState.CANCELLED: "cancelled",
+}
+
+
+def my_identity_check(req: AccessRequest) -> Reply:
+    """One line of "My requests" on the App Home for an identity check."""
+    words = _CHECK_WORDS.get(req.state, req.state)
+    return Reply(f"*Identity check for your {req.group_name}*: {words} ({when(req.created_at)})")

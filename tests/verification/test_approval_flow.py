@@ -21,7 +21,7 @@ from actions.audit import Actor
 from actions.errors import Refusal
 from actions.self_service import SelfService
 from actions.verification.approval import ApprovalVerifier
-from bot.views.access import approval_card, requester_news
+from bot.views.access import approval_card, my_request, requester_news
 from connectors.memory import MemoryDirectory
 from store.db import Store
 from tests.access.helpers import (
@@ -95,6 +95,8 @@ async def test_first_ask_sends_the_check_and_changes_nothing(two: World) -> None
     card = approval_card(snap)
     assert "*Identity check*" in card.text and "MFA reset" in card.text
     assert "Confirm you verified it is them" in card.text
+    mine = my_request(snap.request).text
+    assert mine.startswith("*Identity check for your MFA reset*: waiting for someone")
     with pytest.raises(Refusal) as again:
         await two.service.reset_mfa(REQUESTER)
     assert again.value.code == "approval_pending"
