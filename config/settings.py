@@ -283,7 +283,10 @@ class HelpdeskConfig(_Strict):
     nudges: NudgeSettings = NudgeSettings()
     access: AccessSettings = AccessSettings()
     audit: AuditSettings = AuditSettings()
-    verification: VerificationSettings = VerificationSettings()
+    verification: VerificationSettings = Field(
+        default=VerificationSettings(),
+        description="How the employee is verified before a reset, an unlock or an MFA reset.",
+    )
     intents_file: Path | None = None
     source: Path | None = Field(default=None, exclude=True)
 

@@ -116,8 +116,14 @@ class VerificationSettings(_Strict):
         "can't (an Active Directory deployment: an Okta or OneLogin connector; the employee "
         "is matched there by email).",
     )
-    push: PushSettings = PushSettings()
-    approval: ApprovalSettings = ApprovalSettings()
+    push: PushSettings = Field(
+        default=PushSettings(),
+        description="The push method: how many, how long to wait, how often to poll.",
+    )
+    approval: ApprovalSettings = Field(
+        default=ApprovalSettings(),
+        description="The approval method: who vouches, how many, for how long.",
+    )
 
     @field_validator("password_reset", "unlock", "mfa_reset")
     @classmethod
