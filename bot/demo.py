@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from actions.access import AccessNotifier
 from actions.audit import Actor
+from actions.verification import PushPrompter
 from bot.configuration import load_config, validate_config
 from bot.dialogues.failures import answered, as_is
 from bot.replies import Form, FormField, Reply
@@ -43,6 +44,7 @@ from bot.terminal import (
     Screen,
     TerminalAccessNotifier,
     TerminalNotifier,
+    TerminalPhone,
 )
 from bot.views.access import approval_card
 from config.logging import configure_logging
@@ -93,6 +95,17 @@ DEMO_CATALOGUE: tuple[Mapping[str, Any], ...] = (
 )
 
 
+#: Who vouches for an employee in the demo (the ``approval`` verification method, the
+#: default for MFA resets): either of these, never the employee themselves.
+DEMO_IDENTITY_APPROVERS: tuple[str, ...] = ("grace.hopper@example.com", "frances.allen@example.com")
+
+
+def demo_identity_approvers(people: DemoPeople) -> list[str]:
+    """``DEMO_IDENTITY_APPROVERS`` as demo Slack ids."""
+    found = [people.by_email(email) for email in DEMO_IDENTITY_APPROVERS]
+    return [p.slack_id for p in found if p is not None]
+
+
 def demo_catalogue(people: DemoPeople) -> list[dict[str, Any]]:
     """``DEMO_CATALOGUE`` with each approver's email replaced by their demo Slack id."""
     entries: list[dict[str, Any]] = []
@@ -120,7 +133,11 @@ def describe_approvers() -> str:
         else:
             who = f"{needed} of {', '.join(approvers)}"
         parts.append(f"{entry['display_name']}: {who}")
-    return "Group approvers in this demo: " + "; ".join(parts) + "."
+    checks = " or ".join(DEMO_IDENTITY_APPROVERS)
+    return (
+        "Group approvers in this demo: " + "; ".join(parts) + ". Identity checks (an MFA "
+        f"reset, or a reset without a push): {checks}."
+    )
 
 
 class DemoSession:
@@ -243,6 +260,7 @@ async def demo_runtime(
     people: DemoPeople,
     access_notifier: AccessNotifier,
     database_url: str | None = None,
+    prompter: PushPrompter | None = None,
 ) -> AsyncIterator[Runtime]:
     """Start the Okta sandbox on ``state`` and a runtime wired to it with the demo catalogue."""
     from sandboxes.okta.seed import DEMO_TOKEN
@@ -264,12 +282,14 @@ async def demo_runtime(
             for cap in ("groups", "password_reset", "unlock", "mfa_reset", "password_expiry")
         }
         raw["catalogue"] = demo_catalogue(people)
+        raw["verification"]["approval"]["approvers"] = demo_identity_approvers(people)
         with tempfile.TemporaryDirectory(prefix="helpdesk-demo-") as tmp:
             raw["database_url"] = database_url or f"sqlite:///{tmp}/demo.sqlite3"
             environ = {**os.environ, DEMO_TOKEN_ENV: DEMO_TOKEN}
             cfg: HelpdeskConfig = validate_config(raw, "demo", environ)
             runtime = await Runtime.start(
-                cfg, notifier, environ, access_notifier=access_notifier, people=people
+                cfg, notifier, environ, access_notifier=access_notifier, people=people,
+                prompter=prompter,
             )
             try:
                 yield runtime
@@ -291,7 +311,8 @@ async def run_demo(stdin: TextIO, out: TextIO, as_email: str = DEFAULT_DEMO_USER
     screen = Screen(out, people, user)
     keyboard = Keyboard(stdin, out)
     async with demo_runtime(
-        state, TerminalNotifier(out), people, TerminalAccessNotifier(screen)
+        state, TerminalNotifier(out), people, TerminalAccessNotifier(screen),
+        prompter=TerminalPhone(screen, keyboard, state),
     ) as runtime:
         print(
             f"Helpdesk demo: you are {user.email}, talking to the bot; the identity side is a "

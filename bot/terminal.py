@@ -20,6 +20,8 @@ from actions.access import AccessSnapshot, Event, MessageRef
 from actions.audit import Actor
 from bot.replies import Button, Reply
 from bot.views.access import approval_card, reminder_text, requester_news
+from bot.views.verification import push_prompt
+from connectors.base import PushChallenge
 
 if TYPE_CHECKING:
     from sandboxes.okta.state import OktaState
@@ -216,6 +218,52 @@ class TerminalAccessNotifier:
 
     async def security_notice(self, text: str) -> None:
         print(f"[security channel] {text}", file=self.screen.out, flush=True)
+
+
+class TerminalPhone:
+    """The demo's ``PushPrompter``, and the employee's phone.
+
+    The bot's message with the number goes to the screen; then the phone's prompt
+    (``[Okta Verify on Ada's phone] Is it you signing in? ...``) offers the sandbox's
+    numbers and a denial, and the typed answer is given to the sandbox's push, as the
+    Okta Verify app would. No answer (end of input) lets the push time out.
+    """
+
+    def __init__(self, screen: Screen, keyboard: Keyboard, state: OktaState) -> None:
+        self.screen = screen
+        self.keyboard = keyboard
+        self.state = state
+
+    async def push_sent(self, actor: Actor, challenge: PushChallenge, label: str) -> None:
+        self.screen.show(push_prompt(challenge, label), actor.slack_user_id)
+        pushes = self.state.pushes
+        waiting = pushes.waiting(challenge.user_id)
+        if waiting is None:
+            return
+        first = (actor.display_name or actor.email).split()[0]
+        device = f"{label} Verify" if label == "Okta" else label
+        choices = [str(n) for n in waiting.choices] or ["Yes, it's me"]
+        out = self.screen.out
+        print(f"[{device} on {first}'s phone] Is it you signing in? "
+              + ("Pick the number shown in Slack:" if waiting.choices else ""), file=out)
+        for number, label_ in enumerate([*choices, "No, it's not me"], start=1):
+            print(f"    [{number}] {label_}", file=out)
+        out.flush()
+        while True:
+            line = await self.keyboard.read()
+            if line is None:
+                pushes.time_out(challenge.user_id)
+                return
+            if line.isdigit() and 1 <= int(line) <= len(choices) + 1:
+                break
+            print(f"[{device}] Please type a number from 1 to {len(choices) + 1}.", file=out)
+        index = int(line) - 1
+        if index == len(choices):
+            pushes.answer(challenge.user_id, approve=False)
+        elif waiting.choices:
+            pushes.answer(challenge.user_id, waiting.choices[index])
+        else:
+            pushes.answer(challenge.user_id)
 
 
 class Keyboard:

@@ -35,6 +35,7 @@ from config.durations import parse_duration
 from config.nudges import NudgeSettings
 from config.problems import describe
 from config.secrets import SecretRef
+from config.verification import VerificationSettings
 from connectors.base import ALL_CAPABILITIES, Capability, ResetDelivery
 
 DEFAULT_CONFIG = Path(__file__).with_name("helpdesk.yaml")
@@ -353,6 +354,8 @@ class HelpdeskConfig(_Strict):
     """Group access requests: waiting, reminders, time-bound access, retries."""
     audit: AuditSettings = AuditSettings()
     """How long the audit trail is kept."""
+    verification: VerificationSettings = VerificationSettings()
+    """How the employee is verified before a reset, an unlock or an MFA reset."""
     intents_file: Path | None = None
     """The intent examples (YAML) to route with instead of the packaged `config/intents.yaml`;
     a relative path is looked up beside this file first."""
@@ -417,14 +420,17 @@ class _Parts:
     def __init__(
         self, connectors: Collection[str], capabilities: Mapping[str, str],
         catalogue: list[CatalogueEntry], protected: Protection,
+        verification: VerificationSettings | None,
     ) -> None:
         self.connectors, self.capabilities = connectors, capabilities
         self.catalogue, self.protected = catalogue, protected
+        self.verification = verification
 
     @classmethod
     def of(cls, cfg: HelpdeskConfig | None, data: Mapping[str, Any]) -> _Parts:
         if cfg is not None:
-            return cls(cfg.connectors, cfg.capabilities, cfg.catalogue, cfg.protected)
+            return cls(cfg.connectors, cfg.capabilities, cfg.catalogue, cfg.protected,
+                       cfg.verification)
         raw_connectors = data.get("connectors")
         connectors = list(raw_connectors) if isinstance(raw_connectors, Mapping) else []
         raw_caps = data.get("capabilities")
@@ -443,7 +449,12 @@ class _Parts:
             protected = Protection.model_validate(data.get("protected") or {})
         except ValidationError:
             protected = Protection()
-        return cls(connectors, capabilities, catalogue, protected)
+        try:
+            verification: VerificationSettings | None = VerificationSettings.model_validate(
+                data.get("verification") or {})
+        except ValidationError:
+            verification = None  # reported above
+        return cls(connectors, capabilities, catalogue, protected, verification)
 
 
 _UNCHECKED = CatalogueEntry(key="", display_name="", provider_group="", auto_approve=True)
@@ -463,6 +474,15 @@ def _cross_problems(parts: _Parts) -> list[str]:
                 f"capabilities.{cap_name}: no connector named {provider!r} "
                 f"(configured: {', '.join(sorted(parts.connectors)) or 'none'})"
             )
+    if parts.verification is not None:
+        verifier = parts.verification.verifier
+        if verifier is not None and verifier not in parts.connectors:
+            problems.append(f"verification.verifier: no connector named {verifier!r}")
+        for i, item in enumerate(parts.verification.approval.approvers):
+            try:
+                approver_kind(item)
+            except ValueError as exc:
+                problems.append(f"verification.approval.approvers.{i}: {exc}")
     groups_provider = parts.capabilities.get(Capability.GROUPS.label)
     keys: set[str] = set()
     for i, entry in enumerate(parts.catalogue):

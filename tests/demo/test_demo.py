@@ -29,26 +29,56 @@ def _run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_scripted_reset_through_run_without_slack_credentials() -> None:
-    proc = _run("I forgot my password\n1\n", "run")
+    # 1 clicks "Reset my password"; 3 picks, on the demo phone, the number shown in the chat.
+    proc = _run("I forgot my password\n1\n3\n", "run")
     assert proc.returncode == 0, proc.stderr
     assert "starting the local demo" in proc.stderr
     out = proc.stdout
     assert "you> I forgot my password" in out
     assert "Go ahead?" in out and "[1] Reset my password" in out
+    assert "I sent a push to Okta Verify on your phone. Open it and pick *59*" in out
+    assert "[Okta Verify on Ada's phone] Is it you signing in?" in out and "[3] 59" in out
     assert "Here is your one-time Okta password reset link:\nhttps://127.0.0.1:" in out
     assert "Traceback" not in proc.stderr
 
 
 def test_demo_flows_on_sandbox_users() -> None:
-    script = "I'm locked out\nwhen does my password expire\nlost my phone, need to reset mfa\n1\n"
+    script = (
+        "I'm locked out\n3\nwhen does my password expire\nlost my phone, need to reset mfa\n1\n"
+    )
     proc = _run(script, "demo", "--as", "grace.hopper@example.com")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "Your Okta account is unlocked" in out
     assert "Your Okta password expires in" in out
+    assert "[Okta Verify on Grace's phone]" in out
     assert "removes *all* 2 MFA factor(s)" in out
-    assert "[security channel] MFA reset" in out
-    assert "removed 2 MFA factor(s)" in out
+    # MFA reset is verified by a person by default: Grace and Frances are asked, nothing changes.
+    assert "someone must confirm it's really you" in out
+    assert "[to approver frances.allen@example.com] bot> *Identity check*: @Grace Hopper" in out
+    assert "removed 2 MFA factor(s)" not in out
+
+
+def test_mfa_reset_after_another_employee_confirms_it_is_them() -> None:
+    # Ada confirms; Grace ([1] on Grace's card) approves; Ada goes ahead ([1]) and confirms ([1]).
+    proc = _run("reset my mfa\n1\n1\n1\n1\n", "run")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "[to approver grace.hopper@example.com] bot> *Identity check*: @Ada Lovelace" in out
+    assert "Confirmed by @Grace Hopper." in out
+    assert "bot> @Grace Hopper confirmed it's you. You can go ahead with your MFA reset now." in out
+    assert "Done: I removed 2 MFA factor(s)" in out
+    assert out.index("confirmed it's you") < out.index("Done: I removed")
+
+
+def test_push_denied_on_the_demo_phone_changes_nothing_and_tells_security() -> None:
+    proc = _run("I forgot my password\n1\n4\n", "run")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "[4] No, it's not me" in out
+    assert "[security channel] Possible account takeover attempt" in out
+    assert "The push to your phone was denied, so I changed nothing" in out
+    assert "Here is your one-time" not in out
 
 
 def test_demo_protected_and_unknown_users() -> None:
