@@ -46,9 +46,14 @@ def test_demo_flows_on_sandbox_users() -> None:
     out = proc.stdout
     assert "Your Okta account is unlocked" in out
     assert "Your Okta password expires in" in out
-    assert "removes *all* 2 MFA factor(s)" in out
-    assert "[security channel] MFA reset" in out
-    assert "removed 2 MFA factor(s)" in out
+    assert "removes *all* 2 MFA factors" in out
+    assert "removed 2 MFA factors" in out
+    # The security channel's notice names people as every other message does.
+    assert (
+        "[security channel] MFA reset through the helpdesk bot: @Grace Hopper "
+        "(grace.hopper@example.com) removed 2 factors from their Okta account." in out
+    )
+    assert "<@UDEMO" not in out and "(s)" not in out
 
 
 def test_demo_protected_and_unknown_users() -> None:
@@ -132,7 +137,7 @@ def test_justification_duration_two_approvers_and_no_self_approval() -> None:
         "I need vpn\n1\nTo work from home during the office move\n"
         "I need github\n1\ncancel\n"
         "1\nshort\nTo review the design system repository\n9\n2\n"
-        "/waiting\n1\n3\nI need github\n"
+        "/waiting\n2\n1\n4\nI need github\n"
     )
     proc = _run(script, "demo", "--as", "frances.allen@example.com")
     assert proc.returncode == 0, proc.stderr
@@ -166,23 +171,27 @@ def test_justification_duration_two_approvers_and_no_self_approval() -> None:
     assert "    Approvals needed: 2\n" in ada_card
     assert "    [2] Approve\n    [3] Deny\n" in ada_card
     assert f"{GRACE_CARD} *Access request*" in ada_card
-    # The numbers shown last are the live ones; /waiting shows the waiting cards again.
+    # /waiting shows the waiting cards again, each with the numbers it had.
     waiting = _after(ada_card, "you> /waiting\n")
     assert waiting.startswith(
         "you> /waiting\n[to approver ada.lovelace@example.com] bot> *Access request*"
     )
-    assert "    [1] Approve\n    [2] Deny\n" in waiting
+    assert "    [2] Approve\n    [3] Deny\n" in waiting
     assert f"{GRACE_CARD} *Access request*" in waiting
-    assert "    [3] Approve\n    [4] Deny\nyou> 1\n" in waiting
-    recorded = _after(waiting, "you> 1\n")
+    assert "    [4] Approve\n    [5] Deny\nyou> 2\n" in waiting
+    recorded = _after(waiting, "you> 2\n")
     assert "Approved by @Ada Lovelace (1 of 2); waiting for another approver." in recorded
     assert (
         "bot> @Ada Lovelace approved your request for *GitHub organisation*; "
         "it needs 1 more approval." in recorded
     )
+    # Both cards were updated; each kept its numbers. [1] (Cancel request) is gone and
+    # says so rather than being read as a message.
     grace = _after(recorded, f"{GRACE_UPDATED} *Access request*")
-    assert "    [3] Approve\n    [4] Deny\n" in grace
-    done = _after(grace, "you> 3\n")
+    assert "    [4] Approve\n    [5] Deny\n" in grace
+    assert "you> 1\nbot> No button has the number 1 now" in grace
+    assert "Buttons you can click: [2], [3], [4], [5].\nyou> 4\n" in grace
+    done = _after(grace, "you> 4\n")
     assert (
         "bot> You're now a member of *GitHub organisation* (approved by @Ada Lovelace and "
         "@Grace Hopper). Your access ends" in done
