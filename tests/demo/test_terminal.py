@@ -75,10 +75,10 @@ class Pty:
             os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-        self.proc = subprocess.Popen(  # noqa: S603 - our own CLI
+        self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "demo"],
             stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT,
-            preexec_fn=controlling_terminal,  # noqa: PLW1509 - no threads run in this child yet
+            preexec_fn=controlling_terminal,
         )
         os.close(slave)
         self.seen = ""
