@@ -257,6 +257,25 @@ async def demo_runtime(
     database_url: str | None = None,
 ) -> AsyncIterator[Runtime]:
     """Start the Okta sandbox on ``state`` and a runtime wired to it with the demo catalogue."""
+    async with demo_config(state, people, database_url) as (cfg, environ):
+        runtime = await Runtime.start(
+            cfg, notifier, environ, access_notifier=access_notifier, people=people
+        )
+        try:
+            yield runtime
+        finally:
+            await runtime.aclose()
+
+
+@contextlib.asynccontextmanager
+async def demo_config(
+    state: OktaState, people: DemoPeople, database_url: str | None = None
+) -> AsyncIterator[tuple[HelpdeskConfig, dict[str, str]]]:
+    """Start the Okta sandbox on ``state``; the demo's configuration and environment for it.
+
+    The packaged configuration with one connector, the sandbox, serving everything, the
+    demo catalogue, and a store in a temporary directory (unless ``database_url``).
+    """
     from sandboxes.okta.seed import DEMO_TOKEN
     from sandboxes.okta.server import run_okta_sandbox
 
@@ -280,13 +299,7 @@ async def demo_runtime(
             raw["database_url"] = database_url or f"sqlite:///{tmp}/demo.sqlite3"
             environ = {**os.environ, DEMO_TOKEN_ENV: DEMO_TOKEN}
             cfg: HelpdeskConfig = validate_config(raw, "demo", environ)
-            runtime = await Runtime.start(
-                cfg, notifier, environ, access_notifier=access_notifier, people=people
-            )
-            try:
-                yield runtime
-            finally:
-                await runtime.aclose()
+            yield cfg, environ
 
 
 async def run_demo(stdin: TextIO, out: TextIO, as_email: str = DEFAULT_DEMO_USER) -> int:

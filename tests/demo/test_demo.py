@@ -226,3 +226,20 @@ def test_demo_catalogue_names_other_employees_and_cards_click_as_their_approver(
     assert screen.choice("2") is None
     screen.begin()
     assert screen.choice("1") is None
+
+
+def test_demo_nudges_runs_the_sweep_over_the_demo_directory_and_exits() -> None:
+    proc = _run("", "demo", "--nudges")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Password-expiry sweep over the demo directory" in out
+    # Ada's password was changed 82 days ago under the 90-day policy: 8 calendar days left.
+    assert (
+        "[nudge to ada.lovelace@example.com] bot> Your Okta password expires in 8 days, on "
+        in out
+    )
+    assert "    [-] Change it now\n" in out
+    assert out.count("[nudge to ") == 1
+    assert "[IT channel #it-help] Password-expiry nudges, demo run: completed" in out
+    assert "[IT channel #it-help] Scanned 2 · nudged 1 · skipped 1 · failed 0" in out
+    assert "you>" not in out and "Traceback" not in proc.stderr
