@@ -44,6 +44,8 @@ class Actor:
     slack_user_id: str
     email: str
     display_name: str = ""
+    tz: str | None = None
+    """The IANA time zone of their Slack profile (``Europe/Madrid``); None when unknown."""
 
 
 class Auditor:

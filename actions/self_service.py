@@ -34,6 +34,7 @@ from connectors.base import (
     PasswordStatus,
     ResetDelivery,
     UnlockResult,
+    UserStatus,
 )
 from connectors.errors import ConnectorError, Unavailable, UserNotFound
 from store.db import Store
@@ -74,6 +75,13 @@ class ResetOutcome:
     target: Target
     grant: PasswordResetGrant
 
+
+#: Account states no self-service action can change, in the words the employee is told.
+INACTIVE_STATES: dict[UserStatus, str] = {
+    UserStatus.SUSPENDED: "suspended",
+    UserStatus.DEPROVISIONED: "deactivated",
+    UserStatus.STAGED: "not activated yet",
+}
 
 _LIMIT_OF: dict[Capability, str] = {
     Capability.PASSWORD_RESET: "password_reset",
@@ -238,14 +246,34 @@ class SelfService:
         return connector_call(target.label, self._where_to_go(), writes=writes, on_refusal=audit)
 
     async def preflight(self, actor: Actor, capability: Capability) -> Target:
-        """Everything short of acting: resolve, protection, limits. Run before confirming."""
+        """Everything short of acting: resolve, account state, protection, limits.
+
+        Run before anything is offered, so that a button is never offered for an
+        account the connector would refuse to change.
+        """
         target = await self.resolve(actor, capability)
+        await self._usable(actor, target, capability)
         await self._guard(actor, target, capability)
         return target
 
     async def _verify(self, actor: Actor, target: Target, capability: Capability) -> Verified:
         """The verification step: after the checks, before the change (``Refusal`` if not)."""
         return await self.verification.verify(actor, target.user, target.label, capability)
+
+    async def _usable(self, actor: Actor, target: Target, capability: Capability) -> None:
+        """Refuse at once for an account that is suspended, deprovisioned or not yet active."""
+        state = INACTIVE_STATES.get(target.user.status)
+        if state is None:
+            return
+        await self.auditor.record(
+            actor, capability.label, "refused", target=target.user,
+            detail={"reason": "account_inactive", "status": target.user.status.value},
+        )
+        raise Refusal(
+            "account_inactive",
+            f"Your {target.label} account is {state}, so I can't change it from chat. "
+            f"Please ask {self._where_to_go()}: they can tell you why and reactivate it.",
+        )
 
     # -- workflows ----------------------------------------------------------------
     async def reset_password(
@@ -302,7 +330,8 @@ class SelfService:
             )
         await self._notify_security(
             f"MFA reset through the helpdesk bot: <@{actor.slack_user_id}> ({actor.email}) "
-            f"removed {removed} factor(s) from their {target.label} account. "
+            f"removed {removed} factor{'' if removed == 1 else 's'} from their "
+            f"{target.label} account. "
             "If this wasn't expected, investigate.",
             cap,
         )

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from actions.access import AccessNotifier
@@ -151,7 +152,7 @@ class DemoSession:
         self.keyboard = keyboard
         self.people = people
         self.user = screen.user
-        self._before: list[Choice] = []
+        self._before: dict[int, Choice] = {}
 
     async def turn(self, text: str) -> None:
         """Answer one line: a number clicks a button, anything else is a message.
@@ -159,6 +160,16 @@ class DemoSession:
         Whatever fails is answered as in Slack (``answered``): the clicker is told.
         """
         choice = self.screen.choice(text)
+        if choice is None and text.isdigit():
+            # A number is always meant as a click: never classify it as a message.
+            live = ", ".join(f"[{n}]" for n in sorted(self.screen.choices))
+            self.screen.say(
+                f"No button has the number {text} now: a message's numbers stop working "
+                "once newer ones are shown, approval cards' numbers while the card waits. "
+                + (f"Buttons you can click: {live}." if live else "No button is live now."),
+                self.user.slack_id,
+            )
+            return
         self._before = self.screen.begin()
         clicker = choice.clicker if choice is not None else self.user.actor
         failure = await answered("demo", lambda: self._turn(text, choice, clicker), as_is)
@@ -190,7 +201,8 @@ class DemoSession:
             for row in await access.waiting_for_me(person.actor):
                 snapshot = await access.snapshot(row.id)
                 if snapshot is not None:
-                    self.screen.show(approval_card(snapshot), person.slack_id)
+                    card = (snapshot.request.id, person.slack_id)
+                    self.screen.show(approval_card(snapshot), person.slack_id, card)
                     shown += 1
         if not shown:
             self.screen.say("No approval request is waiting for anyone.", self.user.slack_id)
@@ -263,6 +275,26 @@ async def demo_runtime(
     prompter: PushPrompter | None = None,
 ) -> AsyncIterator[Runtime]:
     """Start the Okta sandbox on ``state`` and a runtime wired to it with the demo catalogue."""
+    async with demo_config(state, people, database_url) as (cfg, environ):
+        runtime = await Runtime.start(
+            cfg, notifier, environ, access_notifier=access_notifier, people=people,
+            prompter=prompter,
+        )
+        try:
+            yield runtime
+        finally:
+            await runtime.aclose()
+
+
+@contextlib.asynccontextmanager
+async def demo_config(
+    state: OktaState, people: DemoPeople, database_url: str | None = None
+) -> AsyncIterator[tuple[HelpdeskConfig, dict[str, str]]]:
+    """Start the Okta sandbox on ``state``; the demo's configuration and environment for it.
+
+    The packaged configuration with one connector, the sandbox, serving everything, the
+    demo catalogue, and a store in a temporary directory (unless ``database_url``).
+    """
     from sandboxes.okta.seed import DEMO_TOKEN
     from sandboxes.okta.server import run_okta_sandbox
 
@@ -287,14 +319,7 @@ async def demo_runtime(
             raw["database_url"] = database_url or f"sqlite:///{tmp}/demo.sqlite3"
             environ = {**os.environ, DEMO_TOKEN_ENV: DEMO_TOKEN}
             cfg: HelpdeskConfig = validate_config(raw, "demo", environ)
-            runtime = await Runtime.start(
-                cfg, notifier, environ, access_notifier=access_notifier, people=people,
-                prompter=prompter,
-            )
-            try:
-                yield runtime
-            finally:
-                await runtime.aclose()
+            yield cfg, environ
 
 
 async def run_demo(stdin: TextIO, out: TextIO, as_email: str = DEFAULT_DEMO_USER) -> int:
@@ -311,7 +336,7 @@ async def run_demo(stdin: TextIO, out: TextIO, as_email: str = DEFAULT_DEMO_USER
     screen = Screen(out, people, user)
     keyboard = Keyboard(stdin, out)
     async with demo_runtime(
-        state, TerminalNotifier(out), people, TerminalAccessNotifier(screen),
+        state, TerminalNotifier(out, people), people, TerminalAccessNotifier(screen),
         prompter=TerminalPhone(screen, keyboard, state),
     ) as runtime:
         print(
@@ -334,7 +359,34 @@ async def run_demo(stdin: TextIO, out: TextIO, as_email: str = DEFAULT_DEMO_USER
     return 0
 
 
+def _terminal_mode() -> Callable[[], None]:
+    """Save the terminal's settings; the returned function puts them back (readline's edits)."""
+    try:
+        import termios
+
+        if not sys.stdin.isatty():
+            return lambda: None
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (ImportError, OSError, ValueError, io.UnsupportedOperation, termios.error):
+        return lambda: None
+
+    def restore() -> None:
+        with contextlib.suppress(OSError):
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+    return restore
+
+
 def main_demo(as_email: str | None = None) -> int:
     # The conversation owns the terminal; only warnings and errors are logged, to stderr.
     configure_logging("WARNING", sys.stderr)
-    return asyncio.run(run_demo(sys.stdin, sys.stdout, as_email or DEFAULT_DEMO_USER))
+    restore = _terminal_mode()
+    try:
+        return asyncio.run(run_demo(sys.stdin, sys.stdout, as_email or DEFAULT_DEMO_USER))
+    except KeyboardInterrupt:
+        # Ctrl-C: at once, on a fresh line, with the conventional status.
+        print(file=sys.stdout, flush=True)
+        return 130
+    finally:
+        restore()

@@ -232,7 +232,8 @@ def schema(model: type[BaseModel], kinds: Sequence[KindDoc]) -> dict[str, Any]:
         blocks.append(block)
     if blocks:
         result["properties"]["connectors"]["additionalProperties"] = {"oneOf": blocks}
-    return _durations_as_written(result)
+    shaped: dict[str, Any] = _durations_as_written(result)
+    return shaped
 
 
 def _durations_as_written(node: Any) -> Any:

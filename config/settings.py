@@ -19,6 +19,7 @@ from collections.abc import Collection, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -28,6 +29,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from config.audit import AuditSettings
@@ -94,12 +96,27 @@ class Organisation(_Strict):
     possible attacks; none when unset."""
     it_contact: str = "the IT service desk"
     """How messages name the people to ask ("the IT service desk")."""
+    timezone: str | None = None
+    """The organisation's default IANA time zone (`Europe/Madrid`): password-expiry days are
+    counted, and dates shown, in it for people whose Slack profile has no time zone; also the
+    nudge schedule's zone unless `nudges.timezone` is set. Unset: `nudges.timezone`."""
     # The IT admins: Slack user ids (U123) and user groups (S123 or @handle). They see
     # pending approvals, recent actions and the last sweep on the App Home, and may run
     # ``/helpdesk status``. Empty: nobody does.
     it_admins: list[str] = []
     """Slack user ids (`U123`) and user groups (`S123` or `@handle`) who see approvals, recent
     actions and the last sweep on the App Home and may run `/helpdesk status`."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
 
     @field_validator("it_admins")
     @classmethod
@@ -360,6 +377,25 @@ class HelpdeskConfig(_Strict):
     """The intent examples (YAML) to route with instead of the packaged `config/intents.yaml`;
     a relative path is looked up beside this file first."""
     source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_default_zone(cls, data: Any) -> Any:
+        """``organisation.timezone`` is the sweep's zone too unless ``nudges.timezone`` is set."""
+        if not isinstance(data, Mapping):
+            return data
+        org, nudges = data.get("organisation"), data.get("nudges")
+        zone = org.get("timezone") if isinstance(org, Mapping) else None
+        if not isinstance(zone, str) or (nudges is not None and not isinstance(nudges, Mapping)):
+            return data
+        if nudges is None or "timezone" not in nudges:
+            return {**data, "nudges": {**(nudges or {}), "timezone": zone}}
+        return data
+
+    @property
+    def default_zone(self) -> ZoneInfo:
+        """Where days and dates are counted for someone whose Slack profile has no zone."""
+        return ZoneInfo(self.organisation.timezone or self.nudges.timezone)
 
     def provider_for(self, capability: Capability) -> str | None:
         """The connector instance name configured for a capability, if any."""

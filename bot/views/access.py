@@ -109,12 +109,16 @@ def submitted_reply(submitted: Submitted, where_to_go: str) -> Reply:
     )
 
 
-def _until(req: AccessRequest) -> str:
-    return f" Your access ends {when(req.access_until)}." if req.access_until else ""
+def _until(req: AccessRequest, *, to_requester: bool = True) -> str:
+    """When time-bound access ends, said to the requester or, naming them, to anyone else."""
+    if not req.access_until:
+        return ""
+    whose = "Your" if to_requester else f"<@{req.requester}>'s"
+    return f" {whose} access ends {when(req.access_until)}."
 
 
-def status_line(snap: AccessSnapshot) -> str:
-    """One line: what became of the request, by whom."""
+def status_line(snap: AccessSnapshot, *, to_requester: bool = False) -> str:
+    """One line: what became of the request, by whom (said to an approver unless told)."""
     req = snap.request
     approved = _who(snap.approved_by) if snap.approved_by else ""
     if req.state == RequestState.PENDING:
@@ -127,7 +131,7 @@ def status_line(snap: AccessSnapshot) -> str:
     if req.state == RequestState.FULFILLED:
         by = f" by {approved}" if approved else " automatically"
         granted = when(req.fulfilled_at or req.updated_at)
-        return f"Approved{by}: access granted {granted}.{_until(req)}"
+        return f"Approved{by}: access granted {granted}.{_until(req, to_requester=to_requester)}"
     if req.state == RequestState.DENIED:
         return f"Denied by <@{req.decided_by}>: {escape(req.reason or 'no reason given')}"
     if req.state == RequestState.EXPIRED:
