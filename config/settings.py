@@ -18,7 +18,7 @@ import re
 from collections.abc import Collection, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import yaml
 from pydantic import (
@@ -33,6 +33,7 @@ from pydantic import (
 from config.audit import AuditSettings
 from config.durations import parse_duration
 from config.nudges import NudgeSettings
+from config.problems import explain
 from config.secrets import SecretRef
 from connectors.base import ALL_CAPABILITIES, Capability, ResetDelivery
 
@@ -55,6 +56,9 @@ class KindChecker(Protocol):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class Limit(_Strict):
@@ -319,31 +323,38 @@ def validate_config(
     if "database_url" not in data and environ.get("DATABASE_URL"):
         data["database_url"] = environ["DATABASE_URL"]
     problems: list[str] = []
+    cfg: HelpdeskConfig | None = None
     try:
         cfg = HelpdeskConfig.model_validate(data, context={"kinds": kinds})
     except ValidationError as exc:
         for err in exc.errors():
-            problems.append(f"{source}: {_loc(err['loc'])}: {err['msg']}")
-        raise ConfigError(problems) from None
-
-    for name, block in cfg.connectors.items():
+            problems.append(f"{source}: {_loc(err['loc'])}: {explain(err, HelpdeskConfig)}")
+    # One round: the checks below run on whatever parts are valid, even when others are not.
+    connectors = _valid_connectors(data.get("connectors"), kinds)
+    for name, block in connectors.items():
         for where, message in kinds.check(block.kind, block.options()) if kinds else ():
             problems.append(f"{source}: {_loc(('connectors', name, *where))}: {message}")
 
-    for cap_name, provider in cfg.capabilities.items():
+    capabilities = data.get("capabilities") if cfg is None else cfg.capabilities
+    for cap_name, provider in (capabilities or {}).items() if isinstance(
+        capabilities, Mapping
+    ) else ():
         try:
-            Capability.parse(cap_name)
+            Capability.parse(str(cap_name))
         except ValueError as exc:
             problems.append(f"{source}: capabilities.{cap_name}: {exc}")
             continue
-        if provider not in cfg.connectors:
+        if isinstance(provider, str) and provider not in connectors:
             problems.append(
                 f"{source}: capabilities.{cap_name}: no connector named {provider!r} "
-                f"(configured: {', '.join(sorted(cfg.connectors)) or 'none'})"
+                f"(configured: {', '.join(sorted(connectors)) or 'none'})"
             )
-    groups_provider = cfg.capabilities.get(Capability.GROUPS.label)
+    groups_provider = capabilities.get(Capability.GROUPS.label) if isinstance(
+        capabilities, Mapping
+    ) else None
+    protected = cfg.protected if cfg is not None else _valid(Protection, data.get("protected"))
     keys: set[str] = set()
-    for i, entry in enumerate(cfg.catalogue):
+    for i, entry in _valid_entries(data.get("catalogue"), cfg):
         if entry.key in keys:
             problems.append(f"{source}: catalogue.{i}.key: duplicate key {entry.key!r}")
         keys.add(entry.key)
@@ -352,20 +363,60 @@ def validate_config(
             problems.append(
                 f"{source}: catalogue.{i}.provider: no provider and no 'groups' capability"
             )
-        elif group_provider not in cfg.connectors:
+        elif group_provider not in connectors:
             problems.append(
                 f"{source}: catalogue.{i}.provider: no connector named {group_provider!r}"
             )
-        problems += [f"{source}: catalogue.{i}.{p}" for p in _approval_problems(entry, cfg)]
-    if problems:
+        problems += [
+            f"{source}: catalogue.{i}.{p}" for p in _approval_problems(entry, protected)
+        ]
+    if problems or cfg is None:
         raise ConfigError(problems)
     return cfg.model_copy(update={"source": Path(source)})
 
 
-def _approval_problems(entry: CatalogueEntry, cfg: HelpdeskConfig) -> list[str]:
+def _valid(model: type[_M], value: Any) -> _M:
+    """``value`` as ``model`` when it is valid, else the model's defaults."""
+    try:
+        return model.model_validate(value if value is not None else {})
+    except ValidationError:
+        return model()
+
+
+def _valid_connectors(value: Any, kinds: KindChecker | None) -> dict[str, ConnectorBlock]:
+    """The connector blocks whose ``kind`` is known (their other problems are found after)."""
+    if not isinstance(value, Mapping):
+        return {}
+    blocks: dict[str, ConnectorBlock] = {}
+    for name, block in value.items():
+        try:
+            blocks[str(name)] = ConnectorBlock.model_validate(block, context={"kinds": kinds})
+        except ValidationError:
+            continue
+    return blocks
+
+
+def _valid_entries(
+    value: Any, cfg: HelpdeskConfig | None
+) -> list[tuple[int, CatalogueEntry]]:
+    """The catalogue entries that are valid on their own, with their positions."""
+    if cfg is not None:
+        return list(enumerate(cfg.catalogue))
+    if not isinstance(value, list):
+        return []
+    entries: list[tuple[int, CatalogueEntry]] = []
+    for i, item in enumerate(value):
+        try:
+            entries.append((i, CatalogueEntry.model_validate(item)))
+        except ValidationError:
+            continue
+    return entries
+
+
+def _approval_problems(entry: CatalogueEntry, protected: Protection) -> list[str]:
     """What makes a catalogue entry impossible to approve or unsafe to grant."""
     problems: list[str] = []
-    if entry.provider_group.lower() in {g.lower() for g in cfg.protected.groups}:
+    if entry.provider_group.lower() in {g.lower() for g in protected.groups}:
         problems.append("provider_group: a protected group can't be requested from chat")
     if entry.auto_approve:
         return problems

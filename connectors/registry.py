@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from pydantic import BaseModel, ValidationError
 
+from config.problems import explain
 from connectors.base import Directory
 
 if TYPE_CHECKING:
@@ -74,10 +75,11 @@ class _ConfigKinds:
         Each problem is its location inside the block and pydantic's message;
         none means the block is valid. ``KeyError`` for an unknown kind.
         """
+        model = load_kind(kind).Settings
         try:
-            load_kind(kind).Settings.model_validate(dict(options))
+            model.model_validate(dict(options))
         except ValidationError as exc:
-            return [(tuple(err["loc"]), err["msg"]) for err in exc.errors()]
+            return [(tuple(err["loc"]), explain(err, model)) for err in exc.errors()]
         return []
 
 

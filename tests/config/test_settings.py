@@ -64,7 +64,7 @@ def test_second_stage_problems(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         validate_config(raw, "f.yaml", {})
     text = "\n".join(info.value.problems)
-    assert "f.yaml: connectors.m.bogus: Extra inputs are not permitted" in text
+    assert "f.yaml: connectors.m.bogus: unknown key `bogus`; allowed here: groups, " in text
     assert "f.yaml: capabilities.unlock: no connector named 'nowhere'" in text
     assert "f.yaml: capabilities.teleport: unknown capability" in text
     assert "f.yaml: catalogue.0.provider: no connector named 'x'" in text
@@ -113,6 +113,55 @@ def test_secrets_are_references_not_values() -> None:
         SecretRef(env="NOPE_NOT_SET").resolve({})
     assert "NOPE_NOT_SET" in str(missing.value)
     assert SecretRef(env="T").resolve({"T": "abc123"}).reveal() == "abc123"
+
+
+def test_every_problem_in_one_round() -> None:
+    """A bad top-level setting no longer hides the connector blocks' and the cross checks'."""
+    raw = {
+        "connectors": {
+            "okta": {"kind": "okta", "org_url": "https://acme.okta.com", "api_tokn": {"env": "T"}},
+            "m": {"kind": "memory"},
+        },
+        "password_reset": {"delivry": "link"},
+        "capabilities": {"unlock": "nowhere"},
+        "slack": {"bot_token": "xoxb-not-a-ref"},
+        "catalogue": [{"key": "a", "display_name": "A", "provider_group": "a", "provider": "x",
+                       "approvers": ["@it"]}],
+    }
+    with pytest.raises(ConfigError) as info:
+        validate_config(raw, "f.yaml", {})
+    assert sorted(info.value.problems) == sorted([
+        "f.yaml: password_reset.delivry: unknown key `delivry`; did you mean `delivery`?",
+        "f.yaml: slack.bot_token: secrets must be `{env: NAME}` or `{file: PATH}`, "
+        "never the value itself",
+        "f.yaml: connectors.okta.api_tokn: unknown key `api_tokn`; did you mean `api_token`?",
+        "f.yaml: capabilities.unlock: no connector named 'nowhere' (configured: m, okta)",
+        "f.yaml: catalogue.0.provider: no connector named 'x'",
+    ])
+    # The value given where a reference belongs is never repeated.
+    assert "xoxb-not-a-ref" not in "\n".join(info.value.problems)
+
+
+def test_typos_in_nested_blocks_name_the_key_meant() -> None:
+    raw = {
+        "connectors": {"m": {"kind": "memory"}},
+        "nudges": {"rate_limits": {"users_lst": {"per_minute": 1}}, "treshold": [3]},
+        "organisaton": {},
+        "slack": {"app_token": {"env": "A", "file": "/x"}, "signing_secret": {"value": "v"}},
+    }
+    with pytest.raises(ConfigError) as info:
+        validate_config(raw, "f.yaml", {})
+    problems = info.value.problems
+    assert "f.yaml: nudges.rate_limits.users_lst: unknown key `users_lst`; did you mean " \
+        "`users_list`?" in problems
+    assert "f.yaml: organisaton: unknown key `organisaton`; did you mean `organisation`?" in (
+        problems
+    )
+    assert any(p.startswith("f.yaml: nudges.treshold: unknown key `treshold`; did you mean "
+                            "`thresholds`?") for p in problems)
+    secret_lines = [p for p in problems if p.startswith("f.yaml: slack.")]
+    assert len(secret_lines) == 2
+    assert all("secrets must be `{env: NAME}` or `{file: PATH}`" in p for p in secret_lines)
 
 
 def test_durations() -> None:
