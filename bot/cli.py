@@ -284,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - only the faults named in _fault become a line
+    except Exception as exc:  # only the faults named in _fault become a line
         line = _fault(exc)
         if line is None:
             raise
