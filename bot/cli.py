@@ -244,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_nudges_parser(sub)
 
+    from bot.config_cli import add_config_parser
+
+    add_config_parser(sub)
+
     migrate = sub.add_parser(
         "migrate", help="upgrade the database to this version's schema (the bot also does at start)"
     )

@@ -23,8 +23,17 @@ class AuditSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    retention: timedelta | None = timedelta(days=365)
-    prune_batch: int = Field(default=5000, ge=100, le=100_000)
+    retention: timedelta | None = Field(
+        default=timedelta(days=365),
+        description=(
+            "Records older than this are deleted by `helpdesk audit prune` (`forever` "
+            "keeps them); at least 1d and not shorter than the longest limit window."
+        ),
+    )
+    prune_batch: int = Field(
+        default=5000, ge=100, le=100_000,
+        description="Rows deleted per transaction when pruning.",
+    )
 
     @field_validator("retention", mode="before")
     @classmethod

@@ -12,9 +12,7 @@ passes it; without one, connector blocks are not checked beyond ``kind``.
 
 from __future__ import annotations
 
-import enum
 import os
-import re
 from collections.abc import Collection, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +28,11 @@ from pydantic import (
     field_validator,
 )
 
+from config.access import ALIAS_LANGUAGES as ALIAS_LANGUAGES
+from config.access import AccessSettings as AccessSettings
+from config.access import ApproverKind as ApproverKind
+from config.access import CatalogueEntry as CatalogueEntry
+from config.access import approver_kind as approver_kind
 from config.audit import AuditSettings
 from config.durations import parse_duration
 from config.nudges import NudgeSettings
@@ -64,8 +67,16 @@ _M = TypeVar("_M", bound=BaseModel)
 class Limit(_Strict):
     """At most ``count`` successful actions per user per ``per``."""
 
-    count: int = Field(ge=0)
-    per: timedelta
+    count: int = Field(
+        ge=0,
+        description=(
+            "Successful actions allowed per employee in each window (0 turns the action "
+            "off)."
+        ),
+    )
+    per: timedelta = Field(
+        description="The window the count applies to.",
+    )
 
     @field_validator("per", mode="before")
     @classmethod
@@ -74,21 +85,52 @@ class Limit(_Strict):
 
 
 class Limits(_Strict):
-    password_reset: Limit = Limit(count=3, per=timedelta(hours=1))
-    unlock: Limit = Limit(count=5, per=timedelta(hours=1))
-    mfa_reset: Limit = Limit(count=1, per=timedelta(hours=24))
+    password_reset: Limit = Field(
+        default=Limit(count=3, per=timedelta(hours=1)),
+        description="How many password resets one employee may do.",
+    )
+    unlock: Limit = Field(
+        default=Limit(count=5, per=timedelta(hours=1)),
+        description="How many account unlocks one employee may do.",
+    )
+    mfa_reset: Limit = Field(
+        default=Limit(count=1, per=timedelta(hours=24)),
+        description="How many MFA resets one employee may do.",
+    )
 
 
 class Organisation(_Strict):
-    name: str = "Example Corp"
-    it_channel: str = "#it-help"
-    it_portal_url: str | None = None
-    security_channel: str | None = None
-    it_contact: str = "the IT service desk"
-    # The IT admins: Slack user ids (U123) and user groups (S123 or @handle). They see
-    # pending approvals, recent actions and the last sweep on the App Home, and may run
-    # ``/helpdesk status``. Empty: nobody does.
-    it_admins: list[str] = []
+    name: str = Field(
+        default="Example Corp",
+        description="The organisation's name, as employees see it in messages.",
+    )
+    it_channel: str = Field(
+        default="#it-help",
+        description=(
+            "The IT team's Slack channel: where the bot sends people it cannot help, and "
+            "where sweep summaries go."
+        ),
+    )
+    it_portal_url: str | None = Field(
+        default=None,
+        description="The IT portal's address, offered when the bot sends someone elsewhere.",
+    )
+    security_channel: str | None = Field(
+        default=None,
+        description="A Slack channel that gets a notice for every MFA reset (none when unset).",
+    )
+    it_contact: str = Field(
+        default="the IT service desk",
+        description="How messages name the IT team (\"the IT service desk\").",
+    )
+    it_admins: list[str] = Field(
+        default=[],
+        description=(
+            "The IT admins: Slack user ids (U123) and user groups (S123 or @handle). They"
+            " see pending approvals, recent actions and the last sweep on the App Home, "
+            "and may run `/helpdesk status`. Empty: nobody does."
+        ),
+    )
 
     @field_validator("it_admins")
     @classmethod
@@ -106,18 +148,57 @@ class Organisation(_Strict):
 
 
 class SlackSettings(_Strict):
-    bot_token: SecretRef = SecretRef(env="SLACK_BOT_TOKEN")
-    signing_secret: SecretRef = SecretRef(env="SLACK_SIGNING_SECRET")
-    app_token: SecretRef | None = None
-    host: str = "0.0.0.0"  # noqa: S104 - the bot is an HTTP endpoint Slack reaches
-    port: int = Field(default=3000, ge=0, le=65535)
-    path: str = "/slack/events"
-    api_base_url: str | None = None
+    bot_token: SecretRef = Field(
+        default=SecretRef(env="SLACK_BOT_TOKEN"),
+        description="The bot token (xoxb-...).",
+    )
+    signing_secret: SecretRef = Field(
+        default=SecretRef(env="SLACK_SIGNING_SECRET"),
+        description="The signing secret that authenticates Slack's requests (HTTP mode).",
+    )
+    app_token: SecretRef | None = Field(
+        default=None,
+        description=(
+            "An app-level token (xapp-...) with connections:write: Socket Mode instead of"
+            " HTTP."
+        ),
+    )
+    host: str = Field(
+        default="0.0.0.0",  # noqa: S104 - the bot is an HTTP endpoint Slack reaches
+        description="The address the HTTP endpoint listens on.",
+    )
+    port: int = Field(
+        default=3000, ge=0, le=65535,
+        description=(
+            "The port the HTTP endpoint listens on (Slack's requests, /healthz, /readyz, "
+            "/metrics)."
+        ),
+    )
+    path: str = Field(
+        default="/slack/events",
+        description="The path Slack's events, interactions and commands are posted to.",
+    )
+    api_base_url: str | None = Field(
+        default=None,
+        description="Another Slack Web API root (a test server); unset for Slack itself.",
+    )
 
 
 class PasswordResetSettings(_Strict):
-    delivery: ResetDelivery = ResetDelivery.LINK
-    hide_secret_after: timedelta = timedelta(minutes=15)
+    delivery: ResetDelivery = Field(
+        default=ResetDelivery.LINK,
+        description=(
+            "How a reset reaches the employee: a reset link, or a temporary password "
+            "shown in a DM."
+        ),
+    )
+    hide_secret_after: timedelta = Field(
+        default=timedelta(minutes=15),
+        description=(
+            "The DM showing a link or temporary password is edited to hide it after this "
+            "long (or when the link expires)."
+        ),
+    )
 
     @field_validator("hide_secret_after", mode="before")
     @classmethod
@@ -128,8 +209,17 @@ class PasswordResetSettings(_Strict):
 class Protection(_Strict):
     """Accounts the bot never touches; they are sent to a human."""
 
-    groups: list[str] = ["it-admins"]
-    refuse_admin_roles: bool = True
+    groups: list[str] = Field(
+        default=["it-admins"],
+        description=(
+            "Directory groups whose members the bot never resets, unlocks or changes: "
+            "they are sent to a human."
+        ),
+    )
+    refuse_admin_roles: bool = Field(
+        default=True,
+        description="Also refuse accounts that hold a directory admin role.",
+    )
 
 
 class ConnectorBlock(BaseModel):
@@ -137,7 +227,12 @@ class ConnectorBlock(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    kind: str
+    kind: str = Field(
+        description=(
+            "Which directory this is: `okta`, `onelogin`, `ad` or `memory`; the rest of "
+            "the block is the kind's settings."
+        ),
+    )
 
     @field_validator("kind")
     @classmethod
@@ -152,141 +247,79 @@ class ConnectorBlock(BaseModel):
         return dict(self.model_extra or {})
 
 
-class ApproverKind(enum.StrEnum):
-    """What an entry of a catalogue group's ``approvers`` names (see :func:`approver_kind`)."""
-
-    USER = "user"
-    USERGROUP = "usergroup"
-    MANAGER = "manager"
-    CHANNEL = "channel"
-
-
-_APPROVER_KINDS: tuple[tuple[ApproverKind, re.Pattern[str]], ...] = (
-    (ApproverKind.USER, re.compile(r"^[UW][A-Z0-9]{2,}$")),
-    (ApproverKind.USERGROUP, re.compile(r"^S[A-Z0-9]{2,}$|^@[a-z0-9][a-z0-9._-]*$")),
-    (ApproverKind.MANAGER, re.compile(r"^manager$")),
-    (ApproverKind.CHANNEL, re.compile(r"^[CG][A-Z0-9]{2,}$|^#[a-z0-9][a-z0-9._-]*$")),
-)
-
-
-def approver_kind(entry: str) -> ApproverKind:
-    """``user``, ``usergroup``, ``manager`` or ``channel``; ``ValueError`` for anything else.
-
-    ``U123``/``W123`` is a Slack user, ``S123`` or ``@handle`` a Slack user group,
-    ``manager`` the requester's manager (from a directory attribute), ``C123`` or
-    ``#name`` a channel where the approval message is posted.
-    """
-    for kind, pattern in _APPROVER_KINDS:
-        if pattern.match(entry):
-            return kind
-    raise ValueError(
-        f"{entry!r} is not an approver: use a Slack user id (U123), a user group (S123 or "
-        "@handle), 'manager', or a channel (C123 or #name)"
-    )
-
-
-#: Languages the intent router understands (ISO 639-1); ``bot.intents.lang.LANGUAGES`` agrees.
-ALIAS_LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "de", "pt")
-
-
-class CatalogueEntry(_Strict):
-    """A requestable group and how a request for it is approved.
-
-    ``approvers`` name who may decide (users, user groups, ``manager``) and where
-    the approval message goes (channels; named users and the manager also get a
-    DM, user-group members only when no channel is listed). ``approvals_required``
-    distinct people must approve, never the requester. ``max_duration`` makes the
-    access time-bound: the requester picks a duration up to it and the membership
-    is removed when it ends.
-    """
-
-    key: str
-    display_name: str
-    aliases: list[str] = []
-    aliases_by_language: dict[str, list[str]] = {}
-    description: str = ""
-    provider: str | None = None
-    provider_group: str
-    approvers: list[str] = []
-    approvals_required: int = Field(default=1, ge=1, le=5)
-    justification_required: bool = False
-    auto_approve: bool = False
-    max_duration: timedelta | None = None
-
-    @field_validator("max_duration", mode="before")
-    @classmethod
-    def _dur(cls, v: Any) -> timedelta | None:
-        return None if v is None else parse_duration(v)
-
-    @field_validator("aliases_by_language")
-    @classmethod
-    def _alias_languages(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
-        for code in v:
-            if code not in ALIAS_LANGUAGES:
-                raise ValueError(
-                    f"unknown language {code!r}; one of {', '.join(ALIAS_LANGUAGES)}"
-                )
-        return v
-
-    @field_validator("approvers")
-    @classmethod
-    def _approvers(cls, v: list[str]) -> list[str]:
-        for entry in v:
-            approver_kind(entry)
-        return v
-
-    def approvers_of(self, kind: ApproverKind) -> list[str]:
-        return [a for a in self.approvers if approver_kind(a) == kind]
-
-
-class AccessSettings(_Strict):
-    """Group access requests: how long they wait, reminders, time-bound access, retries."""
-
-    request_ttl: timedelta = timedelta(days=3)
-    remind_after: timedelta = timedelta(days=1)
-    warn_before_end: timedelta = timedelta(days=1)
-    durations: list[timedelta] = [
-        timedelta(days=1), timedelta(days=7), timedelta(days=30), timedelta(days=90)
-    ]
-    manager_attributes: list[str] = ["managerEmail", "manager_email", "managerId", "manager"]
-    justification_min_length: int = Field(default=10, ge=1, le=500)
-    retry_after: timedelta = timedelta(seconds=30)
-    retry_max: timedelta = timedelta(minutes=15)
-    max_attempts: int = Field(default=20, ge=1)
-    poll_interval: timedelta = timedelta(seconds=5)
-    lease: timedelta = timedelta(minutes=2)
-
-    @field_validator(
-        "request_ttl", "remind_after", "warn_before_end", "retry_after", "retry_max",
-        "poll_interval", "lease", mode="before",
-    )
-    @classmethod
-    def _dur(cls, v: Any) -> timedelta:
-        return parse_duration(v)
-
-    @field_validator("durations", mode="before")
-    @classmethod
-    def _durs(cls, v: Any) -> list[timedelta]:
-        if not isinstance(v, list):
-            raise ValueError("a list of durations like [1d, 7d, 30d]")
-        return [parse_duration(x) for x in v]
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class HelpdeskConfig(_Strict):
-    organisation: Organisation = Organisation()
-    slack: SlackSettings = SlackSettings()
-    database_url: str = "sqlite+aiosqlite:///var/helpdesk.sqlite3"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    connectors: dict[str, ConnectorBlock]
-    capabilities: dict[str, str] = {}
-    password_reset: PasswordResetSettings = PasswordResetSettings()
-    protected: Protection = Protection()
-    limits: Limits = Limits()
-    catalogue: list[CatalogueEntry] = []
-    nudges: NudgeSettings = NudgeSettings()
-    access: AccessSettings = AccessSettings()
-    audit: AuditSettings = AuditSettings()
-    intents_file: Path | None = None
+    organisation: Organisation = Field(
+        default=Organisation(),
+        description="Who the bot works for and where it sends people.",
+    )
+    slack: SlackSettings = Field(
+        default=SlackSettings(),
+        description="How the bot reaches Slack and how Slack reaches it.",
+    )
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///var/helpdesk.sqlite3",
+        description=(
+            "The store: a SQLAlchemy URL (`sqlite:///path` relative to the working "
+            "directory, or `postgresql://...`). `DATABASE_URL` is used when this is not "
+            "set."
+        ),
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO",
+        description=(
+            "How much the bot logs (JSON lines on stderr); `HELPDESK_LOG_LEVEL` overrides"
+            " it."
+        ),
+    )
+    connectors: dict[str, ConnectorBlock] = Field(
+        description="The directories, by a name of your choosing (see Connectors below).",
+    )
+    capabilities: dict[str, str] = Field(
+        default={},
+        description=(
+            "Which connector (by name) serves each capability: `groups`, "
+            "`password_reset`, `unlock`, `mfa_reset`, `password_expiry`. Leave one out "
+            "and the bot won't offer it."
+        ),
+    )
+    password_reset: PasswordResetSettings = Field(
+        default=PasswordResetSettings(),
+        description="How password resets are delivered.",
+    )
+    protected: Protection = Field(
+        default=Protection(),
+        description="Accounts the bot never touches.",
+    )
+    limits: Limits = Field(
+        default=Limits(),
+        description="Per-employee limits on successful actions.",
+    )
+    catalogue: list[CatalogueEntry] = Field(
+        default=[],
+        description="Groups employees may request from chat, and who approves each.",
+    )
+    nudges: NudgeSettings = Field(
+        default=NudgeSettings(),
+        description="Scheduled password-expiry reminders in Slack.",
+    )
+    access: AccessSettings = Field(
+        default=AccessSettings(),
+        description="How group access requests wait, are reminded, expire and are retried.",
+    )
+    audit: AuditSettings = Field(
+        default=AuditSettings(),
+        description="How long the audit trail is kept.",
+    )
+    intents_file: Path | None = Field(
+        default=None,
+        description=(
+            "A YAML file of extra example phrases for the intent router (none: the "
+            "built-in ones)."
+        ),
+    )
     source: Path | None = Field(default=None, exclude=True)
 
     def provider_for(self, capability: Capability) -> str | None:
@@ -323,6 +356,11 @@ def validate_config(
     if "database_url" not in data and environ.get("DATABASE_URL"):
         data["database_url"] = environ["DATABASE_URL"]
     problems: list[str] = []
+    level = environ.get("HELPDESK_LOG_LEVEL", "").strip().upper()
+    if level in LOG_LEVELS:  # overrides the file: turn up the logs without editing it
+        data["log_level"] = level
+    elif level:
+        problems.append(f"HELPDESK_LOG_LEVEL: {level!r} is not one of {', '.join(LOG_LEVELS)}")
     cfg: HelpdeskConfig | None = None
     try:
         cfg = HelpdeskConfig.model_validate(data, context={"kinds": kinds})

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from config.secrets import Secret
 from connectors.base import (
@@ -291,14 +291,37 @@ class MemoryDirectory:
 class SeedUser(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str
-    display_name: str = ""
-    status: UserStatus = UserStatus.ACTIVE
-    password_age_days: int = 1
-    never_expires: bool = False
-    admin_roles: list[str] = []
-    factors: list[str] = []
-    groups: list[str] = []
+    email: str = Field(
+        description="The user's email (their sign-in name).",
+    )
+    display_name: str = Field(
+        default="",
+        description="The name shown.",
+    )
+    status: UserStatus = Field(
+        default=UserStatus.ACTIVE,
+        description="The account's state.",
+    )
+    password_age_days: int = Field(
+        default=1,
+        description="How old the password is, in days.",
+    )
+    never_expires: bool = Field(
+        default=False,
+        description="The password never expires.",
+    )
+    admin_roles: list[str] = Field(
+        default=[],
+        description="Directory admin roles the user holds.",
+    )
+    factors: list[str] = Field(
+        default=[],
+        description="Enrolled MFA factors.",
+    )
+    groups: list[str] = Field(
+        default=[],
+        description="Groups the user is a member of.",
+    )
 
 
 class Settings(BaseModel):
@@ -306,9 +329,18 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_password_age_days: int = 90
-    groups: list[str] = []
-    users: list[SeedUser] = []
+    max_password_age_days: int = Field(
+        default=90,
+        description="Password lifetime, in days.",
+    )
+    groups: list[str] = Field(
+        default=[],
+        description="Groups to create.",
+    )
+    users: list[SeedUser] = Field(
+        default=[],
+        description="Users to create.",
+    )
 
 
 def build(name: str, settings: Settings, environ: Mapping[str, str]) -> MemoryDirectory:

@@ -26,29 +26,91 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    subdomain: str | None = None
-    region: Literal["us", "eu"] | None = None
-    base_url: str | None = None
-    client_id: str = Field(min_length=1)
-    client_secret: SecretRef
-    connect_timeout: float = Field(default=5.0, gt=0)
-    read_timeout: float = Field(default=20.0, gt=0)
-    max_attempts: int = Field(default=4, ge=1, le=10)
-    max_retry_wait: float = Field(default=60.0, ge=0)
-    verify_ca_file: Path | None = None
-    # Reset delivery: OneLogin offers temporary passwords only.
-    temp_password_length: int = Field(default=16, ge=10, le=64)
-    require_password_change: bool = True
-    validate_password_policy: bool = True
-    # Privileged accounts.
-    protected_roles: list[str] = []
-    check_admin_privileges: bool = True
-    # Password expiry.
-    default_policy_id: int | None = None
-    policy_by_group: dict[int, int] = {}
-    max_password_age_days: int | None = Field(default=90, ge=0)
-    page_size: int = Field(default=100, ge=1, le=100)
-    cache_ttl_seconds: float = Field(default=300.0, ge=0)
+    subdomain: str | None = Field(
+        default=None,
+        description=(
+            "The account's subdomain (acme for https://acme.onelogin.com); or region, or "
+            "base_url."
+        ),
+    )
+    region: Literal["us", "eu"] | None = Field(
+        default=None,
+        description="The API region (`us` or `eu`); or subdomain, or base_url.",
+    )
+    base_url: str | None = Field(
+        default=None,
+        description=(
+            "The API root, https (plain http only for a local test server); or subdomain,"
+            " or region."
+        ),
+    )
+    client_id: str = Field(
+        min_length=1,
+        description="The API credential's client id.",
+    )
+    client_secret: SecretRef = Field(
+        description="The API credential's client secret.",
+    )
+    connect_timeout: float = Field(
+        default=5.0, gt=0,
+        description="Seconds allowed to open a connection.",
+    )
+    read_timeout: float = Field(
+        default=20.0, gt=0,
+        description="Seconds allowed for a response.",
+    )
+    max_attempts: int = Field(
+        default=4, ge=1, le=10,
+        description="Attempts per call (rate-limited and transient failures are retried).",
+    )
+    max_retry_wait: float = Field(
+        default=60.0, ge=0,
+        description="Seconds one call may spend waiting between attempts.",
+    )
+    verify_ca_file: Path | None = Field(
+        default=None,
+        description="A PEM bundle to trust instead of the system CAs.",
+    )
+    temp_password_length: int = Field(
+        default=16, ge=10, le=64,
+        description="Length of temporary passwords (OneLogin offers temporary passwords only).",
+    )
+    require_password_change: bool = Field(
+        default=True,
+        description="The employee must change the temporary password at the next sign-in.",
+    )
+    validate_password_policy: bool = Field(
+        default=True,
+        description="Check temporary passwords against the user's password policy.",
+    )
+    protected_roles: list[str] = Field(
+        default=[],
+        description="Role names whose holders the bot must not touch.",
+    )
+    check_admin_privileges: bool = Field(
+        default=True,
+        description="Refuse users who hold OneLogin admin privileges.",
+    )
+    default_policy_id: int | None = Field(
+        default=None,
+        description="The password policy of users with none assigned (for expiry).",
+    )
+    policy_by_group: dict[int, int] = Field(
+        default={},
+        description="Password policy id by OneLogin group id, for expiry.",
+    )
+    max_password_age_days: int | None = Field(
+        default=90, ge=0,
+        description="Password lifetime when no policy says (null: passwords never expire).",
+    )
+    page_size: int = Field(
+        default=100, ge=1, le=100,
+        description="Users per page when listing.",
+    )
+    cache_ttl_seconds: float = Field(
+        default=300.0, ge=0,
+        description="How long roles, groups and policies read from OneLogin are reused.",
+    )
 
     @field_validator("subdomain")
     @classmethod
@@ -91,15 +153,39 @@ class Settings(BaseModel):
 class ConnectorOptions:
     """The behaviour knobs of :class:`OneLoginConnector`, separate from transport."""
 
-    temp_password_length: int = 16
-    require_password_change: bool = True
-    validate_password_policy: bool = True
-    protected_roles: tuple[str, ...] = ()
-    check_admin_privileges: bool = True
-    default_policy_id: int | None = None
-    policy_by_group: Mapping[int, int] = field(default_factory=dict)
+    temp_password_length: int = Field(
+        default=16,
+        description="Length of temporary passwords (OneLogin offers temporary passwords only).",
+    )
+    require_password_change: bool = Field(
+        default=True,
+        description="The employee must change the temporary password at the next sign-in.",
+    )
+    validate_password_policy: bool = Field(
+        default=True,
+        description="Check temporary passwords against the user's password policy.",
+    )
+    protected_roles: tuple[str, ...] = Field(
+        default=(),
+        description="Role names whose holders the bot must not touch.",
+    )
+    check_admin_privileges: bool = Field(
+        default=True,
+        description="Refuse users who hold OneLogin admin privileges.",
+    )
+    default_policy_id: int | None = Field(
+        default=None,
+        description="The password policy of users with none assigned (for expiry).",
+    )
+    policy_by_group: Mapping[int, int] = Field(
+        default=field(default_factory=dict),
+        description="Password policy id by OneLogin group id, for expiry.",
+    )
     max_password_age: timedelta | None = timedelta(days=90)
-    page_size: int = 100
+    page_size: int = Field(
+        default=100,
+        description="Users per page when listing.",
+    )
     cache_ttl: float = 300.0
 
     @classmethod
