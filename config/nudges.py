@@ -1,14 +1,14 @@
 """The ``nudges:`` block of ``helpdesk.yaml``: scheduled password-expiry reminders in Slack.
 
 Every figure that paces the sweep is here, so an operator can match the limits of
-their own Okta org and Slack workspace. The defaults are the documented ones
-(``/work/shared/RATE_LIMITS.md`` cites the vendor pages):
+their own Okta org and Slack workspace. The defaults are the vendors' published ones:
 
 * Okta, Enterprise org: ``GET /api/v1/users`` 600 a minute, and 600 for the other
-  ``/api/v1`` endpoints (developer.okta.com/docs/reference/rl-global-mgmt);
-* Slack tiers (api.slack.com/docs/rate-limits): ``users.list`` Tier 2 (20+/min),
+  ``/api/v1`` endpoints (https://developer.okta.com/docs/reference/rl-global-mgmt/);
+* Slack tiers (https://api.slack.com/docs/rate-limits): ``users.list`` Tier 2 (20+/min),
   ``users.lookupByEmail`` and ``conversations.*`` Tier 3 (50+/min);
-* ``chat.postMessage``: about one message a second per channel with short bursts,
+* ``chat.postMessage`` (https://api.slack.com/methods/chat.postMessage#rate_limiting):
+  about one message a second per channel with short bursts,
   plus a workspace-wide limit Slack does not publish. The 300 a minute with bursts of
   60 used here is a stand-in (the same one the Slack fake models), not a vendor
   figure: set ``rate_limits.post_message`` to what your workspace sustains.

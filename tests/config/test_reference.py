@@ -127,3 +127,17 @@ def test_reference_to_a_file(tmp_path: Path) -> None:
     out = tmp_path / "configuration.md"
     assert main(["config", "reference", "-o", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == reference_text()
+
+
+def test_sources_cite_public_pages_not_local_files() -> None:
+    """Docstrings cite the vendors' pages, never a file outside the repository."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for package in (*CODE, "sandboxes", "bench", "docs")
+        for path in (ROOT / package).rglob("*")
+        if path.suffix in {".py", ".md", ".yaml"} and "/work/" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []
+    nudges = (ROOT / "config" / "nudges.py").read_text(encoding="utf-8")
+    assert "https://api.slack.com/docs/rate-limits" in nudges
+    assert "https://developer.okta.com/docs/reference/rl-global-mgmt/" in nudges
