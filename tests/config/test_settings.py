@@ -196,3 +196,14 @@ def test_cli_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
         )
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         assert proc.stderr.count("\n") == 1
+
+
+def test_log_level_from_the_environment() -> None:
+    raw = {"connectors": {"m": {"kind": "memory"}}, "log_level": "WARNING"}
+    assert validate_config(raw, "f.yaml", {}).log_level == "WARNING"
+    assert validate_config(raw, "f.yaml", {"HELPDESK_LOG_LEVEL": "debug"}).log_level == "DEBUG"
+    with pytest.raises(ConfigError) as info:
+        validate_config(raw, "f.yaml", {"HELPDESK_LOG_LEVEL": "loud"})
+    assert info.value.problems == [
+        "HELPDESK_LOG_LEVEL: 'LOUD' is not one of DEBUG, INFO, WARNING, ERROR"
+    ]
