@@ -141,3 +141,27 @@ def test_sources_cite_public_pages_not_local_files() -> None:
     nudges = (ROOT / "config" / "nudges.py").read_text(encoding="utf-8")
     assert "https://api.slack.com/docs/rate-limits" in nudges
     assert "https://developer.okta.com/docs/reference/rl-global-mgmt/" in nudges
+
+
+def test_readme_lists_every_subcommand_once_and_the_first_week_answers() -> None:
+    """The subcommands table matches the parser; nudges, log level, SQLite, OAuth are covered."""
+    import argparse
+
+    from bot.cli import build_parser
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    sub = next(
+        a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    rows = re.findall(r"^\| `helpdesk (\w+)` \|", readme, re.M)
+    assert sorted(rows) == sorted(sub.choices), "one README row per subcommand"
+    assert "`.venv/bin`" in readme and "source .venv/bin/activate" in readme
+    assert "HELPDESK_LOG_LEVEL" in readme
+    assert "relative to the directory" in readme
+    assert "### Password-expiry nudges" in readme
+    for text in ("helpdesk nudges --dry-run", "helpdesk nudges --now", "thresholds:",
+                 "schedule:", "it_channel:"):
+        assert text in readme
+    okta = readme.split("### Okta", 1)[1].split("### Active Directory", 1)[0]
+    for key in ("client_id:", "private_key:", "key_id:", "scopes:"):
+        assert key in okta
