@@ -61,13 +61,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not any_slack:
         # A container has no terminal to demo in: a missing secret is a deployment error.
         missing = "running in the container image" if in_container(os.environ) else demo_missing()
-        unset = cfg.slack.bot_token.describe()
+        try:
+            cfg.slack.bot_token.resolve()
+            unset = f"{cfg.slack.bot_token.describe()} is unset"
+        except MissingSecret as exc:
+            unset = str(exc)
         if missing is not None:
-            print(f"No Slack credentials configured ({unset} unset); no demo: {missing}.",
+            print(f"No Slack credentials configured ({unset}); no demo: {missing}.",
                   file=sys.stderr)
             return 2
         print(
-            f"No Slack credentials configured ({unset} unset): starting the local demo "
+            f"No Slack credentials configured ({unset}): starting the local demo "
             "instead. See README.md, 'Connect it to Slack'.",
             file=sys.stderr,
         )
