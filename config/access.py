@@ -2,7 +2,8 @@
 
 A catalogue entry names a directory group employees may ask for in chat and who
 approves it; ``access:`` paces the requests (how long they wait, reminders,
-time-bound access, retries of the directory change).
+time-bound access, retries of the directory change). ``config.settings`` imports
+these models into the whole configuration.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from config.durations import parse_duration
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class ApproverKind(enum.StrEnum):
@@ -69,57 +70,32 @@ class CatalogueEntry(_Strict):
     is removed when it ends.
     """
 
-    key: str = Field(
-        description="A stable identifier for the entry (unique in the catalogue).",
-    )
-    display_name: str = Field(
-        description="The name employees see (\"Figma (editor)\").",
-    )
-    aliases: list[str] = Field(
-        default=[],
-        description="Other words employees use for it (\"figma\", \"figma edit\").",
-    )
-    aliases_by_language: dict[str, list[str]] = Field(
-        default={},
-        description="Aliases per language (ISO 639-1: en, es, fr, de, pt).",
-    )
-    description: str = Field(
-        default="",
-        description="One line saying what the access gives.",
-    )
-    provider: str | None = Field(
-        default=None,
-        description="The connector holding the group (default: the one serving `groups`).",
-    )
-    provider_group: str = Field(
-        description="The group's name in the directory.",
-    )
-    approvers: list[str] = Field(
-        default=[],
-        description=(
-            "Who decides and where the request is posted: Slack user ids (U123), user "
-            "groups (S123 or @handle), `manager`, channels (C123 or #name)."
-        ),
-    )
-    approvals_required: int = Field(
-        default=1, ge=1, le=5,
-        description="Distinct approvals needed; the requester never approves their own.",
-    )
-    justification_required: bool = Field(
-        default=False,
-        description="Ask the requester why they need it.",
-    )
-    auto_approve: bool = Field(
-        default=False,
-        description="Grant without approval.",
-    )
-    max_duration: timedelta | None = Field(
-        default=None,
-        description=(
-            "Make the access time-bound: the requester picks a duration up to this and "
-            "the membership is removed when it ends."
-        ),
-    )
+    key: str
+    """A stable identifier (used in requests and the audit trail)."""
+    display_name: str
+    """What employees see ("Figma")."""
+    aliases: list[str] = []
+    """Other words employees use for it ("design tool")."""
+    aliases_by_language: dict[str, list[str]] = {}
+    """Aliases per language (`es`, `fr`, `de`, `pt`, `en`)."""
+    description: str = ""
+    """A sentence shown when the group is offered."""
+    provider: str | None = None
+    """The connector holding the group (default: the one serving `groups`)."""
+    provider_group: str
+    """The group's name in that directory."""
+    approvers: list[str] = []
+    """Who decides: Slack users (`U123`), user groups (`S123`, `@handle`), `manager`; channels
+    (`C123`, `#name`) where the approval card is posted."""
+    approvals_required: int = Field(default=1, ge=1, le=5)
+    """Distinct approvals needed, never counting the requester."""
+    justification_required: bool = False
+    """Ask the requester why (at least `access.justification_min_length` characters)."""
+    auto_approve: bool = False
+    """Grant without approval (still audited)."""
+    max_duration: timedelta | None = None
+    """Time-bound access: the requester picks a duration up to this, and the membership is
+    removed when it ends."""
 
     @field_validator("max_duration", mode="before")
     @classmethod
@@ -150,53 +126,30 @@ class CatalogueEntry(_Strict):
 class AccessSettings(_Strict):
     """Group access requests: how long they wait, reminders, time-bound access, retries."""
 
-    request_ttl: timedelta = Field(
-        default=timedelta(days=3),
-        description="A request nobody decides on expires after this long.",
-    )
-    remind_after: timedelta = Field(
-        default=timedelta(days=1),
-        description="Approvers are reminded once after this long.",
-    )
-    warn_before_end: timedelta = Field(
-        default=timedelta(days=1),
-        description="Time-bound access: the member is told this long before it ends.",
-    )
-    durations: list[timedelta] = Field(
-        default=[ timedelta(days=1), timedelta(days=7), timedelta(days=30), timedelta(days=90) ],
-        description=(
-            "The durations offered for time-bound access (up to the entry's "
-            "max_duration)."
-        ),
-    )
-    manager_attributes: list[str] = Field(
-        default=["managerEmail", "manager_email", "managerId", "manager"],
-        description="Directory attributes read, in order, to find a requester's manager.",
-    )
-    justification_min_length: int = Field(
-        default=10, ge=1, le=500,
-        description="The shortest justification accepted, in characters.",
-    )
-    retry_after: timedelta = Field(
-        default=timedelta(seconds=30),
-        description="A failed directory change is retried first after this long (doubling).",
-    )
-    retry_max: timedelta = Field(
-        default=timedelta(minutes=15),
-        description="The longest wait between retries.",
-    )
-    max_attempts: int = Field(
-        default=20, ge=1,
-        description="Attempts before a directory change is given up and IT is told.",
-    )
-    poll_interval: timedelta = Field(
-        default=timedelta(seconds=5),
-        description="How often each replica looks for due access jobs.",
-    )
-    lease: timedelta = Field(
-        default=timedelta(minutes=2),
-        description="How long a replica holds a job it works on before another may take it.",
-    )
+    request_ttl: timedelta = timedelta(days=3)
+    """A request nobody decides expires after this long."""
+    remind_after: timedelta = timedelta(days=1)
+    """Approvers are reminded once after this long."""
+    warn_before_end: timedelta = timedelta(days=1)
+    """Time-bound access: the member is told this long before it ends."""
+    durations: list[timedelta] = [
+        timedelta(days=1), timedelta(days=7), timedelta(days=30), timedelta(days=90)
+    ]
+    """The durations offered for time-bound access (up to the entry's `max_duration`)."""
+    manager_attributes: list[str] = ["managerEmail", "manager_email", "managerId", "manager"]
+    """Directory profile attributes read, in order, to find a requester's manager."""
+    justification_min_length: int = Field(default=10, ge=1, le=500)
+    """The shortest justification accepted, in characters."""
+    retry_after: timedelta = timedelta(seconds=30)
+    """A failed group change is retried after this long, doubling up to `retry_max`."""
+    retry_max: timedelta = timedelta(minutes=15)
+    """The longest wait between retries of a group change."""
+    max_attempts: int = Field(default=20, ge=1)
+    """Attempts before a group change is given up and IT is told."""
+    poll_interval: timedelta = timedelta(seconds=5)
+    """How often each replica looks for due jobs (grants, reminders, expiries, removals)."""
+    lease: timedelta = timedelta(minutes=2)
+    """How long a replica holds a job it works on; a crashed holder's job is taken over after it."""
 
     @field_validator(
         "request_ttl", "remind_after", "warn_before_end", "retry_after", "retry_max",

@@ -21,19 +21,12 @@ MIN_RETENTION = timedelta(days=1)
 class AuditSettings(BaseModel):
     """Retention of the audit trail; ``retention=None`` keeps every record."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    retention: timedelta | None = Field(
-        default=timedelta(days=365),
-        description=(
-            "Records older than this are deleted by `helpdesk audit prune` (`forever` "
-            "keeps them); at least 1d and not shorter than the longest limit window."
-        ),
-    )
-    prune_batch: int = Field(
-        default=5000, ge=100, le=100_000,
-        description="Rows deleted per transaction when pruning.",
-    )
+    retention: timedelta | None = timedelta(days=365)
+    """Audit records older than this are deleted (daily); `null` keeps every record."""
+    prune_batch: int = Field(default=5000, ge=100, le=100_000)
+    """Records deleted per statement when pruning."""
 
     @field_validator("retention", mode="before")
     @classmethod

@@ -26,3 +26,14 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
         return _TIMEDELTA.validate_python(text)
     except ValidationError:
         raise ValueError(f"{text!r} is not a duration like 15m, 1h, 2d") from None
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest way to write ``value`` as ``parse_duration`` reads it (``15m``, ``3d``)."""
+    seconds = int(value.total_seconds())
+    if seconds != value.total_seconds():
+        return f"{value.total_seconds():g}s"
+    for unit, size in (("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -5,10 +5,9 @@ their own Okta org and Slack workspace. The defaults are the vendors' published 
 
 * Okta, Enterprise org: ``GET /api/v1/users`` 600 a minute, and 600 for the other
   ``/api/v1`` endpoints (https://developer.okta.com/docs/reference/rl-global-mgmt/);
-* Slack tiers (https://api.slack.com/docs/rate-limits): ``users.list`` Tier 2 (20+/min),
+* Slack tiers (https://api.slack.com/apis/rate-limits): ``users.list`` Tier 2 (20+/min),
   ``users.lookupByEmail`` and ``conversations.*`` Tier 3 (50+/min);
-* ``chat.postMessage`` (https://api.slack.com/methods/chat.postMessage#rate_limiting):
-  about one message a second per channel with short bursts,
+* ``chat.postMessage``: about one message a second per channel with short bursts,
   plus a workspace-wide limit Slack does not publish. The 300 a minute with bursts of
   60 used here is a stand-in (the same one the Slack fake models), not a vendor
   figure: set ``rate_limits.post_message`` to what your workspace sustains.
@@ -37,7 +36,7 @@ DEFAULT_MACHINE_NOTES: dict[str, str] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _duration(value: Any) -> timedelta:
@@ -50,17 +49,10 @@ def _duration(value: Any) -> timedelta:
 class RateSpec(_Strict):
     """A client-side token bucket: ``per_minute`` sustained, ``burst`` at once."""
 
-    per_minute: float = Field(
-        gt=0,
-        description="Requests a minute, sustained.",
-    )
-    burst: float | None = Field(
-        default=None, ge=1,
-        description=(
-            "Requests that may go at once after a quiet spell (default: a minute's "
-            "worth)."
-        ),
-    )
+    per_minute: float = Field(gt=0)
+    """Calls a minute, sustained."""
+    burst: float | None = Field(default=None, ge=1)
+    """Calls at once after a quiet spell (default: a minute's worth)."""
 
     @property
     def capacity(self) -> float:
@@ -71,156 +63,72 @@ class RateSpec(_Strict):
 class NudgeRateLimits(_Strict):
     """One limiter per API the sweep calls; ``null`` turns a limiter off."""
 
-    directory_list: RateSpec | None = Field(
-        default=RateSpec(per_minute=600),
-        description=(
-            "The directory's users-list endpoint, one bucket per connector (null: no "
-            "limiter)."
-        ),
-    )
-    directory_groups: RateSpec | None = Field(
-        default=RateSpec(per_minute=600),
-        description="Group-membership reads made to honour exclude_groups (null: no limiter).",
-    )
-    users_list: RateSpec = Field(
-        default=RateSpec(per_minute=20),
-        description="Slack users.list (Tier 2).",
-    )
-    users_lookup_by_email: RateSpec = Field(
-        default=RateSpec(per_minute=50),
-        description="Slack users.lookupByEmail (Tier 3).",
-    )
-    post_message: RateSpec = Field(
-        default=RateSpec(per_minute=300, burst=60),
-        description=(
-            "Slack chat.postMessage across the workspace (set it to what your workspace "
-            "sustains)."
-        ),
-    )
-    post_message_per_channel: RateSpec = Field(
-        default=RateSpec(per_minute=60, burst=3),
-        description="Slack chat.postMessage into one channel or DM.",
-    )
-    conversations: RateSpec = Field(
-        default=RateSpec(per_minute=50),
-        description="Slack conversations.* calls (Tier 3).",
-    )
-    headroom: float = Field(
-        default=1.0, ge=0,
-        description=(
-            "Tokens of each burst left unused, so a request arriving a few milliseconds "
-            "early never finds the server's bucket empty."
-        ),
-    )
+    directory_list: RateSpec | None = RateSpec(per_minute=600)
+    """The directory's users-list endpoint, one bucket per connector."""
+    directory_groups: RateSpec | None = RateSpec(per_minute=600)
+    """Group-membership reads made to honour ``exclude_groups`` (Okta: "other /api/v1")."""
+    users_list: RateSpec = RateSpec(per_minute=20)
+    """Slack `users.list` (Tier 2)."""
+    users_lookup_by_email: RateSpec = RateSpec(per_minute=50)
+    """Slack `users.lookupByEmail` (Tier 3)."""
+    post_message: RateSpec = RateSpec(per_minute=300, burst=60)
+    """Slack `chat.postMessage`, workspace-wide (set to what your workspace sustains)."""
+    post_message_per_channel: RateSpec = RateSpec(per_minute=60, burst=3)
+    """Slack `chat.postMessage` to one channel (about one a second)."""
+    conversations: RateSpec = RateSpec(per_minute=50)
+    """Slack `conversations.*` (Tier 3)."""
+    headroom: float = Field(default=1.0, ge=0)
+    """Tokens of each burst left unused, so that a request arriving a few milliseconds early
+    never finds the server's bucket empty (its 429 would cost a whole second)."""
 
 
 class NudgeSettings(_Strict):
     """When to nudge, whom, how to find them in Slack, and how fast."""
 
-    enabled: bool = Field(
-        default=True,
-        description="Run the sweep on its schedule.",
-    )
-    schedule: str = Field(
-        default="0 9 * * 1-5",
-        description="When the sweep runs: a five-field cron expression, read in `timezone`.",
-    )
-    timezone: str = Field(
-        default="UTC",
-        description="The schedule's time zone (an IANA name such as Europe/Berlin).",
-    )
-    thresholds: tuple[int, ...] = Field(
-        default=(14, 7, 3, 1),
-        description=(
-            "Days before expiry at which people are nudged; each person gets at most one "
-            "nudge per threshold per password."
-        ),
-    )
-    connectors: tuple[str, ...] | None = Field(
-        default=None,
-        description="Connector names to sweep (default: every connector serving password_expiry).",
-    )
-    exclude_groups: tuple[str, ...] = Field(
-        default=(),
-        description="Members of these directory groups are never nudged.",
-    )
-    quiet_without_slack: bool = Field(
-        default=True,
-        description="People with no (active) Slack account are skipped, not counted as failures.",
-    )
-    it_channel: str | None = Field(
-        default=None,
-        description=(
-            "Where each run's summary goes (default: organisation.it_channel; \"\" for "
-            "none)."
-        ),
-    )
-    slack_lookup: Literal["auto", "users_list", "lookup_by_email"] = Field(
-        default="auto",
-        description=(
-            "How emails become Slack user ids: `auto` pages users.list and asks "
-            "users.lookupByEmail for whoever the list has not reached yet."
-        ),
-    )
-    users_list_page_size: int = Field(
-        default=200, ge=1, le=1000,
-        description="Users per users.list page.",
-    )
-    slack_directory_ttl: timedelta = Field(
-        default=timedelta(hours=12),
-        description=(
-            "The email to Slack id map is kept this long; a run within it reuses it and "
-            "resumes an unfinished users.list pass."
-        ),
-    )
-    machine_notes: dict[str, str] = Field(
-        default_factory=lambda: dict(DEFAULT_MACHINE_NOTES),
-        description=(
-            "Extra text for people of a connector, by connector name, else by kind (the "
-            "default tells `ad` users how to change a password on their machine)."
-        ),
-    )
-    catch_up: timedelta = Field(
-        default=timedelta(hours=6),
-        description="A missed slot still runs if the bot (re)starts within this long after it.",
-    )
-    poll_interval: timedelta = Field(
-        default=timedelta(minutes=1),
-        description="How often each replica checks for a due or unfinished run.",
-    )
-    lease: timedelta = Field(
-        default=timedelta(seconds=60),
-        description=(
-            "The sweep lease: renewed every third of this; a dead holder's lease lapses "
-            "after it."
-        ),
-    )
-    request_timeout: timedelta = Field(
-        default=timedelta(seconds=30),
-        description=(
-            "How long one Slack call may take; a claim older than this is safe to "
-            "reconcile."
-        ),
-    )
-    unconfirmed: Literal["assume_sent", "resend"] = Field(
-        default="assume_sent",
-        description=(
-            "When a crash leaves a nudge Slack cannot confirm: `assume_sent` never risks "
-            "a second message, `resend` never risks none."
-        ),
-    )
-    workers: int = Field(
-        default=8, ge=1, le=64,
-        description="Deliveries in flight at once (the rate limits, not this, set the pace).",
-    )
-    retention: timedelta = Field(
-        default=timedelta(days=400),
-        description="Nudge records older than this are deleted.",
-    )
-    rate_limits: NudgeRateLimits = Field(
-        default=NudgeRateLimits(),
-        description="Client-side rate limits, one per API the sweep calls.",
-    )
+    enabled: bool = True
+    """Run the daily sweep."""
+    schedule: str = "0 9 * * 1-5"
+    """Standard five-field cron expression, read in ``timezone``."""
+    timezone: str = "UTC"
+    """The IANA time zone the schedule is read in (`Europe/Madrid`)."""
+    thresholds: tuple[int, ...] = (14, 7, 3, 1)
+    """Days before expiry; each person gets at most one nudge per threshold per password."""
+    connectors: tuple[str, ...] | None = None
+    """Connector names to sweep (default: every connector with the password_expiry capability)."""
+    exclude_groups: tuple[str, ...] = ()
+    """Members of these directory groups are never nudged."""
+    quiet_without_slack: bool = True
+    """Quiet mode: people with no (active) Slack account are skipped, not failures."""
+    it_channel: str | None = None
+    """Where the summary of each run goes (default: organisation.it_channel; "" for none)."""
+    slack_lookup: Literal["auto", "users_list", "lookup_by_email"] = "auto"
+    """How emails become Slack user ids: ``auto`` pages users.list and, in parallel, asks
+    users.lookupByEmail for whoever the list has not reached yet."""
+    users_list_page_size: int = Field(default=200, ge=1, le=1000)
+    """Users per `users.list` page."""
+    slack_directory_ttl: timedelta = timedelta(hours=12)
+    """The email → Slack id map is kept in the store this long: a run within it (a resumed one,
+    say) reuses it and continues an unfinished users.list pass from its cursor."""
+    machine_notes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MACHINE_NOTES))
+    """Extra text for people of a connector (by connector name, else by kind)."""
+    catch_up: timedelta = timedelta(hours=6)
+    """A missed slot is still run if the bot (re)starts within this long after it."""
+    poll_interval: timedelta = timedelta(minutes=1)
+    """How often each replica checks for a due or unfinished run."""
+    lease: timedelta = timedelta(seconds=60)
+    """The sweep lease: renewed every third of this; a dead holder's lease lapses after it."""
+    request_timeout: timedelta = timedelta(seconds=30)
+    """How long one Slack call may take; a claim older than this is safe to reconcile."""
+    unconfirmed: Literal["assume_sent", "resend"] = "assume_sent"
+    """When a crash leaves a nudge whose delivery Slack cannot confirm (no history access):
+    ``assume_sent`` never risks a second message, ``resend`` never risks none."""
+    workers: int = Field(default=8, ge=1, le=64)
+    """Deliveries in flight at once (the limiters, not this, set the pace)."""
+    retention: timedelta = timedelta(days=400)
+    """Nudge records older than this are deleted."""
+    rate_limits: NudgeRateLimits = NudgeRateLimits()
+    """Client-side limits of each API the sweep calls, so it stays within the vendors' published
+    limits."""
 
     @field_validator("schedule")
     @classmethod

@@ -1,22 +1,15 @@
-"""Pydantic's validation errors as a person reads them: one line, saying what to write instead.
+"""Configuration problems in words an IT admin acts on, not pydantic's.
 
-``explain(error, model)`` turns one entry of ``ValidationError.errors()`` into the text
-after ``field.path:`` in a configuration problem. Two messages change:
-
-* an unknown key names the nearest known one ("unknown key `delivry`; did you mean
-  `delivery`?", :mod:`difflib`), or lists the keys when none is near;
-* anything wrong at a secret says what a secret is ("secrets must be `{env: NAME}` or
-  `{file: PATH}`, never the value itself"); the value given is never repeated.
-
-Both the application's settings and each connector kind's ``Settings`` are explained
-here, so a typo reads the same wherever it is.
+``describe(error, model)`` turns one pydantic error into the sentence shown after its
+location: an unknown key names the key it probably meant ("unknown key `delivry`; did you
+mean `delivery`?"), a secret written as a value says how secrets are written, and
+everything else keeps pydantic's message.
 """
 
 from __future__ import annotations
 
 import difflib
 import types
-from collections.abc import Mapping, Sequence
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -24,73 +17,66 @@ from pydantic_core import ErrorDetails
 
 from config.secrets import SecretRef
 
-SECRET_HINT = "secrets must be `{env: NAME}` or `{file: PATH}`, never the value itself"
+_NOT_A_MAPPING = frozenset({"model_type", "model_attributes_type", "dict_type"})
+SECRET_FORM = "secrets must be `{env: NAME}` or `{file: PATH}`, never the value itself"
 
 
-def _unwrap(tp: Any, part: int | str | None) -> Any:
-    """The type found one step inside ``tp`` (at ``part``, for containers)."""
-    origin = get_origin(tp)
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """The type inside ``Optional``/``list``/``dict``; True when a key or index follows."""
+    origin = get_origin(annotation)
     if origin in (Union, types.UnionType):
-        members = [a for a in get_args(tp) if a is not type(None)]
-        models = [a for a in members if isinstance(a, type) and issubclass(a, BaseModel)]
-        if models and part is not None and str(part) in models[0].model_fields:
-            return models[0]
-        containers = [a for a in members if get_origin(a) is not None]
-        return containers[0] if containers and isinstance(part, int) else (
-            models[0] if models else (members[0] if members else tp)
-        )
-    return tp
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return _unwrap(args[0]) if len(args) == 1 else (None, False)
+    if origin in (list, tuple, set, frozenset):
+        inner, _ = _unwrap(get_args(annotation)[0])
+        return inner, True
+    if origin is dict:
+        inner, _ = _unwrap(get_args(annotation)[1])
+        return inner, True
+    return annotation, False
 
 
-def model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseModel] | None:
-    """The model class whose field ``loc`` ends in (``loc[:-1]`` walked from ``model``)."""
+def model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The settings model that holds what is at ``loc`` (None: not a model's field)."""
     current: Any = model
+    skip = False
     for part in loc:
-        current = _unwrap(current, part)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
-                return None
-            current = field.annotation
+        if skip:
+            skip = False
             continue
-        origin = get_origin(current)
-        args = get_args(current)
-        if origin in (list, tuple, set, frozenset, Sequence) and args:
-            current = args[0]
-        elif origin in (dict, Mapping) and len(args) == 2:
-            current = args[1]
-        else:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return None
-    current = _unwrap(current, None)
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return None
+        current, skip = _unwrap(field.annotation)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
-def _parent(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseModel] | None:
-    if not loc:
-        return None
-    if len(loc) == 1:
-        return model
-    return model_at(model, loc[:-1])
+def _is_secret(model: type[BaseModel], loc: tuple[int | str, ...]) -> bool:
+    holder = model_at(model, loc[:-1])
+    if holder is None:
+        return False
+    field = holder.model_fields.get(str(loc[-1]))
+    return field is not None and _unwrap(field.annotation)[0] is SecretRef
 
 
-def unknown_key(key: str, known: Sequence[str]) -> str:
-    """"unknown key `delivry`; did you mean `delivery`?" (or the keys allowed there)."""
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    if close:
-        return f"unknown key `{key}`; did you mean `{close[0]}`?"
-    return f"unknown key `{key}`; allowed here: {', '.join(sorted(known))}"
-
-
-def explain(error: ErrorDetails, model: type[BaseModel]) -> str:
-    """One readable message for one pydantic error found validating ``model``."""
+def describe(error: ErrorDetails, model: type[BaseModel]) -> str:
+    """What is wrong at ``error['loc']`` inside ``model``, in one sentence."""
     loc = tuple(error["loc"])
-    ctx = error.get("ctx") or {}
-    kind = error["type"]
-    here = model_at(model, loc) if loc else model
-    parent = _parent(model, loc)
-    secret = parent is SecretRef or ctx.get("class_name") == "SecretRef"
-    if secret or (here is SecretRef and kind != "missing"):
-        return SECRET_HINT + (", exactly one of the two" if kind == "value_error" else "")
-    if kind == "extra_forbidden" and loc and parent is not None:
-        return unknown_key(str(loc[-1]), list(parent.model_fields))
+    if error["type"] == "extra_forbidden" and loc:
+        key = str(loc[-1])
+        holder = model_at(model, loc[:-1])
+        known = sorted(holder.model_fields) if holder is not None else []
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        if close:
+            return f"unknown key `{key}`; did you mean `{close[0]}`?"
+        if known:
+            return f"unknown key `{key}`; the keys here are {', '.join(known)}"
+        return f"unknown key `{key}`"
+    # A secret written as a value where a SecretRef belongs.
+    if error["type"] in _NOT_A_MAPPING and loc and _is_secret(model, loc):
+        return SECRET_FORM
+    if error["type"] == "missing":
+        return "required, and missing"
     return str(error["msg"])

@@ -1,16 +1,18 @@
-"""The configuration described from its models: JSON Schema and ``docs/configuration.md``.
+"""The configuration reference (``docs/configuration.md``) and JSON Schema, from the models.
 
-Both are made from the pydantic settings models, so they cannot disagree with what
-``helpdesk config check`` accepts: every field's type, default and ``description=``.
-Connector blocks are described by each kind's ``Settings``, which the caller passes
-(``config`` knows no connector: ``bot.config_cli`` takes them from the registry).
+Every key's type, default and sentence come from the pydantic settings models (the
+sentence is the field's docstring), so the reference cannot drift from what is
+validated: ``helpdesk config reference`` writes it and a test fails when the committed
+file differs. Connector blocks are documented per kind from each kind's ``Settings``,
+passed in (``config`` imports no connector).
 """
 
 from __future__ import annotations
 
 import enum
-import types
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
@@ -19,222 +21,225 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from config.environment import ENVIRONMENT
+from config.durations import format_duration
 from config.secrets import SecretRef
-from config.settings import ConnectorBlock, HelpdeskConfig
-
-COMMAND = "helpdesk config reference -o docs/configuration.md"
 
 
-# -- JSON Schema -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class KindDoc:
+    """One connector kind as the reference shows it."""
+
+    kind: str
+    label: str
+    settings: type[BaseModel]
 
 
-def json_schema(kinds: Mapping[str, type[BaseModel]]) -> dict[str, Any]:
-    """The JSON Schema of ``helpdesk.yaml``; a connector block is one of the kinds' blocks."""
-    schema = HelpdeskConfig.model_json_schema(mode="validation")
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "helpdesk.yaml"
-    defs: dict[str, Any] = schema.setdefault("$defs", {})
-    choices: list[dict[str, Any]] = []
-    for kind, model in sorted(kinds.items()):
-        sub = model.model_json_schema(mode="validation", ref_template="#/$defs/{model}")
-        for name, definition in sub.pop("$defs", {}).items():
-            defs.setdefault(name, definition)
-        sub["title"] = f"{kind} connector"
-        sub["properties"] = {"kind": {"const": kind}, **sub.get("properties", {})}
-        sub["required"] = ["kind", *sub.get("required", [])]
-        defs[f"{kind}_connector"] = sub
-        choices.append({"$ref": f"#/$defs/{kind}_connector"})
-    defs["ConnectorBlock"] = {
-        "description": ConnectorBlock.__doc__,
-        "oneOf": choices,
-    }
-    schema.get("properties", {}).pop("source", None)
-    return schema
+#: Environment variables the bot reads (beside the ones a configuration names in
+#: ``{env: NAME}``), with what each does.
+ENVIRONMENT: tuple[tuple[str, str], ...] = (
+    ("HELPDESK_CONFIG", "Path of `helpdesk.yaml` when `--config` is not given (default: the "
+     "packaged demo configuration, `config/helpdesk.yaml`)."),
+    ("HELPDESK_LOG_LEVEL", "Overrides `log_level` (`DEBUG`, `INFO`, `WARNING`, `ERROR`)."),
+    ("DATABASE_URL", "Used when the configuration has no `database_url`."),
+    ("DATABASE_PASSWORD_FILE", "A file holding the database password, added to "
+     "`database_url` at start-up so the password is never in the URL or the configuration."),
+    ("SLACK_BOT_TOKEN", "The bot token (`xoxb-`), as the default `slack.bot_token` names it."),
+    ("SLACK_SIGNING_SECRET", "The signing secret, as the default `slack.signing_secret` "
+     "names it. Set both Slack secrets or neither: neither runs the terminal demo, one alone "
+     "is a configuration error (exit 2)."),
+    ("SLACK_APP_TOKEN", "The app-level token (`xapp-`) for Socket Mode, read when "
+     "`slack.app_token` is `{env: SLACK_APP_TOKEN}`; set without that key it is a "
+     "configuration error (it would go unused)."),
+    ("OKTA_API_TOKEN", "The Okta API token the packaged configuration's `okta` connector "
+     "names; a connector block's `{env: NAME}` may name any variable."),
+    ("HELPDESK_ALLOW_EPHEMERAL_SQLITE", "`1` lets the container image start on SQLite in a "
+     "path that is not a mounted volume (the audit trail would be lost on restart)."),
+    ("HELPDESK_IN_CONTAINER", "Set by the image: no terminal demo, deployment checks apply."),
+    ("HELPDESK_HEALTH_URL", "What the image's `HEALTHCHECK` fetches (default "
+     "`http://127.0.0.1:3000/healthz`)."),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "Turns tracing on: spans are exported over OTLP/HTTP "
+     "there (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` also works; the other standard `OTEL_*` "
+     "variables apply)."),
+    ("OTEL_SERVICE_NAME", "The traced service's name (default `helpdesk-bot`)."),
+    ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "Like `OTEL_EXPORTER_OTLP_ENDPOINT`, for traces "
+     "only (taken first when both are set)."),
+    ("HELPDESK_DEMO_OKTA_TOKEN", "Set by `helpdesk demo` for its own local Okta sandbox; "
+     "never set it by hand."),
+)
 
 
-# -- Markdown --------------------------------------------------------------------------
-
-
-def _models_in(tp: Any) -> Iterator[type[BaseModel]]:
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        yield tp
-        return
-    for arg in get_args(tp):
-        yield from _models_in(arg)
-
-
-def type_name(tp: Any) -> str:
-    """How a field's type reads in the reference."""
-    origin = get_origin(tp)
-    args = get_args(tp)
-    if origin in (Union, types.UnionType):
-        members = [a for a in args if a is not type(None)]
-        text = " or ".join(type_name(a) for a in members)
-        return f"{text} or null" if len(members) < len(args) else text
+def _type_name(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    args = get_args(annotation)
+    if origin is Union or type(annotation).__name__ == "UnionType":
+        names = [_type_name(a) for a in args if a is not type(None)]
+        optional = type(None) in args
+        return " or ".join(names) + (" or null" if optional else "")
     if origin is Literal:
         return " \\| ".join(f"`{a}`" for a in args)
     if origin in (list, tuple, set, frozenset):
-        return f"list of {type_name(args[0])}" if args else "list"
+        return f"list of {_type_name(args[0])}" if args else "list"
     if origin is dict:
-        return f"mapping of {type_name(args[1])}" if len(args) == 2 else "mapping"
-    if origin is not None and hasattr(tp, "__metadata__"):
-        return type_name(args[0])
-    if tp is SecretRef:
+        return f"map of {_type_name(args[0])} to {_type_name(args[1])}"
+    if annotation is SecretRef:
         return "secret (`{env: NAME}` or `{file: PATH}`)"
-    if tp is timedelta:
-        return "duration (`90s`, `15m`, `1h`, `2d`, `1w`)"
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return " \\| ".join(f"`{m.value}`" for m in tp)
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return "block"
-    if tp is Path:
-        return "path"
-    simple = {str: "text", int: "integer", float: "number", bool: "true/false"}
-    return simple.get(tp, getattr(tp, "__name__", str(tp)))
-
-
-def _duration(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    if annotation is timedelta:
+        return "duration (`30s`, `15m`, `8h`, `3d`)"
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return " \\| ".join(f"`{m.value}`" for m in annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "section"
+    if isinstance(annotation, type):
+        return {"str": "text", "int": "integer", "float": "number", "bool": "true/false",
+                "Path": "path"}.get(annotation.__name__, annotation.__name__)
+    return str(annotation)
 
 
 def _value(value: Any) -> str:
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, SecretRef):
+        return json.dumps(value.model_dump(exclude_none=True)).replace('"', "")
+    if isinstance(value, BaseModel):
+        return "see below"
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, Path):
+        return str(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, timedelta):
-        return _duration(value)
-    if isinstance(value, enum.Enum):
-        return str(value.value)
-    if isinstance(value, SecretRef):
-        return f"{{env: {value.env}}}" if value.env else f"{{file: {value.file}}}"
-    if isinstance(value, BaseModel):
-        parts = [f"{k}: {_value(v)}" for k, v in value.model_dump().items() if v is not None]
-        return "{" + ", ".join(parts) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: …" for k in value) + "}" if value else "{}"
     return str(value)
 
 
-def default_text(field: FieldInfo) -> str:
-    """The default as a person would write it in YAML, or *required*."""
-    if any(m is not SecretRef for m in _models_in(field.annotation)) and get_origin(
-        field.annotation
-    ) not in (list, tuple, dict):
-        return "see below"
+def _default(field: FieldInfo) -> str:
+    if field.is_required():
+        return "required"
     if field.default_factory is not None:
-        value = field.default_factory()  # type: ignore[call-arg]
-    elif field.default is PydanticUndefined:
-        return "*required*"
+        factory: Any = field.default_factory
+        value = factory()
     else:
         value = field.default
-    text = _value(value).replace("|", "\\|")
-    return f"`{text}`" if text else "`\"\"`"
+    if value is PydanticUndefined:
+        return "required"
+    shown = _value(value)
+    if shown == "see below":
+        return shown
+    return "(empty)" if shown in ("", "[]", "{}") else f"`{shown}`"
 
 
-def missing_descriptions(
-    root: type[BaseModel], kinds: Mapping[str, type[BaseModel]]
-) -> list[str]:
-    """``Model.field`` of every field with no ``description=`` (the reference needs one)."""
-    missing: list[str] = []
-    seen: set[type[BaseModel]] = set()
-
-    def walk(model: type[BaseModel]) -> None:
-        if model in seen or model is SecretRef:
-            return
-        seen.add(model)
-        for name, field in model.model_fields.items():
-            if field.exclude:
-                continue
-            if not field.description:
-                missing.append(f"{model.__module__}.{model.__qualname__}.{name}")
-            for sub in _models_in(field.annotation):
-                walk(sub)
-
-    walk(root)
-    for model in kinds.values():
-        walk(model)
-    return sorted(missing)
+def _sentence(field: FieldInfo) -> str:
+    return " ".join((field.description or "").split())
 
 
-def _rows(model: type[BaseModel], prefix: str) -> tuple[list[str], list[tuple[str, type]]]:
-    rows: list[str] = []
-    nested: list[tuple[str, type[BaseModel]]] = []
+def _nested(annotation: Any) -> type[BaseModel] | None:
+    from config.problems import _unwrap
+
+    inner, _ = _unwrap(annotation)
+    if isinstance(inner, type) and issubclass(inner, BaseModel) and inner is not SecretRef:
+        return inner
+    return None
+
+
+def _sections(
+    model: type[BaseModel], path: str, out: list[tuple[str, type[BaseModel]]]
+) -> None:
+    out.append((path, model))
     for name, field in model.model_fields.items():
-        if field.exclude or (model is HelpdeskConfig and name == "connectors"):
+        if field.exclude:
             continue
-        description = " ".join((field.description or "").split()).replace("|", "\\|")
-        rows.append(
-            f"| `{name}` | {type_name(field.annotation)} | {default_text(field)} | {description} |"
-        )
-        subs = [m for m in _models_in(field.annotation) if m is not SecretRef]
-        if subs:
+        inner = _nested(field.annotation)
+        if inner is not None and all(inner is not m for _, m in out):
             origin = get_origin(field.annotation)
-            inner = f"{prefix}{name}[]" if origin in (list, tuple) else f"{prefix}{name}"
-            nested.append((inner, subs[0]))
-    return rows, nested
+            suffix = "[]" if origin is list else ".<name>" if origin is dict else ""
+            _sections(inner, f"{path}.{name}{suffix}" if path else f"{name}{suffix}", out)
 
 
-_HEAD = ["| Key | Type | Default | Description |", "|---|---|---|---|"]
+def undocumented(model: type[BaseModel], kinds: Sequence[KindDoc] = ()) -> list[str]:
+    """Keys without a sentence (the reference test requires none)."""
+    found: list[tuple[str, type[BaseModel]]] = []
+    _sections(model, "", found)
+    for kind in kinds:
+        _sections(kind.settings, f"connectors.<name> (kind: {kind.kind})", found)
+    return [
+        f"{path or '(top level)'}.{name}"
+        for path, section in found
+        for name, field in section.model_fields.items()
+        if not field.exclude and name != "kind" and not _sentence(field)
+    ]
 
 
-def _section(model: type[BaseModel], path: str, level: int) -> list[str]:
-    rows, nested = _rows(model, f"{path}." if path else "")
-    lines = [f"{'#' * level} `{path}`" if path else f"{'#' * level} Top level", ""]
-    doc = " ".join((model.__doc__ or "").split()).replace("``", "`") if path else ""
-    if doc and not doc.startswith("A base class"):
-        lines += [doc, ""]
-    lines += [*_HEAD, *rows, ""]
-    for sub_path, sub in nested:
-        lines += _section(sub, sub_path, min(level + 1, 4))
+def _table(path: str, model: type[BaseModel]) -> list[str]:
+    lines = ["| key | type | default | what |", "| --- | --- | --- | --- |"]
+    for name, field in model.model_fields.items():
+        if field.exclude or (name == "kind" and path.startswith("connectors")):
+            continue
+        key = f"{path}.{name}" if path else name
+        lines.append(
+            f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | "
+            f"{_sentence(field)} |"
+        )
     return lines
 
 
-def render_reference(kinds: Mapping[str, type[BaseModel]], labels: Mapping[str, str]) -> str:
-    """``docs/configuration.md``: every key, type, default and description; the environment."""
-    lines = [
+def reference(model: type[BaseModel], kinds: Sequence[KindDoc]) -> str:
+    """``docs/configuration.md``: every section, key, type, default and sentence."""
+    out = [
         "# Configuration reference",
         "",
-        f"Generated from the settings models by `{COMMAND}`; do not edit by hand",
-        "(`tests/config/test_reference.py` fails when this file is out of date).",
+        "Generated from the settings models by `helpdesk config reference -o "
+        "docs/configuration.md`; a test fails when this file is out of date. Check a file "
+        "with `helpdesk config check FILE`; `helpdesk config schema` prints the JSON Schema.",
         "",
-        "The bot reads one YAML file, `helpdesk.yaml` (`--config FILE`, else `$HELPDESK_CONFIG`,",
-        "else the packaged `config/helpdesk.yaml`). Secrets are never values in it: only",
-        "`{env: NAME}` or `{file: PATH}`. `helpdesk config check FILE` validates a file and",
-        "prints one line per problem; `helpdesk config schema` prints its JSON Schema.",
-        "Durations are written `90s`, `15m`, `1h`, `2d` or `1w`.",
-        "",
-        "## Environment variables",
-        "",
-        "| Variable | Area | What it does |",
-        "|---|---|---|",
-    ]
-    lines += [f"| `{v.name}` | {v.section} | {v.text} |" for v in ENVIRONMENT]
-    lines += ["", "## Settings", ""]
-    lines += _section(HelpdeskConfig, "", 3)
-    lines += [
-        "## Connectors",
-        "",
-        "`connectors` maps a name of your choosing to a block whose `kind` says which",
-        "directory it is; `capabilities` then names, per capability (`groups`,",
-        "`password_reset`, `unlock`, `mfa_reset`, `password_expiry`), the connector",
-        "serving it. The rest of the block depends on the kind:",
+        "Durations are written `30s`, `15m`, `8h`, `3d` (or a number of seconds). Secrets are "
+        "never values: `{env: NAME}` reads an environment variable, `{file: PATH}` a file "
+        "(a mounted Kubernetes or Docker secret).",
         "",
     ]
-    for kind, model in sorted(kinds.items()):
-        rows, nested = _rows(model, "connectors.<name>.")
-        lines += [f"### `kind: {kind}` ({labels.get(kind, kind)})", ""]
-        doc = " ".join((model.__doc__ or "").split()).replace("``", "`")
-        if doc:
-            lines += [doc, ""]
-        lines += [*_HEAD, *rows, ""]
-        for sub_path, sub in nested:
-            lines += _section(sub, sub_path, 4)
-    return "\n".join(lines).rstrip() + "\n"
+    sections: list[tuple[str, type[BaseModel]]] = []
+    _sections(model, "", sections)
+    for path, section in sections:
+        title = path or "Top level"
+        out += [f"## {title}", ""]
+        doc = (section.__doc__ or "").strip().split("\n\n")[0]
+        if doc and not doc.startswith(("Usage docs", "A base class")):
+            out += [" ".join(doc.split()), ""]
+        out += [*_table(path, section), ""]
+    out += [
+        "## Connector kinds",
+        "",
+        "Each entry of `connectors:` is a name (used in `capabilities:` and `catalogue:`) "
+        "mapped to a block whose `kind` chooses the identity system; the rest of the block "
+        "is that kind's:",
+        "",
+    ]
+    for kind in kinds:
+        nested: list[tuple[str, type[BaseModel]]] = []
+        _sections(kind.settings, "connectors.<name>", nested)
+        out += [f"### `kind: {kind.kind}` ({kind.label})", ""]
+        for path, section in nested:
+            if path != "connectors.<name>":
+                out += [f"#### {path}", ""]
+            out += [*_table(path, section), ""]
+    out += ["## Environment variables", "", "| variable | what |", "| --- | --- |"]
+    out += [f"| `{name}` | {what} |" for name, what in ENVIRONMENT]
+    return "\n".join(out) + "\n"
+
+
+def schema(model: type[BaseModel], kinds: Sequence[KindDoc]) -> dict[str, Any]:
+    """The configuration's JSON Schema; each connector block checked against its kind."""
+    result = model.model_json_schema(mode="validation")
+    blocks = []
+    for kind in kinds:
+        block = kind.settings.model_json_schema(mode="validation", ref_template="#/$defs/{model}")
+        for name, definition in block.pop("$defs", {}).items():
+            result.setdefault("$defs", {})[name] = definition
+        block.setdefault("properties", {})["kind"] = {"const": kind.kind}
+        block["required"] = sorted({*block.get("required", []), "kind"})
+        blocks.append(block)
+    if blocks:
+        result["properties"]["connectors"]["additionalProperties"] = {"oneOf": blocks}
+    return result

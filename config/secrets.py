@@ -58,10 +58,12 @@ class Secret:
 class SecretRef(BaseModel):
     """Where a secret lives: ``env: NAME`` or ``file: /path``; exactly one."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     env: str | None = None
+    """The environment variable holding the secret."""
     file: Path | None = None
+    """The file holding the secret (its content, surrounding whitespace removed)."""
 
     @model_validator(mode="after")
     def _one_source(self) -> SecretRef:

@@ -16,7 +16,7 @@ import os
 from collections.abc import Collection, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
 import yaml
 from pydantic import (
@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
 )
 
+# The catalogue and access models live in config.access; imported from here too.
 from config.access import ALIAS_LANGUAGES as ALIAS_LANGUAGES
 from config.access import AccessSettings as AccessSettings
 from config.access import ApproverKind as ApproverKind
@@ -36,7 +37,7 @@ from config.access import approver_kind as approver_kind
 from config.audit import AuditSettings
 from config.durations import parse_duration
 from config.nudges import NudgeSettings
-from config.problems import explain
+from config.problems import describe
 from config.secrets import SecretRef
 from connectors.base import ALL_CAPABILITIES, Capability, ResetDelivery
 
@@ -58,25 +59,16 @@ class KindChecker(Protocol):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-_M = TypeVar("_M", bound=BaseModel)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Limit(_Strict):
     """At most ``count`` successful actions per user per ``per``."""
 
-    count: int = Field(
-        ge=0,
-        description=(
-            "Successful actions allowed per employee in each window (0 turns the action "
-            "off)."
-        ),
-    )
-    per: timedelta = Field(
-        description="The window the count applies to.",
-    )
+    count: int = Field(ge=0)
+    """How many successful actions are allowed in the window (0: none)."""
+    per: timedelta
+    """The window."""
 
     @field_validator("per", mode="before")
     @classmethod
@@ -85,52 +77,32 @@ class Limit(_Strict):
 
 
 class Limits(_Strict):
-    password_reset: Limit = Field(
-        default=Limit(count=3, per=timedelta(hours=1)),
-        description="How many password resets one employee may do.",
-    )
-    unlock: Limit = Field(
-        default=Limit(count=5, per=timedelta(hours=1)),
-        description="How many account unlocks one employee may do.",
-    )
-    mfa_reset: Limit = Field(
-        default=Limit(count=1, per=timedelta(hours=24)),
-        description="How many MFA resets one employee may do.",
-    )
+    password_reset: Limit = Limit(count=3, per=timedelta(hours=1))
+    """Password resets per employee."""
+    unlock: Limit = Limit(count=5, per=timedelta(hours=1))
+    """Account unlocks per employee."""
+    mfa_reset: Limit = Limit(count=1, per=timedelta(hours=24))
+    """MFA resets per employee."""
 
 
 class Organisation(_Strict):
-    name: str = Field(
-        default="Example Corp",
-        description="The organisation's name, as employees see it in messages.",
-    )
-    it_channel: str = Field(
-        default="#it-help",
-        description=(
-            "The IT team's Slack channel: where the bot sends people it cannot help, and "
-            "where sweep summaries go."
-        ),
-    )
-    it_portal_url: str | None = Field(
-        default=None,
-        description="The IT portal's address, offered when the bot sends someone elsewhere.",
-    )
-    security_channel: str | None = Field(
-        default=None,
-        description="A Slack channel that gets a notice for every MFA reset (none when unset).",
-    )
-    it_contact: str = Field(
-        default="the IT service desk",
-        description="How messages name the IT team (\"the IT service desk\").",
-    )
-    it_admins: list[str] = Field(
-        default=[],
-        description=(
-            "The IT admins: Slack user ids (U123) and user groups (S123 or @handle). They"
-            " see pending approvals, recent actions and the last sweep on the App Home, "
-            "and may run `/helpdesk status`. Empty: nobody does."
-        ),
-    )
+    name: str = "Example Corp"
+    """The organisation's name, as messages show it."""
+    it_channel: str = "#it-help"
+    """Where employees are sent for a human (`#it-help`), and where IT summaries go."""
+    it_portal_url: str | None = None
+    """A link to the IT portal, shown beside `it_channel` when set."""
+    security_channel: str | None = None
+    """A channel (id or `#name`) told about MFA resets, refusals of protected accounts and
+    possible attacks; none when unset."""
+    it_contact: str = "the IT service desk"
+    """How messages name the people to ask ("the IT service desk")."""
+    # The IT admins: Slack user ids (U123) and user groups (S123 or @handle). They see
+    # pending approvals, recent actions and the last sweep on the App Home, and may run
+    # ``/helpdesk status``. Empty: nobody does.
+    it_admins: list[str] = []
+    """Slack user ids (`U123`) and user groups (`S123` or `@handle`) who see approvals, recent
+    actions and the last sweep on the App Home and may run `/helpdesk status`."""
 
     @field_validator("it_admins")
     @classmethod
@@ -148,57 +120,31 @@ class Organisation(_Strict):
 
 
 class SlackSettings(_Strict):
-    bot_token: SecretRef = Field(
-        default=SecretRef(env="SLACK_BOT_TOKEN"),
-        description="The bot token (xoxb-...).",
-    )
-    signing_secret: SecretRef = Field(
-        default=SecretRef(env="SLACK_SIGNING_SECRET"),
-        description="The signing secret that authenticates Slack's requests (HTTP mode).",
-    )
-    app_token: SecretRef | None = Field(
-        default=None,
-        description=(
-            "An app-level token (xapp-...) with connections:write: Socket Mode instead of"
-            " HTTP."
-        ),
-    )
-    host: str = Field(
-        default="0.0.0.0",  # noqa: S104 - the bot is an HTTP endpoint Slack reaches
-        description="The address the HTTP endpoint listens on.",
-    )
-    port: int = Field(
-        default=3000, ge=0, le=65535,
-        description=(
-            "The port the HTTP endpoint listens on (Slack's requests, /healthz, /readyz, "
-            "/metrics)."
-        ),
-    )
-    path: str = Field(
-        default="/slack/events",
-        description="The path Slack's events, interactions and commands are posted to.",
-    )
-    api_base_url: str | None = Field(
-        default=None,
-        description="Another Slack Web API root (a test server); unset for Slack itself.",
-    )
+    bot_token: SecretRef = SecretRef(env="SLACK_BOT_TOKEN")
+    """The bot token (`xoxb-`)."""
+    signing_secret: SecretRef = SecretRef(env="SLACK_SIGNING_SECRET")
+    """The app's signing secret: every HTTP request's signature is checked with it."""
+    app_token: SecretRef | None = None
+    """An app-level token (`xapp-`, scope `connections:write`): when set the bot uses Socket Mode
+    instead of an HTTP endpoint."""
+    host: str = "0.0.0.0"  # noqa: S104 - the bot is an HTTP endpoint Slack reaches
+    """The address the HTTP endpoint (and, in Socket Mode, the health port) listens on."""
+    port: int = Field(default=3000, ge=0, le=65535)
+    """The port of `POST /slack/events`, `/healthz`, `/readyz` and `/metrics` (Socket Mode: the
+    last three only)."""
+    path: str = "/slack/events"
+    """The path Slack's Event Subscriptions and Interactivity URLs point at."""
+    api_base_url: str | None = None
+    """Slack's Web API base URL; only for tests and a local Slack fake."""
 
 
 class PasswordResetSettings(_Strict):
-    delivery: ResetDelivery = Field(
-        default=ResetDelivery.LINK,
-        description=(
-            "How a reset reaches the employee: a reset link, or a temporary password "
-            "shown in a DM."
-        ),
-    )
-    hide_secret_after: timedelta = Field(
-        default=timedelta(minutes=15),
-        description=(
-            "The DM showing a link or temporary password is edited to hide it after this "
-            "long (or when the link expires)."
-        ),
-    )
+    delivery: ResetDelivery = ResetDelivery.LINK
+    """`link`: a one-time reset link; `temporary_password`: a password that must be changed at
+    next sign-in (where the connector supports each)."""
+    hide_secret_after: timedelta = timedelta(minutes=15)
+    """The DM holding a link or temporary password is edited to remove it after this long (sooner
+    when the link expires or the employee clicks Done)."""
 
     @field_validator("hide_secret_after", mode="before")
     @classmethod
@@ -209,30 +155,19 @@ class PasswordResetSettings(_Strict):
 class Protection(_Strict):
     """Accounts the bot never touches; they are sent to a human."""
 
-    groups: list[str] = Field(
-        default=["it-admins"],
-        description=(
-            "Directory groups whose members the bot never resets, unlocks or changes: "
-            "they are sent to a human."
-        ),
-    )
-    refuse_admin_roles: bool = Field(
-        default=True,
-        description="Also refuse accounts that hold a directory admin role.",
-    )
+    groups: list[str] = ["it-admins"]
+    """Members of these directory groups are never changed from chat."""
+    refuse_admin_roles: bool = True
+    """Refuse accounts holding directory admin roles (Okta admin roles, AD privileged groups,
+    OneLogin admin privileges)."""
 
 
 class ConnectorBlock(BaseModel):
     """``kind`` plus the kind's own settings, validated by the kind's ``Settings`` model."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, use_attribute_docstrings=True)
 
-    kind: str = Field(
-        description=(
-            "Which directory this is: `okta`, `onelogin`, `ad` or `memory`; the rest of "
-            "the block is the kind's settings."
-        ),
-    )
+    kind: str
 
     @field_validator("kind")
     @classmethod
@@ -247,79 +182,39 @@ class ConnectorBlock(BaseModel):
         return dict(self.model_extra or {})
 
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-
-
 class HelpdeskConfig(_Strict):
-    organisation: Organisation = Field(
-        default=Organisation(),
-        description="Who the bot works for and where it sends people.",
-    )
-    slack: SlackSettings = Field(
-        default=SlackSettings(),
-        description="How the bot reaches Slack and how Slack reaches it.",
-    )
-    database_url: str = Field(
-        default="sqlite+aiosqlite:///var/helpdesk.sqlite3",
-        description=(
-            "The store: a SQLAlchemy URL (`sqlite:///path` relative to the working "
-            "directory, or `postgresql://...`). `DATABASE_URL` is used when this is not "
-            "set."
-        ),
-    )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO",
-        description=(
-            "How much the bot logs (JSON lines on stderr); `HELPDESK_LOG_LEVEL` overrides"
-            " it."
-        ),
-    )
-    connectors: dict[str, ConnectorBlock] = Field(
-        description="The directories, by a name of your choosing (see Connectors below).",
-    )
-    capabilities: dict[str, str] = Field(
-        default={},
-        description=(
-            "Which connector (by name) serves each capability: `groups`, "
-            "`password_reset`, `unlock`, `mfa_reset`, `password_expiry`. Leave one out "
-            "and the bot won't offer it."
-        ),
-    )
-    password_reset: PasswordResetSettings = Field(
-        default=PasswordResetSettings(),
-        description="How password resets are delivered.",
-    )
-    protected: Protection = Field(
-        default=Protection(),
-        description="Accounts the bot never touches.",
-    )
-    limits: Limits = Field(
-        default=Limits(),
-        description="Per-employee limits on successful actions.",
-    )
-    catalogue: list[CatalogueEntry] = Field(
-        default=[],
-        description="Groups employees may request from chat, and who approves each.",
-    )
-    nudges: NudgeSettings = Field(
-        default=NudgeSettings(),
-        description="Scheduled password-expiry reminders in Slack.",
-    )
-    access: AccessSettings = Field(
-        default=AccessSettings(),
-        description="How group access requests wait, are reminded, expire and are retried.",
-    )
-    audit: AuditSettings = Field(
-        default=AuditSettings(),
-        description="How long the audit trail is kept.",
-    )
-    intents_file: Path | None = Field(
-        default=None,
-        description=(
-            "A YAML file of extra example phrases for the intent router (none: the "
-            "built-in ones)."
-        ),
-    )
+    organisation: Organisation = Organisation()
+    """Who the employees are told to ask, and the channels IT and security read."""
+    slack: SlackSettings = SlackSettings()
+    """How the bot reaches Slack: tokens, the HTTP endpoint, or Socket Mode."""
+    database_url: str = "sqlite+aiosqlite:///var/helpdesk.sqlite3"
+    """The state store: SQLite (one replica; a relative path is relative to the working
+    directory) or `postgresql://` for several replicas."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """How much the JSON log says (also `HELPDESK_LOG_LEVEL`)."""
+    connectors: dict[str, ConnectorBlock]
+    """The identity systems, by a name of your choosing; each block's `kind` says which system
+    (see Connector kinds)."""
+    capabilities: dict[str, str] = {}
+    """Which connector (by name) serves each capability: `password_reset`, `unlock`, `mfa_reset`,
+    `password_expiry`, `groups`. A capability not listed is not offered."""
+    password_reset: PasswordResetSettings = PasswordResetSettings()
+    """How a reset is delivered and how long it stays visible in the DM."""
+    protected: Protection = Protection()
+    """Accounts the bot never changes from chat; their owners are sent to a human."""
+    limits: Limits = Limits()
+    """Per-employee limits on successful self-service actions."""
+    catalogue: list[CatalogueEntry] = []
+    """The groups employees may request, and who approves each."""
+    nudges: NudgeSettings = NudgeSettings()
+    """Scheduled password-expiry reminders in Slack."""
+    access: AccessSettings = AccessSettings()
+    """Group access requests: waiting, reminders, time-bound access, retries."""
+    audit: AuditSettings = AuditSettings()
+    """How long the audit trail is kept."""
+    intents_file: Path | None = None
+    """The intent examples (YAML) to route with instead of the packaged `config/intents.yaml`;
+    a relative path is looked up beside this file first."""
     source: Path | None = Field(default=None, exclude=True)
 
     def provider_for(self, capability: Capability) -> str | None:
@@ -355,100 +250,110 @@ def validate_config(
     data = dict(raw)
     if "database_url" not in data and environ.get("DATABASE_URL"):
         data["database_url"] = environ["DATABASE_URL"]
+    if environ.get("HELPDESK_LOG_LEVEL"):
+        data["log_level"] = environ["HELPDESK_LOG_LEVEL"].upper()
     problems: list[str] = []
-    level = environ.get("HELPDESK_LOG_LEVEL", "").strip().upper()
-    if level in LOG_LEVELS:  # overrides the file: turn up the logs without editing it
-        data["log_level"] = level
-    elif level:
-        problems.append(f"HELPDESK_LOG_LEVEL: {level!r} is not one of {', '.join(LOG_LEVELS)}")
-    cfg: HelpdeskConfig | None = None
+    # Connector blocks are checked from the raw mapping, so their problems are reported in
+    # the same run as every other (not after the rest has been fixed).
+    problems += [f"{source}: {line}" for line in _connector_problems(data, kinds)]
     try:
-        cfg = HelpdeskConfig.model_validate(data, context={"kinds": kinds})
+        cfg: HelpdeskConfig | None = HelpdeskConfig.model_validate(data, context={"kinds": kinds})
     except ValidationError as exc:
+        cfg = None
         for err in exc.errors():
-            problems.append(f"{source}: {_loc(err['loc'])}: {explain(err, HelpdeskConfig)}")
-    # One round: the checks below run on whatever parts are valid, even when others are not.
-    connectors = _valid_connectors(data.get("connectors"), kinds)
-    for name, block in connectors.items():
-        for where, message in kinds.check(block.kind, block.options()) if kinds else ():
-            problems.append(f"{source}: {_loc(('connectors', name, *where))}: {message}")
-
-    capabilities = data.get("capabilities") if cfg is None else cfg.capabilities
-    for cap_name, provider in (capabilities or {}).items() if isinstance(
-        capabilities, Mapping
-    ) else ():
-        try:
-            Capability.parse(str(cap_name))
-        except ValueError as exc:
-            problems.append(f"{source}: capabilities.{cap_name}: {exc}")
-            continue
-        if isinstance(provider, str) and provider not in connectors:
-            problems.append(
-                f"{source}: capabilities.{cap_name}: no connector named {provider!r} "
-                f"(configured: {', '.join(sorted(connectors)) or 'none'})"
-            )
-    groups_provider = capabilities.get(Capability.GROUPS.label) if isinstance(
-        capabilities, Mapping
-    ) else None
-    protected = cfg.protected if cfg is not None else _valid(Protection, data.get("protected"))
-    keys: set[str] = set()
-    for i, entry in _valid_entries(data.get("catalogue"), cfg):
-        if entry.key in keys:
-            problems.append(f"{source}: catalogue.{i}.key: duplicate key {entry.key!r}")
-        keys.add(entry.key)
-        group_provider = entry.provider or groups_provider
-        if group_provider is None:
-            problems.append(
-                f"{source}: catalogue.{i}.provider: no provider and no 'groups' capability"
-            )
-        elif group_provider not in connectors:
-            problems.append(
-                f"{source}: catalogue.{i}.provider: no connector named {group_provider!r}"
-            )
-        problems += [
-            f"{source}: catalogue.{i}.{p}" for p in _approval_problems(entry, protected)
-        ]
+            problems.append(f"{source}: {_loc(err['loc'])}: {describe(err, HelpdeskConfig)}")
+    # The checks across sections run on what is valid, even when something else is not.
+    parts = _Parts.of(cfg, data)
+    problems += [f"{source}: {line}" for line in _cross_problems(parts)]
     if problems or cfg is None:
         raise ConfigError(problems)
     return cfg.model_copy(update={"source": Path(source)})
 
 
-def _valid(model: type[_M], value: Any) -> _M:
-    """``value`` as ``model`` when it is valid, else the model's defaults."""
-    try:
-        return model.model_validate(value if value is not None else {})
-    except ValidationError:
-        return model()
+class _Parts:
+    """What the checks across sections read: from the model, or the valid parts of the raw."""
 
+    def __init__(
+        self, connectors: Collection[str], capabilities: Mapping[str, str],
+        catalogue: list[CatalogueEntry], protected: Protection,
+    ) -> None:
+        self.connectors, self.capabilities = connectors, capabilities
+        self.catalogue, self.protected = catalogue, protected
 
-def _valid_connectors(value: Any, kinds: KindChecker | None) -> dict[str, ConnectorBlock]:
-    """The connector blocks whose ``kind`` is known (their other problems are found after)."""
-    if not isinstance(value, Mapping):
-        return {}
-    blocks: dict[str, ConnectorBlock] = {}
-    for name, block in value.items():
+    @classmethod
+    def of(cls, cfg: HelpdeskConfig | None, data: Mapping[str, Any]) -> _Parts:
+        if cfg is not None:
+            return cls(cfg.connectors, cfg.capabilities, cfg.catalogue, cfg.protected)
+        raw_connectors = data.get("connectors")
+        connectors = list(raw_connectors) if isinstance(raw_connectors, Mapping) else []
+        raw_caps = data.get("capabilities")
+        capabilities = {
+            str(k): v for k, v in (raw_caps.items() if isinstance(raw_caps, Mapping) else ())
+            if isinstance(v, str)
+        }
+        catalogue: list[CatalogueEntry] = []
+        raw_catalogue = data.get("catalogue")
+        for entry in raw_catalogue if isinstance(raw_catalogue, list) else []:
+            try:
+                catalogue.append(CatalogueEntry.model_validate(entry))
+            except ValidationError:
+                catalogue.append(_UNCHECKED)  # reported above; keeps the indexes right
         try:
-            blocks[str(name)] = ConnectorBlock.model_validate(block, context={"kinds": kinds})
+            protected = Protection.model_validate(data.get("protected") or {})
         except ValidationError:
+            protected = Protection()
+        return cls(connectors, capabilities, catalogue, protected)
+
+
+_UNCHECKED = CatalogueEntry(key="", display_name="", provider_group="", auto_approve=True)
+
+
+def _cross_problems(parts: _Parts) -> list[str]:
+    """Capabilities naming connectors that exist; catalogue entries that can be granted."""
+    problems: list[str] = []
+    for cap_name, provider in parts.capabilities.items():
+        try:
+            Capability.parse(cap_name)
+        except ValueError as exc:
+            problems.append(f"capabilities.{cap_name}: {exc}")
             continue
-    return blocks
+        if provider not in parts.connectors:
+            problems.append(
+                f"capabilities.{cap_name}: no connector named {provider!r} "
+                f"(configured: {', '.join(sorted(parts.connectors)) or 'none'})"
+            )
+    groups_provider = parts.capabilities.get(Capability.GROUPS.label)
+    keys: set[str] = set()
+    for i, entry in enumerate(parts.catalogue):
+        if entry is _UNCHECKED:
+            continue
+        if entry.key in keys:
+            problems.append(f"catalogue.{i}.key: duplicate key {entry.key!r}")
+        keys.add(entry.key)
+        group_provider = entry.provider or groups_provider
+        if group_provider is None:
+            problems.append(f"catalogue.{i}.provider: no provider and no 'groups' capability")
+        elif group_provider not in parts.connectors:
+            problems.append(f"catalogue.{i}.provider: no connector named {group_provider!r}")
+        problems += [
+            f"catalogue.{i}.{p}" for p in _approval_problems(entry, parts.protected)
+        ]
+    return problems
 
 
-def _valid_entries(
-    value: Any, cfg: HelpdeskConfig | None
-) -> list[tuple[int, CatalogueEntry]]:
-    """The catalogue entries that are valid on their own, with their positions."""
-    if cfg is not None:
-        return list(enumerate(cfg.catalogue))
-    if not isinstance(value, list):
+def _connector_problems(data: Mapping[str, Any], kinds: KindChecker | None) -> list[str]:
+    """Problems inside each connector block of a known kind, located from ``connectors``."""
+    blocks = data.get("connectors")
+    if kinds is None or not isinstance(blocks, Mapping):
         return []
-    entries: list[tuple[int, CatalogueEntry]] = []
-    for i, item in enumerate(value):
-        try:
-            entries.append((i, CatalogueEntry.model_validate(item)))
-        except ValidationError:
-            continue
-    return entries
+    problems: list[str] = []
+    for name, block in blocks.items():
+        if not isinstance(block, Mapping) or block.get("kind") not in kinds.names():
+            continue  # the model's own validation reports a missing or unknown kind
+        options = {k: v for k, v in block.items() if k != "kind"}
+        for where, message in kinds.check(str(block["kind"]), options):
+            problems.append(f"{_loc(('connectors', name, *where))}: {message}")
+    return problems
 
 
 def _approval_problems(entry: CatalogueEntry, protected: Protection) -> list[str]:

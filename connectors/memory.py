@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from config.secrets import Secret
 from connectors.base import (
@@ -289,58 +289,37 @@ class MemoryDirectory:
 
 
 class SeedUser(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    email: str = Field(
-        description="The user's email (their sign-in name).",
-    )
-    display_name: str = Field(
-        default="",
-        description="The name shown.",
-    )
-    status: UserStatus = Field(
-        default=UserStatus.ACTIVE,
-        description="The account's state.",
-    )
-    password_age_days: int = Field(
-        default=1,
-        description="How old the password is, in days.",
-    )
-    never_expires: bool = Field(
-        default=False,
-        description="The password never expires.",
-    )
-    admin_roles: list[str] = Field(
-        default=[],
-        description="Directory admin roles the user holds.",
-    )
-    factors: list[str] = Field(
-        default=[],
-        description="Enrolled MFA factors.",
-    )
-    groups: list[str] = Field(
-        default=[],
-        description="Groups the user is a member of.",
-    )
+    email: str
+    """The user's email (how employees are matched)."""
+    display_name: str = ""
+    """The user's name."""
+    status: UserStatus = UserStatus.ACTIVE
+    """The account's state."""
+    password_age_days: int = 1
+    """Days since the password was set."""
+    never_expires: bool = False
+    """The password never expires."""
+    admin_roles: list[str] = []
+    """Directory admin roles the user holds."""
+    factors: list[str] = []
+    """Enrolled MFA factor types."""
+    groups: list[str] = []
+    """Groups the user is a member of."""
 
 
 class Settings(BaseModel):
     """An in-memory directory seeded from the config (demos and tests only)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    max_password_age_days: int = Field(
-        default=90,
-        description="Password lifetime, in days.",
-    )
-    groups: list[str] = Field(
-        default=[],
-        description="Groups to create.",
-    )
-    users: list[SeedUser] = Field(
-        default=[],
-        description="Users to create.",
-    )
+    max_password_age_days: int = 90
+    """Password lifetime."""
+    groups: list[str] = []
+    """Groups to create."""
+    users: list[SeedUser] = []
+    """Users to create."""
 
 
 def build(name: str, settings: Settings, environ: Mapping[str, str]) -> MemoryDirectory:

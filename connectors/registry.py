@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from pydantic import BaseModel, ValidationError
 
-from config.problems import explain
+from config.problems import describe
 from connectors.base import Directory
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class _ConfigKinds:
         try:
             model.model_validate(dict(options))
         except ValidationError as exc:
-            return [(tuple(err["loc"]), explain(err, model)) for err in exc.errors()]
+            return [(tuple(err["loc"]), describe(err, model)) for err in exc.errors()]
         return []
 
 

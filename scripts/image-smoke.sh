@@ -8,9 +8,9 @@
 # pulled, `docker build .` builds the same layers on it.
 #
 # Then scripts/image_smoke.py runs the image against the local PostgreSQL: a fresh database,
-# `helpdesk migrate`, the SQLite refusal, `helpdesk run` answering /healthz (and /readyz and
-# /metrics once they exist), signed Slack requests and a DM answered through a local Slack
-# fake, idle memory, the image's HEALTHCHECK, and a clean stop.
+# `helpdesk migrate`, the SQLite refusal, `helpdesk run` answering /healthz, /readyz and
+# /metrics, signed Slack requests and a DM answered through a local Slack fake, idle memory,
+# the image's HEALTHCHECK, a clean stop; then the same in Socket Mode.
 #
 # Needs root, podman and debootstrap (apt-get install podman debootstrap). Settings:
 #   SMOKE_CACHE      where the base rootfs is made (default /var/tmp/helpdesk-image-smoke)

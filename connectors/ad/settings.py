@@ -55,106 +55,51 @@ class Settings(BaseModel):
       passwords under a shorter unreadable PSO are not fetched.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    urls: list[str] = Field(
-        min_length=1, validation_alias=AliasChoices("urls", "url"),
-        description=(
-            "Domain controllers, tried in order: ldaps://host:636, or ldap://host:389 "
-            "with start_tls (`url` for one)."
-        ),
-    )
-    start_tls: bool = Field(
-        default=False,
-        description="Upgrade ldap:// connections with StartTLS.",
-    )
-    base_dn: str = Field(
-        description="The domain (or subtree) searched.",
-    )
-    users_dn: str | None = Field(
-        default=None,
-        description="Narrows user lookups to this subtree.",
-    )
-    groups_dn: str | None = Field(
-        default=None,
-        description="Narrows group lookups to this subtree.",
-    )
-    bind_dn: str = Field(
-        description=(
-            "The delegated service account (reset password, write pwdLastSet and "
-            "lockoutTime on users, write member on groups)."
-        ),
-    )
-    bind_password: SecretRef = Field(
-        description="The service account's password.",
-    )
-    ca_file: FilePath | None = Field(
-        default=None,
-        description=(
-            "A PEM bundle for the domain controllers' certificates (system CAs without "
-            "it)."
-        ),
-    )
-    verify_tls: bool = Field(
-        default=True,
-        description=(
-            "Verify the domain controllers' certificates (keep it on outside "
-            "experiments)."
-        ),
-    )
-    tls_server_name: str | None = Field(
-        default=None,
-        description="The name the certificate must carry when it differs from the host dialled.",
-    )
-    pool_size: int = Field(
-        4, ge=1, le=64,
-        description="LDAP connections kept open.",
-    )
-    connect_timeout: float = Field(
-        5.0, gt=0, le=120,
-        description="Seconds allowed to open a connection.",
-    )
-    operation_timeout: float = Field(
-        15.0, gt=0, le=600,
-        description="Seconds one LDAP operation may take.",
-    )
-    retry_attempts: int = Field(
-        3, ge=1, le=10,
-        description="Attempts per operation on transient failures.",
-    )
-    idle_seconds: float = Field(
-        300.0, gt=0,
-        description="An idle connection is closed after this many seconds.",
-    )
-    protected_groups: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_PROTECTED_GROUPS),
-        description=(
-            "DNs or names (sAMAccountName/cn) whose members, nested included, are never "
-            "reset or unlocked; list built-in groups as DNs on non-English domains."
-        ),
-    )
-    temp_password_length: int = Field(
-        16, ge=8, le=128,
-        description=(
-            "Length of temporary passwords (raised to the domain's minPwdLength when "
-            "shorter)."
-        ),
-    )
-    page_size: int = Field(
-        1000, ge=1, le=100_000,
-        description="Entries per page of the expiry sweep (AD's MaxPageSize is 1000).",
-    )
-    policy_cache_seconds: float = Field(
-        300.0, ge=0,
-        description="How long password policies read from the domain are reused.",
-    )
-    shortest_max_password_age: timedelta | None = Field(
-        default=None,
-        description=(
-            "The shortest maximum password age of any fine-grained policy, for domains "
-            "where the service account cannot read the Password Settings Container."
-        ),
-    )
+    urls: list[str] = Field(min_length=1, validation_alias=AliasChoices("urls", "url"))
+    """Domain controllers, tried in order: `ldaps://host:636`, or `ldap://host:389` with
+    `start_tls` (`url` for one)."""
+    start_tls: bool = False
+    """Upgrade `ldap://` connections with StartTLS."""
+    base_dn: str
+    """The domain (or subtree) searched."""
+    users_dn: str | None = None
+    """Narrows user lookups to this subtree."""
+    groups_dn: str | None = None
+    """Narrows group lookups to this subtree."""
+    bind_dn: str
+    """The delegated service account's DN."""
+    bind_password: SecretRef
+    """The service account's password."""
+    ca_file: FilePath | None = None
+    """A PEM bundle for the domain controllers' certificates (system CAs without it)."""
+    verify_tls: bool = True
+    """Verify the certificates (leave on outside experiments)."""
+    tls_server_name: str | None = None
+    """The name the certificate must carry when it differs from the host dialled."""
+    pool_size: int = Field(4, ge=1, le=64)
+    """LDAP connections kept open."""
+    connect_timeout: float = Field(5.0, gt=0, le=120)
+    """Seconds to open a connection."""
+    operation_timeout: float = Field(15.0, gt=0, le=600)
+    """Seconds one LDAP operation may take."""
+    retry_attempts: int = Field(3, ge=1, le=10)
+    """Attempts per operation on a connection failure (another controller is tried)."""
+    idle_seconds: float = Field(300.0, gt=0)
+    """An idle connection is closed after this many seconds."""
+    protected_groups: list[str] = Field(default_factory=lambda: list(DEFAULT_PROTECTED_GROUPS))
+    """DNs or names whose members (nested included) are never reset or unlocked; list built-in
+    groups as DNs on non-English domains."""
+    temp_password_length: int = Field(16, ge=8, le=128)
+    """Length of temporary passwords (raised to the domain's minPwdLength)."""
+    page_size: int = Field(1000, ge=1, le=100_000)
+    """Entries per page of the expiry sweep (AD's MaxPageSize is 1000)."""
+    policy_cache_seconds: float = Field(300.0, ge=0)
+    """How long password policies are cached."""
+    shortest_max_password_age: timedelta | None = None
+    """The shortest maximum password age of any fine-grained policy, where the service account
+    cannot read the Password Settings Container."""
 
     @field_validator("shortest_max_password_age", mode="before")
     @classmethod

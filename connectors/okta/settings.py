@@ -31,84 +31,42 @@ class Settings(BaseModel):
     ``private_key`` (PEM or JWK JSON), optionally ``key_id``, asking for ``scopes``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    org_url: str = Field(
-        description="The Okta org's origin, e.g. https://acme.okta.com.",
-    )
-    api_token: SecretRef | None = Field(
-        default=None,
-        description="An API token (SSWS) of a service account; or use client_id + private_key.",
-    )
-    client_id: str | None = Field(
-        default=None,
-        description="OAuth service app: its client id (with private_key).",
-    )
-    private_key: SecretRef | None = Field(
-        default=None,
-        description="OAuth service app: its private key, PEM or JWK JSON (with client_id).",
-    )
-    key_id: str | None = Field(
-        default=None,
-        description="OAuth service app: the key's id (kid), when the app has several keys.",
-    )
-    scopes: tuple[str, ...] = Field(
-        default=DEFAULT_SCOPES,
-        description="OAuth service app: the okta.* scopes asked for.",
-    )
-    ca_file: Path | None = Field(
-        default=None,
-        description=(
-            "A PEM bundle to trust instead of the system CAs (a TLS-inspecting proxy, a "
-            "test server)."
-        ),
-    )
-    request_timeout: Annotated[float, Field(gt=0)] = Field(
-        default=30.0,
-        description="Seconds one HTTP attempt may take.",
-    )
-    connect_timeout: Annotated[float, Field(gt=0)] = Field(
-        default=10.0,
-        description="Seconds allowed to open a connection.",
-    )
-    max_attempts: Annotated[int, Field(ge=1, le=10)] = Field(
-        default=4,
-        description="Attempts per call (rate-limited and transient failures are retried).",
-    )
-    max_retry_wait: Annotated[float, Field(ge=0)] = Field(
-        default=75.0,
-        description="Seconds one call may spend waiting between attempts.",
-    )
-    max_concurrency: Annotated[int, Field(ge=1, le=75)] = Field(
-        default=20,
-        description="Requests in flight (Okta allows 75 per org, 35 on Integrator Free orgs).",
-    )
-    page_size: Annotated[int, Field(ge=1, le=200)] = Field(
-        default=200,
-        description="Users per page when listing.",
-    )
-    policy_cache_seconds: Annotated[float, Field(ge=0)] = Field(
-        default=300.0,
-        description="How long password policies read from Okta are reused.",
-    )
-    reset_link_max_minutes: Annotated[int, Field(ge=1)] = Field(
-        default=60,
-        description=(
-            "Upper bound on a reset link's announced lifetime (Identity Engine keeps them"
-            " 60 minutes)."
-        ),
-    )
-    revoke_sessions: bool = Field(
-        default=True,
-        description="End the user's other sessions when a password is reset.",
-    )
-    protected_groups: tuple[str, ...] = Field(
-        default=(),
-        description=(
-            "Group names whose members the bot must not touch, on top of "
-            "protected.groups."
-        ),
-    )
+    org_url: str
+    """The org's origin, `https://acme.okta.com`."""
+    api_token: SecretRef | None = None
+    """An SSWS API token of the service account (or use an OAuth service app below)."""
+    client_id: str | None = None
+    """The OAuth service app's client id (with `private_key`)."""
+    private_key: SecretRef | None = None
+    """The service app's private key (PEM or JWK JSON) signing its client assertion."""
+    key_id: str | None = None
+    """The key's `kid`, when the app has several keys."""
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
+    """OAuth scopes asked for (the service app must be granted them)."""
+    ca_file: Path | None = None
+    """A PEM bundle to trust instead of the system's (a proxy, a test server)."""
+    request_timeout: Annotated[float, Field(gt=0)] = 30.0
+    """Seconds for one HTTP attempt."""
+    connect_timeout: Annotated[float, Field(gt=0)] = 10.0
+    """Seconds to open a connection."""
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = 4
+    """Attempts per call (429s and retryable failures)."""
+    max_retry_wait: Annotated[float, Field(ge=0)] = 75.0
+    """Seconds one call may spend waiting between attempts (rate-limit resets included)."""
+    max_concurrency: Annotated[int, Field(ge=1, le=75)] = 20
+    """Requests in flight (Okta allows 75 per org, 35 on Integrator Free orgs)."""
+    page_size: Annotated[int, Field(ge=1, le=200)] = 200
+    """Users per page when listing (Okta's maximum is 200)."""
+    policy_cache_seconds: Annotated[float, Field(ge=0)] = 300.0
+    """How long password policies are cached."""
+    reset_link_max_minutes: Annotated[int, Field(ge=1)] = 60
+    """Upper bound on a reset link's announced lifetime (Identity Engine keeps them 60 min)."""
+    revoke_sessions: bool = True
+    """End the user's other sessions when a password is reset."""
+    protected_groups: tuple[str, ...] = ()
+    """Group names whose members the bot must not touch, on top of the caller's list."""
 
     @field_validator("org_url")
     @classmethod

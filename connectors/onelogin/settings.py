@@ -24,93 +24,51 @@ class Settings(BaseModel):
     ``base_url`` must be https unless it points at this machine (a local test server).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    subdomain: str | None = Field(
-        default=None,
-        description=(
-            "The account's subdomain (acme for https://acme.onelogin.com); or region, or "
-            "base_url."
-        ),
-    )
-    region: Literal["us", "eu"] | None = Field(
-        default=None,
-        description="The API region (`us` or `eu`); or subdomain, or base_url.",
-    )
-    base_url: str | None = Field(
-        default=None,
-        description=(
-            "The API root, https (plain http only for a local test server); or subdomain,"
-            " or region."
-        ),
-    )
-    client_id: str = Field(
-        min_length=1,
-        description="The API credential's client id.",
-    )
-    client_secret: SecretRef = Field(
-        description="The API credential's client secret.",
-    )
-    connect_timeout: float = Field(
-        default=5.0, gt=0,
-        description="Seconds allowed to open a connection.",
-    )
-    read_timeout: float = Field(
-        default=20.0, gt=0,
-        description="Seconds allowed for a response.",
-    )
-    max_attempts: int = Field(
-        default=4, ge=1, le=10,
-        description="Attempts per call (rate-limited and transient failures are retried).",
-    )
-    max_retry_wait: float = Field(
-        default=60.0, ge=0,
-        description="Seconds one call may spend waiting between attempts.",
-    )
-    verify_ca_file: Path | None = Field(
-        default=None,
-        description="A PEM bundle to trust instead of the system CAs.",
-    )
-    temp_password_length: int = Field(
-        default=16, ge=10, le=64,
-        description="Length of temporary passwords (OneLogin offers temporary passwords only).",
-    )
-    require_password_change: bool = Field(
-        default=True,
-        description="The employee must change the temporary password at the next sign-in.",
-    )
-    validate_password_policy: bool = Field(
-        default=True,
-        description="Check temporary passwords against the user's password policy.",
-    )
-    protected_roles: list[str] = Field(
-        default=[],
-        description="Role names whose holders the bot must not touch.",
-    )
-    check_admin_privileges: bool = Field(
-        default=True,
-        description="Refuse users who hold OneLogin admin privileges.",
-    )
-    default_policy_id: int | None = Field(
-        default=None,
-        description="The password policy of users with none assigned (for expiry).",
-    )
-    policy_by_group: dict[int, int] = Field(
-        default={},
-        description="Password policy id by OneLogin group id, for expiry.",
-    )
-    max_password_age_days: int | None = Field(
-        default=90, ge=0,
-        description="Password lifetime when no policy says (null: passwords never expire).",
-    )
-    page_size: int = Field(
-        default=100, ge=1, le=100,
-        description="Users per page when listing.",
-    )
-    cache_ttl_seconds: float = Field(
-        default=300.0, ge=0,
-        description="How long roles, groups and policies read from OneLogin are reused.",
-    )
+    subdomain: str | None = None
+    """The account's subdomain: `acme` for `https://acme.onelogin.com`."""
+    region: Literal["us", "eu"] | None = None
+    """Or the API region: `us` or `eu`."""
+    base_url: str | None = None
+    """Or the API's base URL (https, unless a local test server)."""
+    client_id: str = Field(min_length=1)
+    """The API credential's client id (Manage Users)."""
+    client_secret: SecretRef
+    """The API credential's client secret."""
+    connect_timeout: float = Field(default=5.0, gt=0)
+    """Seconds to open a connection."""
+    read_timeout: float = Field(default=20.0, gt=0)
+    """Seconds to wait for an answer."""
+    max_attempts: int = Field(default=4, ge=1, le=10)
+    """Attempts per call (429s and retryable failures)."""
+    max_retry_wait: float = Field(default=60.0, ge=0)
+    """Seconds one call may spend waiting between attempts."""
+    verify_ca_file: Path | None = None
+    """A PEM bundle to trust instead of the system's."""
+    # Reset delivery: OneLogin offers temporary passwords only.
+    temp_password_length: int = Field(default=16, ge=10, le=64)
+    """Length of temporary passwords (OneLogin offers no reset links)."""
+    require_password_change: bool = True
+    """Temporary passwords must be changed at next sign-in."""
+    validate_password_policy: bool = True
+    """Check a temporary password against the user's policy before setting it."""
+    # Privileged accounts.
+    protected_roles: list[str] = []
+    """Role names whose members are never changed from chat."""
+    check_admin_privileges: bool = True
+    """Refuse users holding OneLogin admin privileges."""
+    # Password expiry.
+    default_policy_id: int | None = None
+    """The password policy of users without one (for expiry)."""
+    policy_by_group: dict[int, int] = {}
+    """Group id to password policy id, where policies follow groups."""
+    max_password_age_days: int | None = Field(default=90, ge=0)
+    """Password lifetime when the policy cannot be read (0: never expires)."""
+    page_size: int = Field(default=100, ge=1, le=100)
+    """Users per page when listing (OneLogin's maximum is 100)."""
+    cache_ttl_seconds: float = Field(default=300.0, ge=0)
+    """How long roles and policies are cached."""
 
     @field_validator("subdomain")
     @classmethod
@@ -153,39 +111,15 @@ class Settings(BaseModel):
 class ConnectorOptions:
     """The behaviour knobs of :class:`OneLoginConnector`, separate from transport."""
 
-    temp_password_length: int = Field(
-        default=16,
-        description="Length of temporary passwords (OneLogin offers temporary passwords only).",
-    )
-    require_password_change: bool = Field(
-        default=True,
-        description="The employee must change the temporary password at the next sign-in.",
-    )
-    validate_password_policy: bool = Field(
-        default=True,
-        description="Check temporary passwords against the user's password policy.",
-    )
-    protected_roles: tuple[str, ...] = Field(
-        default=(),
-        description="Role names whose holders the bot must not touch.",
-    )
-    check_admin_privileges: bool = Field(
-        default=True,
-        description="Refuse users who hold OneLogin admin privileges.",
-    )
-    default_policy_id: int | None = Field(
-        default=None,
-        description="The password policy of users with none assigned (for expiry).",
-    )
-    policy_by_group: Mapping[int, int] = Field(
-        default=field(default_factory=dict),
-        description="Password policy id by OneLogin group id, for expiry.",
-    )
+    temp_password_length: int = 16
+    require_password_change: bool = True
+    validate_password_policy: bool = True
+    protected_roles: tuple[str, ...] = ()
+    check_admin_privileges: bool = True
+    default_policy_id: int | None = None
+    policy_by_group: Mapping[int, int] = field(default_factory=dict)
     max_password_age: timedelta | None = timedelta(days=90)
-    page_size: int = Field(
-        default=100,
-        description="Users per page when listing.",
-    )
+    page_size: int = 100
     cache_ttl: float = 300.0
 
     @classmethod

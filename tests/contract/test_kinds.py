@@ -42,7 +42,7 @@ def test_config_kinds_report_problems_inside_the_block() -> None:
     assert CONFIG_KINDS.names() == sorted(KINDS)
     assert CONFIG_KINDS.check("memory", {}) == []
     assert CONFIG_KINDS.check("memory", {"bogus": 1}) == [
-        (("bogus",), "unknown key `bogus`; allowed here: groups, max_password_age_days, users")
+        (("bogus",), "unknown key `bogus`; the keys here are groups, max_password_age_days, users")
     ]
 
 
