@@ -10,13 +10,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import sys
 from collections.abc import Sequence
 
-from bot.configuration import load_config
+from bot.configuration import load_config, missing_secrets, slack_credentials
 from bot.deployment import demo_missing, ephemeral_sqlite, in_container, with_password_file
 from config.secrets import MissingSecret
 from config.settings import ConfigError, HelpdeskConfig
+
+
+def _config_errors(lines: Sequence[str]) -> int:
+    """Print one ``config error:`` line per problem; the exit status for a bad configuration."""
+    for line in lines:
+        print(f"config error: {line}", file=sys.stderr)
+    return 2
 
 
 def _config_or_exit(path: str | None) -> HelpdeskConfig:
@@ -25,9 +33,7 @@ def _config_or_exit(path: str | None) -> HelpdeskConfig:
         # DATABASE_PASSWORD_FILE: the password from a secret file, never in the URL.
         url = with_password_file(cfg.database_url, os.environ)
     except ConfigError as exc:
-        for line in exc.problems:
-            print(f"config error: {line}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(_config_errors(exc.problems)) from None
     except (MissingSecret, ValueError) as exc:
         print(f"config error: DATABASE_PASSWORD_FILE: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -49,29 +55,40 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if refusal is not None:
         print(refusal, file=sys.stderr)
         return 2
-    try:
-        cfg.slack.bot_token.resolve()
-        cfg.slack.signing_secret.resolve()
-    except MissingSecret as exc:
+    any_slack, half = slack_credentials(cfg)
+    if half:  # half a Slack configuration would "succeed" as a demo and never be restarted
+        return _config_errors(half)
+    if not any_slack:
         # A container has no terminal to demo in: a missing secret is a deployment error.
         missing = "running in the container image" if in_container(os.environ) else demo_missing()
+        try:
+            cfg.slack.bot_token.resolve()
+            unset = f"{cfg.slack.bot_token.describe()} is unset"
+        except MissingSecret as exc:
+            unset = str(exc)
         if missing is not None:
-            print(f"No Slack credentials configured ({exc}); no demo: {missing}.", file=sys.stderr)
+            print(f"No Slack credentials configured ({unset}); no demo: {missing}.",
+                  file=sys.stderr)
             return 2
         print(
-            f"No Slack credentials configured ({exc}): starting the local demo instead. "
-            "See README.md, 'Connect it to Slack'.",
+            f"No Slack credentials configured ({unset}): starting the local demo "
+            "instead. See README.md, 'Connect it to Slack'.",
             file=sys.stderr,
         )
         from bot.demo import main_demo
 
         return main_demo(None)
+    # Every secret is read before the store is touched: no migration, then a dead start.
+    unset_secrets = missing_secrets(cfg)
+    if unset_secrets:
+        return _config_errors(unset_secrets)
     from bot.serve import serve
 
     return asyncio.run(serve(cfg))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    _config_or_exit(None)  # the demo starts from $HELPDESK_CONFIG (or the packaged file)
     missing = demo_missing()
     if missing is not None:
         print(f"No demo: {missing}.", file=sys.stderr)
@@ -155,6 +172,11 @@ def _cmd_classify(args: argparse.Namespace) -> int:
 
 def _cmd_nudges(args: argparse.Namespace) -> int:
     cfg = _config_or_exit(args.config)
+    # Slack's bot token only when the run talks to Slack; every connector's secrets always.
+    slack_needed = not args.dry_run or args.check_slack
+    unset_secrets = missing_secrets(cfg, slack={"bot_token"} if slack_needed else False)
+    if unset_secrets:
+        return _config_errors(unset_secrets)
     from bot.nudges import run_cli
     from config.logging import configure_logging
 
@@ -251,12 +273,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fault(exc: BaseException) -> str | None:
+    """One line for a fault the operator can fix (secret, file, configuration, server)."""
+    from config.logging import scrub_text
+
+    if isinstance(exc, ConfigError):
+        return "; ".join(exc.problems)
+    if isinstance(exc, MissingSecret):
+        return f"a secret cannot be read: {exc}"
+    text = " ".join(scrub_text(str(exc)).split())
+    modules = {c.__module__.split(".")[0] for c in type(exc).__mro__}
+    unreachable = (ConnectionError, TimeoutError, socket.gaierror)
+    if isinstance(exc, unreachable) or modules & {"aiohttp", "sqlalchemy", "asyncpg"}:
+        return f"cannot reach a server: {type(exc).__name__}: {text}"
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"cannot read or write{where}: {exc.strerror or text}"
+    from connectors.errors import Unavailable
+
+    if isinstance(exc, Unavailable):
+        return f"a directory is unavailable: {scrub_text(str(exc))}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # only the faults named in _fault become a line
+        line = _fault(exc)
+        if line is None:
+            raise
+        print(f"helpdesk {args.command}: {line}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from bot.configuration import load_config
+from bot.configuration import load_config, missing_secrets
 from config.reference import KindDoc, reference, schema
 from config.settings import ConfigError, HelpdeskConfig
 from connectors.registry import KINDS, kind_label, load_kind
@@ -31,6 +31,12 @@ def _check(args: argparse.Namespace) -> int:
         for line in exc.problems:
             print(f"config error: {line}", file=sys.stderr)
         return 2
+    if args.secrets:  # every secret the file names, read now (never printed)
+        unset = missing_secrets(cfg)
+        for line in unset:
+            print(f"config error: {args.file}: {line}", file=sys.stderr)
+        if unset:
+            return 2
     connectors = ", ".join(f"{n} ({b.kind})" for n, b in cfg.connectors.items()) or "none"
     print(f"{args.file}: valid; connectors: {connectors}")
     return 0
@@ -56,6 +62,9 @@ def add_config_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     what = config.add_subparsers(dest="config_command", required=True)
     check = what.add_parser("check", help="validate FILE: exit 0, or 2 with one line per problem")
     check.add_argument("file")
+    check.add_argument(
+        "--secrets", action="store_true", help="also read every secret the file names"
+    )
     check.set_defaults(func=_check)
     what.add_parser("schema", help="the configuration's JSON Schema").set_defaults(func=_schema)
     ref = what.add_parser("reference", help="the configuration reference (Markdown)")

@@ -42,11 +42,15 @@ async def slack_surface(
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
     client = web_client(token.reveal(), cfg.slack.api_base_url, session)
     notifier = SlackNotifier(client, cfg.organisation.security_channel)
-    runtime = await Runtime.start(
-        cfg, notifier, environ, providers=providers,
-        access_notifier=notifier, people=SlackPeople(client),
-        prompter=SlackPushPrompter(client),
-    )
+    try:
+        runtime = await Runtime.start(
+            cfg, notifier, environ, providers=providers,
+            access_notifier=notifier, people=SlackPeople(client),
+            prompter=SlackPushPrompter(client),
+        )
+    except BaseException:  # an unreachable store, say: no "Unclosed client session" after it
+        await session.close()
+        raise
     try:
         yield SlackSurface(runtime, client, secret.reveal())
     finally:

@@ -1,7 +1,8 @@
 """structlog JSON logging with a redactor that runs on every event, ours and libraries'.
 
 Redaction is defence in depth: code never logs a secret on purpose, and the
-redactor still removes (1) values under secret-looking keys, (2) ``Secret``
+redactor still removes (1) values under keys naming a secret (``bot_token``, not
+``password_reset``), (2) ``Secret``
 objects, (3) every value a ``Secret`` was made from, wherever it appears in
 text, and (4) token and reset-link shapes (Slack tokens, Okta SSWS and
 Bearer headers, reset URLs).
@@ -21,11 +22,30 @@ from config.secrets import Secret, live_secret_values
 
 REDACTED = "[REDACTED]"
 
-_SECRET_KEY = re.compile(
-    r"(pass(word|wd)?|secret|token|authorization|cookie|api[_-]?key|private[_-]?key|"
-    r"reset[_-]?(url|link)|resetpasswordurl|temppassword|client[_-]?assertion|credential)",
-    re.IGNORECASE,
-)
+# A key holds a secret when its last word (or last two) names one: ``bot_token``,
+# ``signing_secret``, ``tempPassword``, ``resetPasswordUrl``, ``api_key``. A key that only
+# mentions one (``password_reset``, ``token_type``, ``secret_ref``) is not redacted: its
+# value is a setting or a label, and Secret objects and secret values are scrubbed anyway.
+_SECRET_WORDS = frozenset({
+    "password", "passwd", "pass", "pwd", "secret", "token", "authorization", "cookie",
+    "credential", "credentials", "assertion", "apikey", "passphrase",
+})
+_SECRET_PAIRS = frozenset({
+    ("api", "key"), ("private", "key"), ("secret", "key"), ("access", "key"),
+    ("reset", "url"), ("reset", "link"), ("password", "url"), ("password", "link"),
+    ("set", "cookie"),
+})
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def secret_key(key: str) -> bool:
+    """Whether a log field named ``key`` holds a secret value (by its last words)."""
+    words = [w.lower() for w in _WORDS.findall(key)]
+    if not words:
+        return False
+    return words[-1] in _SECRET_WORDS or tuple(words[-2:]) in _SECRET_PAIRS
+
+
 _SECRET_SHAPES = re.compile(
     r"(xox[abposr]-[0-9A-Za-z-]{6,}"
     r"|xapp-[0-9A-Za-z-]{6,}"
@@ -47,7 +67,7 @@ def scrub_text(text: str) -> str:
 def _scrub(value: Any, key: str | None = None) -> Any:
     if isinstance(value, Secret):
         return REDACTED
-    if key is not None and _SECRET_KEY.search(key) and value not in (None, "", False):
+    if key is not None and secret_key(key) and value not in (None, "", False):
         return REDACTED
     if isinstance(value, str):
         return scrub_text(value)
@@ -69,6 +89,35 @@ def redact_secrets(
     return event_dict
 
 
+# Library messages that say nothing an operator can act on, dropped at their source:
+# slack_bolt reads SLACK_BOT_TOKEN itself and warns at every start that the client we
+# give it (holding that same token) wins.
+_DROPPED: dict[str, frozenset[str]] = {
+    "slack_bolt.AsyncApp": frozenset({"As you gave `client` as well, `token` will be unused."}),
+}
+# Fields libraries add for their own console output: uvicorn's ANSI-coloured copy of the
+# message would put escape codes inside the JSON lines.
+_CONSOLE_ONLY = ("color_message",)
+
+
+class _DropMessages(logging.Filter):
+    def __init__(self, messages: frozenset[str]) -> None:
+        super().__init__()
+        self.messages = messages
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in self.messages
+
+
+def drop_console_fields(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: remove fields meant for a colour terminal."""
+    for key in _CONSOLE_ONLY:
+        event_dict.pop(key, None)
+    return event_dict
+
+
 _configured = False
 
 
@@ -82,6 +131,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
+        drop_console_fields,
         redact_secrets,
     ]
     structlog.configure(
@@ -113,6 +163,10 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     # Vendor SDKs log request details at DEBUG; keep them at WARNING.
     for noisy in ("okta-sdk-python", "okta", "aiohttp.access", "slack_sdk", "slack_bolt", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    for name, messages in _DROPPED.items():
+        library = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessages) for f in library.filters):
+            library.addFilter(_DropMessages(messages))
     _configured = True
 
 

@@ -45,7 +45,13 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
      "`database_url` at start-up so the password is never in the URL or the configuration."),
     ("SLACK_BOT_TOKEN", "The bot token (`xoxb-`), as the default `slack.bot_token` names it."),
     ("SLACK_SIGNING_SECRET", "The signing secret, as the default `slack.signing_secret` "
-     "names it."),
+     "names it. Set both Slack secrets or neither: neither runs the terminal demo, one alone "
+     "is a configuration error (exit 2)."),
+    ("SLACK_APP_TOKEN", "The app-level token (`xapp-`) for Socket Mode, read when "
+     "`slack.app_token` is `{env: SLACK_APP_TOKEN}`; set without that key it is a "
+     "configuration error (it would go unused)."),
+    ("OKTA_API_TOKEN", "The Okta API token the packaged configuration's `okta` connector "
+     "names; a connector block's `{env: NAME}` may name any variable."),
     ("HELPDESK_ALLOW_EPHEMERAL_SQLITE", "`1` lets the container image start on SQLite in a "
      "path that is not a mounted volume (the audit trail would be lost on restart)."),
     ("HELPDESK_IN_CONTAINER", "Set by the image: no terminal demo, deployment checks apply."),
@@ -55,6 +61,10 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
      "there (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` also works; the other standard `OTEL_*` "
      "variables apply)."),
     ("OTEL_SERVICE_NAME", "The traced service's name (default `helpdesk-bot`)."),
+    ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "Like `OTEL_EXPORTER_OTLP_ENDPOINT`, for traces "
+     "only (taken first when both are set)."),
+    ("HELPDESK_DEMO_OKTA_TOKEN", "Set by `helpdesk demo` for its own local Okta sandbox; "
+     "never set it by hand."),
 )
 
 

@@ -7,8 +7,8 @@ configuration is ``--config FILE`` (a ``helpdesk.yaml``), else
 validated like the bot's own (``config.settings.load_config``), and its
 catalogue and examples file build the router. ``--locale`` (e.g. ``es-ES``)
 is the language hint for lines too short to tell. Exit status: 0, or 2 with
-a single ``helpdesk classify: ...`` line on stderr when the configuration or
-examples file cannot be used.
+one ``helpdesk classify: ...`` line per problem on stderr when the configuration
+or examples file cannot be used.
 """
 
 from __future__ import annotations
@@ -48,7 +48,11 @@ def run_classify(
     """Classify every line of ``stdin``; returns the process exit status."""
     try:
         router = load_router(argv_config)
-    except (ConfigError, IntentConfigError) as exc:
+    except ConfigError as exc:
+        for problem in exc.problems:
+            stderr.write(f"helpdesk classify: {problem}\n")
+        return EXIT_CONFIG
+    except IntentConfigError as exc:
         message = " ".join(str(exc).split())
         stderr.write(f"helpdesk classify: {message}\n")
         return EXIT_CONFIG

@@ -6,6 +6,8 @@ import io
 import json
 import logging
 
+import pytest
+
 from config.logging import configure_logging, get_logger
 from config.secrets import Secret
 
@@ -49,3 +51,47 @@ def test_token_shapes_scrubbed_from_free_text() -> None:
 def test_secret_repr_hides_value() -> None:
     s = Secret("hunter2-hunter2")
     assert "hunter2" not in repr(s) and "hunter2" not in str(s) and "hunter2" not in f"{s}"
+
+
+def test_keys_that_mention_a_secret_keep_their_values() -> None:
+    """Redact values that are secrets, not every key that mentions one."""
+    out = io.StringIO()
+    configure_logging("INFO", out)
+    get_logger("t").info(
+        "starting",
+        capabilities={"password_reset": "okta", "unlock": "okta"},
+        token_type="Bearer",
+        bot_token="xoxb-visible-only-by-key",
+        client={"signing_secret": "abc123def", "resetPasswordUrl": "https://x.example/r"},
+    )
+    line = _lines(out)[0]
+    assert line["capabilities"] == {"password_reset": "okta", "unlock": "okta"}
+    assert line["token_type"] == "Bearer"
+    assert line["bot_token"] == "[REDACTED]"
+    assert line["client"] == {"signing_secret": "[REDACTED]", "resetPasswordUrl": "[REDACTED]"}
+
+
+def test_no_colour_codes_inside_json_lines() -> None:
+    out = io.StringIO()
+    configure_logging("INFO", out)
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]", 42,
+        extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"},
+    )
+    text = out.getvalue()
+    assert "\\u001b" not in text and "\x1b" not in text and "color_message" not in text
+    assert _lines(out)[0]["event"] == "Started server process [42]"
+
+
+def test_no_token_unused_warning_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-the-environment")
+    out = io.StringIO()
+    configure_logging("INFO", out)
+    AsyncApp(client=AsyncWebClient(token="xoxb-from-the-environment"), signing_secret="s" * 8)
+    assert "will be unused" not in out.getvalue()
+    # Other warnings of the same logger still pass.
+    logging.getLogger("slack_bolt.AsyncApp").warning("something else")
+    assert "something else" in out.getvalue()
