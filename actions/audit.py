@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from config import metrics
+from config import metrics, tracing
 from config.logging import get_logger, scrub_text
 from connectors.base import DirectoryUser
 from store.db import Store
@@ -25,6 +25,7 @@ def new_correlation_id() -> str:
     cid = uuid.uuid4().hex[:16]
     _correlation.set(cid)
     structlog.contextvars.bind_contextvars(correlation_id=cid)
+    tracing.correlation_started(cid)
     return cid
 
 
@@ -44,6 +45,8 @@ class Actor:
     slack_user_id: str
     email: str
     display_name: str = ""
+    tz: str | None = None
+    """The IANA time zone of their Slack profile (``Europe/Madrid``); None when unknown."""
 
 
 class Auditor:

@@ -21,6 +21,7 @@ from typing import Protocol
 from actions.audit import Actor, Auditor
 from actions.errors import Refusal, connector_call, protections_that_count
 from actions.providers import Providers
+from actions.verification import ApprovalGate, PushPrompter, Verification, Verified
 from config import metrics
 from config.logging import get_logger
 from config.settings import HelpdeskConfig, Limit
@@ -33,6 +34,7 @@ from connectors.base import (
     PasswordStatus,
     ResetDelivery,
     UnlockResult,
+    UserStatus,
 )
 from connectors.errors import ConnectorError, Unavailable, UserNotFound
 from store.db import Store
@@ -74,6 +76,13 @@ class ResetOutcome:
     grant: PasswordResetGrant
 
 
+#: Account states no self-service action can change, in the words the employee is told.
+INACTIVE_STATES: dict[UserStatus, str] = {
+    UserStatus.SUSPENDED: "suspended",
+    UserStatus.DEPROVISIONED: "deactivated",
+    UserStatus.STAGED: "not activated yet",
+}
+
 _LIMIT_OF: dict[Capability, str] = {
     Capability.PASSWORD_RESET: "password_reset",
     Capability.UNLOCK: "unlock",
@@ -92,6 +101,8 @@ class SelfService:
         notifier: Notifier,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        prompter: PushPrompter | None = None,
+        approval: ApprovalGate | None = None,
     ) -> None:
         self.cfg = cfg
         self.providers = providers
@@ -99,6 +110,11 @@ class SelfService:
         self.auditor = Auditor(store)
         self.notifier = notifier
         self.clock = clock
+        # Before every change: prove it is the employee (``verification:``), never after.
+        self.verification = Verification(
+            cfg, providers, store, notifier.security_notice, prompter=prompter,
+            approval=approval, clock=clock, where_to_go=self._where_to_go,
+        )
         # One action per (employee, capability) at a time in this process: the limit is
         # counted and the action audited under it, so two confirmations clicked at once
         # cannot both pass a "1 per 24 hours" limit.
@@ -230,10 +246,34 @@ class SelfService:
         return connector_call(target.label, self._where_to_go(), writes=writes, on_refusal=audit)
 
     async def preflight(self, actor: Actor, capability: Capability) -> Target:
-        """Everything short of acting: resolve, protection, limits. Run before confirming."""
+        """Everything short of acting: resolve, account state, protection, limits.
+
+        Run before anything is offered, so that a button is never offered for an
+        account the connector would refuse to change.
+        """
         target = await self.resolve(actor, capability)
+        await self._usable(actor, target, capability)
         await self._guard(actor, target, capability)
         return target
+
+    async def _verify(self, actor: Actor, target: Target, capability: Capability) -> Verified:
+        """The verification step: after the checks, before the change (``Refusal`` if not)."""
+        return await self.verification.verify(actor, target.user, target.label, capability)
+
+    async def _usable(self, actor: Actor, target: Target, capability: Capability) -> None:
+        """Refuse at once for an account that is suspended, deprovisioned or not yet active."""
+        state = INACTIVE_STATES.get(target.user.status)
+        if state is None:
+            return
+        await self.auditor.record(
+            actor, capability.label, "refused", target=target.user,
+            detail={"reason": "account_inactive", "status": target.user.status.value},
+        )
+        raise Refusal(
+            "account_inactive",
+            f"Your {target.label} account is {state}, so I can't change it from chat. "
+            f"Please ask {self._where_to_go()}: they can tell you why and reactivate it.",
+        )
 
     # -- workflows ----------------------------------------------------------------
     async def reset_password(
@@ -242,13 +282,14 @@ class SelfService:
         cap = Capability.PASSWORD_RESET
         async with self._one_at_a_time(actor, cap):
             target = await self.preflight(actor, cap)
+            verified = await self._verify(actor, target, cap)
             role = self.providers.resetter()
             chosen = delivery or self.cfg.password_reset.delivery
             async with self._calling(actor, target, cap, writes=True):
                 grant = await role.start_password_reset(target.user, chosen)
             await self.auditor.record(
                 actor, cap.label, "success", target=target.user,
-                detail={"delivery": grant.delivery.value},
+                detail={"delivery": grant.delivery.value, "verified_by": verified.method.value},
             )
         return ResetOutcome(target, grant)
 
@@ -256,12 +297,14 @@ class SelfService:
         cap = Capability.UNLOCK
         async with self._one_at_a_time(actor, cap):
             target = await self.preflight(actor, cap)
+            verified = await self._verify(actor, target, cap)
             role = self.providers.unlocker()
             async with self._calling(actor, target, cap, writes=True):
                 result = await role.unlock(target.user)
             outcome = "success" if result is UnlockResult.UNLOCKED else "noop"
             await self.auditor.record(
-                actor, cap.label, outcome, target=target.user, detail={"result": result.value}
+                actor, cap.label, outcome, target=target.user,
+                detail={"result": result.value, "verified_by": verified.method.value},
             )
         return target, result
 
@@ -277,16 +320,18 @@ class SelfService:
         cap = Capability.MFA_RESET
         async with self._one_at_a_time(actor, cap):
             target = await self.preflight(actor, cap)
+            verified = await self._verify(actor, target, cap)
             role = self.providers.mfa()
             async with self._calling(actor, target, cap, writes=True):
                 removed = await role.reset_factors(target.user)
             await self.auditor.record(
                 actor, cap.label, "success", target=target.user,
-                detail={"factors_removed": removed},
+                detail={"factors_removed": removed, "verified_by": verified.method.value},
             )
         await self._notify_security(
             f"MFA reset through the helpdesk bot: <@{actor.slack_user_id}> ({actor.email}) "
-            f"removed {removed} factor(s) from their {target.label} account. "
+            f"removed {removed} factor{'' if removed == 1 else 's'} from their "
+            f"{target.label} account. "
             "If this wasn't expected, investigate.",
             cap,
         )

@@ -93,6 +93,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if missing is not None:
         print(f"No demo: {missing}.", file=sys.stderr)
         return 2
+    if args.nudges:
+        from bot.demo_nudges import main_demo_nudges
+
+        return main_demo_nudges()
     from bot.demo import main_demo
 
     return main_demo(args.as_email)
@@ -220,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the bot in this terminal, on a local Okta sandbox")
     demo.add_argument("--as", dest="as_email", help="which demo employee you are")
+    demo.add_argument(
+        "--nudges",
+        action="store_true",
+        help="run the password-expiry sweep over the demo directory, print each employee's "
+        "nudge and the IT channel's summary, then exit",
+    )
     demo.set_defaults(func=_cmd_demo)
 
     doctor = sub.add_parser(

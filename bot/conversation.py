@@ -13,7 +13,8 @@ The IT admins' view (extra App Home ``sections``, ``/helpdesk status``) is an
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from actions.access import AccessService
@@ -26,6 +27,7 @@ from bot.dialogues.failures import answered, as_list
 from bot.dialogues.self_service import SelfServiceDialogue
 from bot.replies import ActionId, Button, FormResult, Home, HomeSection, Reply
 from bot.routing import Intent, Router
+from config import tracing
 from config.logging import get_logger
 from connectors.base import Capability
 from store.db import Store
@@ -125,28 +127,28 @@ class Conversation:
 
     # -- entry points ---------------------------------------------------------------
     async def on_message(self, actor: Actor, text: str) -> list[Reply]:
-        new_correlation_id()
-        return await answered("message", lambda: self._message(actor, text), as_list)
+        with _turn("message"):
+            return await answered("message", lambda: self._message(actor, text), as_list)
 
     async def on_command(self, actor: Actor, text: str) -> list[Reply]:
         """``/helpdesk reset-password`` and friends; free text falls back to routing."""
-        new_correlation_id()
-        return await answered("command", lambda: self._command(actor, text), as_list)
+        with _turn("command"):
+            return await answered("command", lambda: self._command(actor, text), as_list)
 
     async def on_button(self, actor: Actor, action: str, value: str) -> list[Reply]:
         """A click, dispatched through the table of action ids; unknown ids are stale."""
-        new_correlation_id()
-        known = ActionId.parse(action)
-        handler = self._buttons.get(known) if known is not None else None
-        if handler is None:
-            return [stale()]
-        return await answered(f"button:{known}", lambda: handler(actor, value), as_list)
+        with _turn("button"):
+            known = ActionId.parse(action)
+            handler = self._buttons.get(known) if known is not None else None
+            if handler is None:
+                return [stale()]
+            return await answered(f"button:{known}", lambda: handler(actor, value), as_list)
 
     async def on_form(
         self, actor: Actor, action: str, value: str, values: Mapping[str, str]
     ) -> FormResult:
         """A submitted form: the request with its justification and duration, or a denial."""
-        new_correlation_id()
+        new_correlation_id()  # a form's answer is Bolt's: its span is the request's
         known = ActionId.parse(action)
         form = self._forms.get(known) if known is not None else None
 
@@ -304,3 +306,10 @@ class Conversation:
 
 
 __all__ = ["AdminDesk", "Conversation"]
+
+
+@contextlib.contextmanager
+def _turn(kind: str) -> Iterator[None]:
+    """One employee turn: a new correlation id, and the span its connector calls nest in."""
+    with tracing.span("helpdesk.turn", new_correlation_id(), kind=kind):
+        yield

@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from actions.access import AccessNotifier
 from actions.audit import Actor
+from actions.verification import PushPrompter
 from bot.configuration import load_config, validate_config
 from bot.dialogues.failures import answered, as_is
 from bot.replies import Form, FormField, Reply
@@ -43,6 +45,7 @@ from bot.terminal import (
     Screen,
     TerminalAccessNotifier,
     TerminalNotifier,
+    TerminalPhone,
 )
 from bot.views.access import approval_card
 from config.logging import configure_logging
@@ -93,6 +96,17 @@ DEMO_CATALOGUE: tuple[Mapping[str, Any], ...] = (
 )
 
 
+#: Who vouches for an employee in the demo (the ``approval`` verification method, the
+#: default for MFA resets): either of these, never the employee themselves.
+DEMO_IDENTITY_APPROVERS: tuple[str, ...] = ("grace.hopper@example.com", "frances.allen@example.com")
+
+
+def demo_identity_approvers(people: DemoPeople) -> list[str]:
+    """``DEMO_IDENTITY_APPROVERS`` as demo Slack ids."""
+    found = [people.by_email(email) for email in DEMO_IDENTITY_APPROVERS]
+    return [p.slack_id for p in found if p is not None]
+
+
 def demo_catalogue(people: DemoPeople) -> list[dict[str, Any]]:
     """``DEMO_CATALOGUE`` with each approver's email replaced by their demo Slack id."""
     entries: list[dict[str, Any]] = []
@@ -120,7 +134,11 @@ def describe_approvers() -> str:
         else:
             who = f"{needed} of {', '.join(approvers)}"
         parts.append(f"{entry['display_name']}: {who}")
-    return "Group approvers in this demo: " + "; ".join(parts) + "."
+    checks = " or ".join(DEMO_IDENTITY_APPROVERS)
+    return (
+        "Group approvers in this demo: " + "; ".join(parts) + ". Identity checks (an MFA "
+        f"reset, or a reset without a push): {checks}."
+    )
 
 
 class DemoSession:
@@ -134,7 +152,7 @@ class DemoSession:
         self.keyboard = keyboard
         self.people = people
         self.user = screen.user
-        self._before: list[Choice] = []
+        self._before: dict[int, Choice] = {}
 
     async def turn(self, text: str) -> None:
         """Answer one line: a number clicks a button, anything else is a message.
@@ -142,6 +160,16 @@ class DemoSession:
         Whatever fails is answered as in Slack (``answered``): the clicker is told.
         """
         choice = self.screen.choice(text)
+        if choice is None and text.isdigit():
+            # A number is always meant as a click: never classify it as a message.
+            live = ", ".join(f"[{n}]" for n in sorted(self.screen.choices))
+            self.screen.say(
+                f"No button has the number {text} now: a message's numbers stop working "
+                "once newer ones are shown, approval cards' numbers while the card waits. "
+                + (f"Buttons you can click: {live}." if live else "No button is live now."),
+                self.user.slack_id,
+            )
+            return
         self._before = self.screen.begin()
         clicker = choice.clicker if choice is not None else self.user.actor
         failure = await answered("demo", lambda: self._turn(text, choice, clicker), as_is)
@@ -173,7 +201,8 @@ class DemoSession:
             for row in await access.waiting_for_me(person.actor):
                 snapshot = await access.snapshot(row.id)
                 if snapshot is not None:
-                    self.screen.show(approval_card(snapshot), person.slack_id)
+                    card = (snapshot.request.id, person.slack_id)
+                    self.screen.show(approval_card(snapshot), person.slack_id, card)
                     shown += 1
         if not shown:
             self.screen.say("No approval request is waiting for anyone.", self.user.slack_id)
@@ -243,8 +272,29 @@ async def demo_runtime(
     people: DemoPeople,
     access_notifier: AccessNotifier,
     database_url: str | None = None,
+    prompter: PushPrompter | None = None,
 ) -> AsyncIterator[Runtime]:
     """Start the Okta sandbox on ``state`` and a runtime wired to it with the demo catalogue."""
+    async with demo_config(state, people, database_url) as (cfg, environ):
+        runtime = await Runtime.start(
+            cfg, notifier, environ, access_notifier=access_notifier, people=people,
+            prompter=prompter,
+        )
+        try:
+            yield runtime
+        finally:
+            await runtime.aclose()
+
+
+@contextlib.asynccontextmanager
+async def demo_config(
+    state: OktaState, people: DemoPeople, database_url: str | None = None
+) -> AsyncIterator[tuple[HelpdeskConfig, dict[str, str]]]:
+    """Start the Okta sandbox on ``state``; the demo's configuration and environment for it.
+
+    The packaged configuration with one connector, the sandbox, serving everything, the
+    demo catalogue, and a store in a temporary directory (unless ``database_url``).
+    """
     from sandboxes.okta.seed import DEMO_TOKEN
     from sandboxes.okta.server import run_okta_sandbox
 
@@ -264,17 +314,12 @@ async def demo_runtime(
             for cap in ("groups", "password_reset", "unlock", "mfa_reset", "password_expiry")
         }
         raw["catalogue"] = demo_catalogue(people)
+        raw["verification"]["approval"]["approvers"] = demo_identity_approvers(people)
         with tempfile.TemporaryDirectory(prefix="helpdesk-demo-") as tmp:
             raw["database_url"] = database_url or f"sqlite:///{tmp}/demo.sqlite3"
             environ = {**os.environ, DEMO_TOKEN_ENV: DEMO_TOKEN}
             cfg: HelpdeskConfig = validate_config(raw, "demo", environ)
-            runtime = await Runtime.start(
-                cfg, notifier, environ, access_notifier=access_notifier, people=people
-            )
-            try:
-                yield runtime
-            finally:
-                await runtime.aclose()
+            yield cfg, environ
 
 
 async def run_demo(stdin: TextIO, out: TextIO, as_email: str = DEFAULT_DEMO_USER) -> int:
@@ -291,7 +336,8 @@ async def run_demo(stdin: TextIO, out: TextIO, as_email: str = DEFAULT_DEMO_USER
     screen = Screen(out, people, user)
     keyboard = Keyboard(stdin, out)
     async with demo_runtime(
-        state, TerminalNotifier(out), people, TerminalAccessNotifier(screen)
+        state, TerminalNotifier(out, people), people, TerminalAccessNotifier(screen),
+        prompter=TerminalPhone(screen, keyboard, state),
     ) as runtime:
         print(
             f"Helpdesk demo: you are {user.email}, talking to the bot; the identity side is a "
@@ -313,7 +359,34 @@ async def run_demo(stdin: TextIO, out: TextIO, as_email: str = DEFAULT_DEMO_USER
     return 0
 
 
+def _terminal_mode() -> Callable[[], None]:
+    """Save the terminal's settings; the returned function puts them back (readline's edits)."""
+    try:
+        import termios
+
+        if not sys.stdin.isatty():
+            return lambda: None
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (ImportError, OSError, ValueError, io.UnsupportedOperation, termios.error):
+        return lambda: None
+
+    def restore() -> None:
+        with contextlib.suppress(OSError):
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+    return restore
+
+
 def main_demo(as_email: str | None = None) -> int:
     # The conversation owns the terminal; only warnings and errors are logged, to stderr.
     configure_logging("WARNING", sys.stderr)
-    return asyncio.run(run_demo(sys.stdin, sys.stdout, as_email or DEFAULT_DEMO_USER))
+    restore = _terminal_mode()
+    try:
+        return asyncio.run(run_demo(sys.stdin, sys.stdout, as_email or DEFAULT_DEMO_USER))
+    except KeyboardInterrupt:
+        # Ctrl-C: at once, on a fresh line, with the conventional status.
+        print(file=sys.stdout, flush=True)
+        return 130
+    finally:
+        restore()

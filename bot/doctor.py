@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from actions.providers import Providers
+from actions.verification.doctor import verification_findings
 from config.logging import scrub_text
 from config.secrets import MissingSecret
 from config.settings import HelpdeskConfig
@@ -337,6 +338,7 @@ async def diagnose(
     providers: Providers | None = None,
     slack: bool = True,
     audit: bool = True,
+    verification: bool = True,
     connectors: Sequence[str] | None = None,
     area_timeout: float = DEFAULT_TIMEOUT,
     sample_size: int = 200,
@@ -378,13 +380,16 @@ async def diagnose(
                 )
             )
         findings = _config_findings(cfg, declared)
+        if verification:
+            findings += verification_findings(cfg, declared, offered)
         for rows in await asyncio.gather(*jobs):
             findings.extend(rows)
     finally:
         for one in built.values():
             if one.own and one.conn is not None:
                 await one.conn.aclose()
-    labels = {"config": "configuration", "slack": "Slack", "audit": "audit trail"}
+    labels = {"config": "configuration", "slack": "Slack", "audit": "audit trail",
+              "verification": "verification"}
     for name, block in cfg.connectors.items():
         labels[name] = kind_label(block.kind)
     return DoctorReport(
@@ -412,7 +417,8 @@ async def connector_health(
     :func:`render_table` or from ``to_dict()``.
     """
     return await diagnose(
-        cfg, environ, providers=providers, slack=False, audit=False, area_timeout=area_timeout
+        cfg, environ, providers=providers, slack=False, audit=False, verification=False,
+        area_timeout=area_timeout,
     )
 
 

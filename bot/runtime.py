@@ -15,6 +15,8 @@ from actions.access import (
 )
 from actions.providers import Providers
 from actions.self_service import Notifier, SelfService
+from actions.verification import PushPrompter
+from actions.verification.approval import ApprovalVerifier
 from bot.conversation import Conversation
 from bot.routing import Router, build_router
 from config.settings import HelpdeskConfig
@@ -41,16 +43,21 @@ class Runtime:
         providers: Providers | None = None,
         access_notifier: AccessNotifier | None = None,
         people: PeopleDirectory | None = None,
+        prompter: PushPrompter | None = None,
     ) -> Runtime:
         environ = os.environ if environ is None else environ
         store = await Store.open(cfg.database_url)
         providers = providers or Providers.from_config(cfg, environ)
-        service = SelfService(cfg, providers, store, notifier)
-        router = build_router(cfg)
         # Without a chat surface approval messages go nowhere (the demo passes its own).
         access = AccessService(
             cfg, providers, store, access_notifier or NullAccessNotifier(), people or StaticPeople()
         )
+        # The ``approval`` verification method runs on the access engine.
+        service = SelfService(
+            cfg, providers, store, notifier, prompter=prompter,
+            approval=ApprovalVerifier(cfg, access),
+        )
+        router = build_router(cfg)
         conversation = Conversation(service, router, store, access)
         return cls(cfg, store, providers, service, router, conversation, access)
 

@@ -14,7 +14,7 @@ import aiohttp
 from actions.providers import Providers
 from bot.nudges import start_nudges
 from bot.runtime import Runtime
-from bot.slack.app import SlackNotifier, SlackPeople
+from bot.slack.app import SlackNotifier, SlackPeople, SlackPushPrompter
 from bot.slack.client import web_client
 from bot.slack.ingress import running_ingress
 from bot.slack.server import health_app, running_http
@@ -46,6 +46,7 @@ async def slack_surface(
         runtime = await Runtime.start(
             cfg, notifier, environ, providers=providers,
             access_notifier=notifier, people=SlackPeople(client),
+            prompter=SlackPushPrompter(client),
         )
     except BaseException:  # an unreachable store, say: no "Unclosed client session" after it
         await session.close()

@@ -242,4 +242,18 @@ def schema(model: type[BaseModel], kinds: Sequence[KindDoc]) -> dict[str, Any]:
         blocks.append(block)
     if blocks:
         result["properties"]["connectors"]["additionalProperties"] = {"oneOf": blocks}
-    return result
+    shaped: dict[str, Any] = _durations_as_written(result)
+    return shaped
+
+
+def _durations_as_written(node: Any) -> Any:
+    """Durations as the configuration takes them: ``15m`` or a number of seconds (pydantic's
+    schema says an ISO 8601 string only)."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and node.get("format") == "duration":
+            rest = {k: v for k, v in node.items() if k not in ("type", "format")}
+            return {**rest, "anyOf": [{"type": "string"}, {"type": "number", "minimum": 0}]}
+        return {k: _durations_as_written(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_durations_as_written(v) for v in node]
+    return node

@@ -17,6 +17,7 @@ from collections.abc import Collection, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -26,6 +27,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 # The catalogue and access models live in config.access; imported from here too.
@@ -39,6 +41,7 @@ from config.durations import parse_duration
 from config.nudges import NudgeSettings
 from config.problems import describe
 from config.secrets import SecretRef
+from config.verification import VerificationSettings
 from connectors.base import ALL_CAPABILITIES, Capability, ResetDelivery
 
 DEFAULT_CONFIG = Path(__file__).with_name("helpdesk.yaml")
@@ -97,12 +100,27 @@ class Organisation(_Strict):
     possible attacks; none when unset."""
     it_contact: str = "the IT service desk"
     """How messages name the people to ask ("the IT service desk")."""
+    timezone: str | None = None
+    """The organisation's default IANA time zone (`Europe/Madrid`): password-expiry days are
+    counted, and dates shown, in it for people whose Slack profile has no time zone; also the
+    nudge schedule's zone unless `nudges.timezone` is set. Unset: `nudges.timezone`."""
     # The IT admins: Slack user ids (U123) and user groups (S123 or @handle). They see
     # pending approvals, recent actions and the last sweep on the App Home, and may run
     # ``/helpdesk status``. Empty: nobody does.
     it_admins: list[str] = []
     """Slack user ids (`U123`) and user groups (`S123` or `@handle`) who see approvals, recent
     actions and the last sweep on the App Home and may run `/helpdesk status`."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
 
     @field_validator("it_admins")
     @classmethod
@@ -212,10 +230,31 @@ class HelpdeskConfig(_Strict):
     """Group access requests: waiting, reminders, time-bound access, retries."""
     audit: AuditSettings = AuditSettings()
     """How long the audit trail is kept."""
+    verification: VerificationSettings = VerificationSettings()
+    """How the employee is verified before a reset, an unlock or an MFA reset."""
     intents_file: Path | None = None
     """The intent examples (YAML) to route with instead of the packaged `config/intents.yaml`;
     a relative path is looked up beside this file first."""
     source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_default_zone(cls, data: Any) -> Any:
+        """``organisation.timezone`` is the sweep's zone too unless ``nudges.timezone`` is set."""
+        if not isinstance(data, Mapping):
+            return data
+        org, nudges = data.get("organisation"), data.get("nudges")
+        zone = org.get("timezone") if isinstance(org, Mapping) else None
+        if not isinstance(zone, str) or (nudges is not None and not isinstance(nudges, Mapping)):
+            return data
+        if nudges is None or "timezone" not in nudges:
+            return {**data, "nudges": {**(nudges or {}), "timezone": zone}}
+        return data
+
+    @property
+    def default_zone(self) -> ZoneInfo:
+        """Where days and dates are counted for someone whose Slack profile has no zone."""
+        return ZoneInfo(self.organisation.timezone or self.nudges.timezone)
 
     def provider_for(self, capability: Capability) -> str | None:
         """The connector instance name configured for a capability, if any."""
@@ -276,14 +315,17 @@ class _Parts:
     def __init__(
         self, connectors: Collection[str], capabilities: Mapping[str, str],
         catalogue: list[CatalogueEntry], protected: Protection,
+        verification: VerificationSettings | None,
     ) -> None:
         self.connectors, self.capabilities = connectors, capabilities
         self.catalogue, self.protected = catalogue, protected
+        self.verification = verification
 
     @classmethod
     def of(cls, cfg: HelpdeskConfig | None, data: Mapping[str, Any]) -> _Parts:
         if cfg is not None:
-            return cls(cfg.connectors, cfg.capabilities, cfg.catalogue, cfg.protected)
+            return cls(cfg.connectors, cfg.capabilities, cfg.catalogue, cfg.protected,
+                       cfg.verification)
         raw_connectors = data.get("connectors")
         connectors = list(raw_connectors) if isinstance(raw_connectors, Mapping) else []
         raw_caps = data.get("capabilities")
@@ -302,7 +344,12 @@ class _Parts:
             protected = Protection.model_validate(data.get("protected") or {})
         except ValidationError:
             protected = Protection()
-        return cls(connectors, capabilities, catalogue, protected)
+        try:
+            verification: VerificationSettings | None = VerificationSettings.model_validate(
+                data.get("verification") or {})
+        except ValidationError:
+            verification = None  # reported above
+        return cls(connectors, capabilities, catalogue, protected, verification)
 
 
 _UNCHECKED = CatalogueEntry(key="", display_name="", provider_group="", auto_approve=True)
@@ -322,6 +369,15 @@ def _cross_problems(parts: _Parts) -> list[str]:
                 f"capabilities.{cap_name}: no connector named {provider!r} "
                 f"(configured: {', '.join(sorted(parts.connectors)) or 'none'})"
             )
+    if parts.verification is not None:
+        verifier = parts.verification.verifier
+        if verifier is not None and verifier not in parts.connectors:
+            problems.append(f"verification.verifier: no connector named {verifier!r}")
+        for i, item in enumerate(parts.verification.approval.approvers):
+            try:
+                approver_kind(item)
+            except ValueError as exc:
+                problems.append(f"verification.approval.approvers.{i}: {exc}")
     groups_provider = parts.capabilities.get(Capability.GROUPS.label)
     keys: set[str] = set()
     for i, entry in enumerate(parts.catalogue):

@@ -6,8 +6,9 @@ exporter (OTLP over HTTP) reads the standard ``OTEL_*`` variables itself (header
 timeout, certificate), and ``OTEL_SERVICE_NAME`` names the service (``helpdesk-bot``).
 Without the extra the bot says so once and runs untraced.
 
-Spans: one per Slack request the work process runs (``slack.request``) and one per call to
-an identity system (``connector.<operation>``), each with the request's correlation id as
+Spans: one per Slack request the work process runs (``slack.request``), one per employee
+turn (``helpdesk.turn``: a message, a command, a click) and, inside it, one per call to an
+identity system (``connector.<operation>``), each with the turn's correlation id as
 ``helpdesk.correlation_id`` (the id employees are shown and the audit trail records), so a
 trace, a log line and an audit record are found from one another. Nothing secret is ever
 an attribute: names, kinds and ids only.
@@ -78,6 +79,16 @@ def span(name: str, correlation_id: str, **attributes: str) -> Iterator[None]:
         for key, value in attributes.items():
             current.set_attribute(f"helpdesk.{key}", value)
         yield
+
+
+def correlation_started(correlation_id: str) -> None:
+    """A new correlation id (a conversation turn) began inside the current span: record it
+    there, so the request's span and its connector calls carry the same id."""
+    if _STATE.tracer is None:
+        return
+    from opentelemetry import trace
+
+    trace.get_current_span().set_attribute("helpdesk.correlation_id", correlation_id)
 
 
 def shutdown() -> None:

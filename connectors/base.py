@@ -29,6 +29,9 @@ class Capability(enum.Flag):
     UNLOCK = enum.auto()
     MFA_RESET = enum.auto()
     PASSWORD_EXPIRY = enum.auto()
+    #: Not offered to employees: a push to a factor they already have, to verify them
+    #: before a change (``verification:`` in the configuration).
+    PUSH_VERIFY = enum.auto()
 
     @classmethod
     def parse(cls, name: str) -> Capability:
@@ -270,12 +273,58 @@ class ExpiryReporter(Protocol):
         ...
 
 
+class PushState(enum.StrEnum):
+    """Where a push challenge stands."""
+
+    WAITING = "waiting"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    TIMED_OUT = "timed_out"
+
+
+@dataclass(frozen=True, slots=True)
+class PushChallenge:
+    """A push sent to one enrolled factor, to be polled until it is answered.
+
+    ``transaction`` is the provider's opaque handle (Okta's poll link, OneLogin's
+    verification id); ``number`` is the number-matching answer the employee must
+    pick on the device (shown in chat), ``None`` when the push has no number.
+    """
+
+    provider: str
+    user_id: str
+    factor: MfaFactor
+    transaction: str
+    number: int | None
+    expires_at: datetime | None
+
+
+@runtime_checkable
+class PushVerifier(Protocol):
+    """Proves the employee holds a factor they already have, before a self-service change."""
+
+    async def push_factors(self, user: DirectoryUser) -> Sequence[MfaFactor]:
+        """The user's active factors a push can be sent to (empty: push is not usable)."""
+        ...
+
+    async def start_push(
+        self, user: DirectoryUser, factor: MfaFactor, *, number_matching: bool = True
+    ) -> PushChallenge:
+        """Send a push; with ``number_matching``, one whose number the user must pick."""
+        ...
+
+    async def push_state(self, challenge: PushChallenge) -> PushState:
+        """The challenge's state now; ``TIMED_OUT`` once the provider gave up waiting."""
+        ...
+
+
 ROLE_OF_CAPABILITY: dict[Capability, type] = {
     Capability.GROUPS: GroupManager,
     Capability.PASSWORD_RESET: PasswordResetter,
     Capability.UNLOCK: Unlocker,
     Capability.MFA_RESET: MfaResetter,
     Capability.PASSWORD_EXPIRY: ExpiryReporter,
+    Capability.PUSH_VERIFY: PushVerifier,
 }
 
 

@@ -30,6 +30,8 @@ from connectors.base import (
     PasswordStatus,
     Protection,
     ProtectionKind,
+    PushChallenge,
+    PushState,
     ResetDelivery,
     UnlockResult,
     UserStatus,
@@ -58,6 +60,18 @@ class MemoryAccount:
     factors: list[MfaFactor] = field(default_factory=list)
 
 
+@dataclass
+class MemoryPush:
+    """One push challenge: who it went to, the number to pick, and the answer so far."""
+
+    challenge: PushChallenge
+    state: PushState = PushState.WAITING
+
+
+#: Factor kinds a push goes to (Okta's ``push``, OneLogin Protect's ``OneLogin Protect``).
+PUSH_KINDS = frozenset({"push", "onelogin protect"})
+
+
 class MemoryDirectory:
     """Every role, kept in dictionaries; ``max_age`` is the password policy."""
 
@@ -67,6 +81,7 @@ class MemoryDirectory:
         | Capability.UNLOCK
         | Capability.MFA_RESET
         | Capability.PASSWORD_EXPIRY
+        | Capability.PUSH_VERIFY
     )
 
     def __init__(
@@ -76,6 +91,7 @@ class MemoryDirectory:
         max_age: timedelta = timedelta(days=90),
         page_size: int = 200,
         clock: type[datetime] = datetime,
+        push_lifetime: timedelta = timedelta(minutes=5),
     ) -> None:
         self.name = name
         self.max_age = max_age
@@ -86,6 +102,9 @@ class MemoryDirectory:
         self.members: dict[str, set[str]] = {}
         self._fail_next: list[ConnectorError] = []
         self.calls: list[str] = []
+        # Push challenges by transaction id: their state and the number to pick.
+        self.pushes: dict[str, MemoryPush] = {}
+        self.push_lifetime = push_lifetime
 
     # -- seeding -------------------------------------------------------------
     def add_user(
@@ -264,6 +283,69 @@ class MemoryDirectory:
         before = len(acct.factors)
         acct.factors = [f for f in acct.factors if factor_id is not None and f.id != factor_id]
         return before - len(acct.factors)
+
+    # -- PushVerifier --------------------------------------------------------
+    async def push_factors(self, user: DirectoryUser) -> Sequence[MfaFactor]:
+        self._enter("push_factors")
+        return [
+            f for f in self._account(user).factors
+            if f.kind.lower() in PUSH_KINDS and f.status == "active"
+        ]
+
+    async def start_push(
+        self, user: DirectoryUser, factor: MfaFactor, *, number_matching: bool = True
+    ) -> PushChallenge:
+        self._enter("start_push")
+        acct = self._account(user)
+        if factor.id not in {f.id for f in acct.factors}:
+            raise ConnectorError(self.name, "no such factor")
+        challenge = PushChallenge(
+            provider=self.name,
+            user_id=user.id,
+            factor=factor,
+            transaction=secrets.token_urlsafe(12),
+            number=10 + secrets.randbelow(90) if number_matching else None,
+            expires_at=self._now() + self.push_lifetime,
+        )
+        self.pushes[challenge.transaction] = MemoryPush(challenge)
+        return challenge
+
+    async def push_state(self, challenge: PushChallenge) -> PushState:
+        self._enter("push_state")
+        push = self.pushes.get(challenge.transaction)
+        if push is None or push.challenge.user_id != challenge.user_id:
+            raise ConnectorError(self.name, "no such push transaction")
+        expires = push.challenge.expires_at
+        if push.state is PushState.WAITING and expires is not None and self._now() >= expires:
+            push.state = PushState.TIMED_OUT
+        return push.state
+
+    def answer_push(self, user: DirectoryUser, picked: int | None) -> PushChallenge:
+        """The device's answer to the user's waiting push: the number picked, or ``None`` (deny).
+
+        A wrong number is a rejection, as on Okta Verify.
+        """
+        waiting = [p for p in self.pushes.values()
+                   if p.challenge.user_id == user.id and p.state is PushState.WAITING]
+        if not waiting:
+            raise LookupError(f"no push is waiting for {user.email}")
+        push = waiting[-1]
+        approved = picked is not None and picked == push.challenge.number
+        push.state = PushState.APPROVED if approved else PushState.REJECTED
+        return push.challenge
+
+    def waiting_push(self, user: DirectoryUser) -> PushChallenge | None:
+        """The user's latest unanswered push, if any (what their phone shows)."""
+        for push in reversed(self.pushes.values()):
+            if push.challenge.user_id == user.id and push.state is PushState.WAITING:
+                return push.challenge
+        return None
+
+    def time_out_push(self, user: DirectoryUser) -> None:
+        """Let the user's waiting pushes expire (nobody answered)."""
+        for push in self.pushes.values():
+            if push.challenge.user_id == user.id and push.state is PushState.WAITING:
+                push.state = PushState.TIMED_OUT
 
     # -- ExpiryReporter ------------------------------------------------------
     async def password_status(self, user: DirectoryUser) -> PasswordStatus:

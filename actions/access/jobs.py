@@ -16,7 +16,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from actions.access.model import TRANSITIONS, AccessSnapshot, Action, Event, JobKind, allows
+from actions.access.model import (
+    TRANSITIONS,
+    AccessSnapshot,
+    Action,
+    Event,
+    JobKind,
+    allows,
+    is_identity_check,
+)
 from actions.access.notices import Notices
 from actions.access.targets import Targets
 from actions.access.trail import SYSTEM, AccessTrail
@@ -94,6 +102,9 @@ class AccessJobs:
         if snap is None:
             return
         req = snap.request
+        if is_identity_check(req.group_key):
+            await self._vouched(job, snap)
+            return
         try:
             target = self.targets.for_provider(req.provider)
             user = await target.connector.get_user(req.directory_user_id)
@@ -130,6 +141,21 @@ class AccessJobs:
         if await self.store.access.transition(
             req.id, TRANSITIONS[Action.FULFIL], now, audit, job=job, follow_up=follow_up,
             values={"fulfilled_at": now, "access_until": until},
+        ):
+            self.trail.log(audit)
+            await self.notices.moved(req.id, Event.FULFILLED)
+
+    async def _vouched(self, job: Job, snap: AccessSnapshot) -> None:
+        """An identity check approved: nothing to change in the directory; the employee may
+        now go ahead with the change it was for (``actions.verification.approval``)."""
+        req = snap.request
+        now = self.clock()
+        audit = self.trail.record(
+            req.decided_by or req.requester, None, "verification_approved", "success", req,
+            {"approved_by": ", ".join(snap.approved_by)},
+        )
+        if await self.store.access.transition(
+            req.id, TRANSITIONS[Action.FULFIL], now, audit, job=job, values={"fulfilled_at": now}
         ):
             self.trail.log(audit)
             await self.notices.moved(req.id, Event.FULFILLED)

@@ -189,6 +189,16 @@ class Submitted:
     notified: tuple[str, ...] = ()
 
 
+#: Group keys of identity checks (``actions.verification.approval``): a person vouches for
+#: an employee before a self-service change. Their fulfilment changes no group.
+IDENTITY_PREFIX = "verify:"
+
+
+def is_identity_check(group_key: str) -> bool:
+    """Whether a request is an identity check rather than a group request."""
+    return group_key.startswith(IDENTITY_PREFIX)
+
+
 REQUEST_ID_LENGTH = 16
 
 
@@ -199,6 +209,7 @@ def is_request_id(value: str) -> bool:
 
 __all__ = [
     "DECIDABLE",
+    "IDENTITY_PREFIX",
     "OPEN_STATES",
     "TRANSITIONS",
     "AccessSnapshot",
@@ -214,5 +225,6 @@ __all__ = [
     "Submitted",
     "Transition",
     "allows",
+    "is_identity_check",
     "is_request_id",
 ]

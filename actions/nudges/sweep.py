@@ -149,7 +149,8 @@ class NudgeSweep:
 
     @staticmethod
     def _why(nudge: Nudge) -> str:
-        when = "today" if nudge.days_left == 0 else f"in {nudge.days_left} day(s)"
+        days = nudge.days_left
+        when = "today" if days == 0 else ("in 1 day" if days == 1 else f"in {days} days")
         return (
             f"expires {nudge.expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({when}); "
             f"{nudge.key.threshold}-day reminder"

@@ -282,7 +282,7 @@ class AccessDialogue:
         return [
             Reply(
                 f"Your request for *{snap.request.group_name}* can't be cancelled any more: "
-                f"{status_line(snap)}",
+                f"{status_line(snap, to_requester=True)}",
                 replaces_prompt=True,
             )
         ]

@@ -1,22 +1,34 @@
-"""When does my password expire: one answer, and a reset offered once it has expired."""
+"""When does my password expire: one answer, and a reset offered once it has expired.
+
+Days are calendar days in the employee's own time zone (their Slack profile's,
+else the organisation's default), counted by the same rule as the nudges
+(``days_until``), and the date is shown in that zone.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from actions.audit import Actor
 from actions.errors import Refusal
-from actions.self_service import SelfService
+from actions.nudges.decide import days_until
+from actions.self_service import INACTIVE_STATES, SelfService
 from bot.dialogues.common import reset_offer
 from bot.replies import Reply
-from bot.views.text import when
+from bot.views.text import in_days, local_when, person_zone
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class ExpiryDialogue:
     """Tells the employee when their password expires."""
 
-    def __init__(self, service: SelfService) -> None:
+    def __init__(self, service: SelfService, clock: Callable[[], datetime] = _utc_now) -> None:
         self.service = service
+        self.clock = clock
 
     async def answer(self, actor: Actor) -> list[Reply]:
         """The expiry date in words; a refusal's message when it can't be read."""
@@ -26,17 +38,24 @@ class ExpiryDialogue:
             return [Reply(refusal.user_message)]
         if status.never_expires or status.expires_at is None:
             return [Reply(f"Your {target.label} password never expires.")]
-        now = datetime.now(UTC)
-        days = status.days_left(now)
-        assert days is not None
+        now = self.clock()
+        zone, theirs = person_zone(actor.tz, self.service.cfg.default_zone)
+        today = now.astimezone(zone).date()
+        on = local_when(status.expires_at, zone, theirs=theirs, today=today)
         if status.expires_at <= now:
+            state = INACTIVE_STATES.get(target.user.status)
+            if state is not None:
+                return [
+                    Reply(
+                        f"Your {target.label} password expired on {on}, and the account is "
+                        f"{state}. Please ask {self.service._where_to_go()}."
+                    )
+                ]
             return [
                 Reply(
-                    f"Your {target.label} password expired on {when(status.expires_at)}.",
+                    f"Your {target.label} password expired on {on}.",
                     reset_offer(self.service),
                 )
             ]
-        in_days = "today" if days == 0 else ("in 1 day" if days == 1 else f"in {days} days")
-        return [
-            Reply(f"Your {target.label} password expires {in_days}, on {when(status.expires_at)}.")
-        ]
+        days = days_until(status.expires_at, now, zone)
+        return [Reply(f"Your {target.label} password expires {in_days(days)}, on {on}.")]

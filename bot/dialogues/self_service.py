@@ -14,7 +14,7 @@ from actions.errors import Refusal
 from actions.self_service import ResetOutcome, SelfService
 from bot.dialogues.common import CONFIRM_TTL, ButtonHandler, reset_offer, stale
 from bot.replies import ActionId, Button, Reply
-from bot.views.text import when
+from bot.views.text import plural, when
 from connectors.base import Capability, ResetDelivery, UnlockResult
 from store.db import Store
 from store.models import ConfirmationState
@@ -81,7 +81,7 @@ class SelfServiceDialogue:
         names = ", ".join(sorted({f.name for f in factors}))
         return [
             Reply(
-                f"This removes *all* {len(factors)} MFA factor(s) on your {target.label} "
+                f"This removes *all* {plural(len(factors), 'MFA factor')} on your {target.label} "
                 f"account ({names}). You'll set up a new one at your next sign-in. "
                 "The security team is told about every MFA reset. Go ahead?",
                 [Button("Reset my MFA", ActionId.CONFIRM, token, "danger"), cancel],
@@ -105,7 +105,7 @@ class SelfServiceDialogue:
                 target, removed = await self.service.reset_mfa(actor)
                 return [
                     Reply(
-                        f"Done: I removed {removed} MFA factor(s) from your {target.label} "
+                        f"Done: I removed {plural(removed, 'MFA factor')} from your {target.label} "
                         "account. At your next sign-in you'll be asked to enrol a new one.",
                         replaces_prompt=True,
                     )

@@ -15,9 +15,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from actions.access import AccessSnapshot, Event, MessageRef
+from actions.audit import Actor
 from bot.views.access import approval_card, reminder_text, requester_news
 from bot.views.blocks import reply_blocks
+from bot.views.verification import push_prompt
 from config.logging import get_logger
+from connectors.base import PushChallenge
 
 log = get_logger("helpdesk.slack")
 
@@ -67,6 +70,19 @@ class SlackNotifier:
         news = requester_news(snapshot, event)
         await self.client.chat_postMessage(
             channel=snapshot.request.requester, text=news.text, blocks=reply_blocks(news)
+        )
+
+
+class SlackPushPrompter:
+    """The ``PushPrompter`` port: the push's number, in the employee's DM with the bot."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def push_sent(self, actor: Actor, challenge: PushChallenge, label: str) -> None:
+        prompt = push_prompt(challenge, label)
+        await self.client.chat_postMessage(
+            channel=actor.slack_user_id, text=prompt.text, blocks=reply_blocks(prompt)
         )
 
 

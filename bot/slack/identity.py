@@ -96,7 +96,8 @@ class SlackIdentity:
                 f"Please ask {self.where_to_go}.",
             )
         name = str(profile.get("real_name") or user.get("real_name") or user.get("name") or "")
-        return Actor(slack_user_id=str(user["id"]), email=email, display_name=name)
+        tz = str(user.get("tz") or "").strip() or None
+        return Actor(slack_user_id=str(user["id"]), email=email, display_name=name, tz=tz)
 
     @staticmethod
     def _foreign(user: dict[str, Any], home: tuple[str, str]) -> bool:

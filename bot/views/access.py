@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from actions.access import AccessSnapshot, Event, RequestState, Submitted
+from actions.access.model import is_identity_check
 from bot.replies import ActionId, Button, Reply
 from bot.views.text import escape, human_duration, when
+from bot.views.verification import identity_card, identity_news, my_identity_check
 from config.settings import ApproverKind, CatalogueEntry, approver_kind
 from store.models import AccessRequest
 
@@ -107,12 +109,16 @@ def submitted_reply(submitted: Submitted, where_to_go: str) -> Reply:
     )
 
 
-def _until(req: AccessRequest) -> str:
-    return f" Your access ends {when(req.access_until)}." if req.access_until else ""
+def _until(req: AccessRequest, *, to_requester: bool = True) -> str:
+    """When time-bound access ends, said to the requester or, naming them, to anyone else."""
+    if not req.access_until:
+        return ""
+    whose = "Your" if to_requester else f"<@{req.requester}>'s"
+    return f" {whose} access ends {when(req.access_until)}."
 
 
-def status_line(snap: AccessSnapshot) -> str:
-    """One line: what became of the request, by whom."""
+def status_line(snap: AccessSnapshot, *, to_requester: bool = False) -> str:
+    """One line: what became of the request, by whom (said to an approver unless told)."""
     req = snap.request
     approved = _who(snap.approved_by) if snap.approved_by else ""
     if req.state == RequestState.PENDING:
@@ -125,7 +131,7 @@ def status_line(snap: AccessSnapshot) -> str:
     if req.state == RequestState.FULFILLED:
         by = f" by {approved}" if approved else " automatically"
         granted = when(req.fulfilled_at or req.updated_at)
-        return f"Approved{by}: access granted {granted}.{_until(req)}"
+        return f"Approved{by}: access granted {granted}.{_until(req, to_requester=to_requester)}"
     if req.state == RequestState.DENIED:
         return f"Denied by <@{req.decided_by}>: {escape(req.reason or 'no reason given')}"
     if req.state == RequestState.EXPIRED:
@@ -142,6 +148,8 @@ def status_line(snap: AccessSnapshot) -> str:
 
 def approval_card(snap: AccessSnapshot) -> Reply:
     """The approvers' message: who, what, why, for how long; Approve/Deny while pending."""
+    if is_identity_check(snap.request.group_key):
+        return identity_card(snap)
     req = snap.request
     text = (
         f"*Access request*: <@{req.requester}> ({req.requester_email}) asks to join "
@@ -177,6 +185,8 @@ def reminder_text(snap: AccessSnapshot) -> str:
 
 def requester_news(snap: AccessSnapshot, event: Event) -> Reply:
     """What the requester is told when something happens to their request."""
+    if is_identity_check(snap.request.group_key):
+        return identity_news(snap, event)
     req = snap.request
     name = f"*{req.group_name}*"
     if event is Event.APPROVAL_RECORDED:
@@ -233,6 +243,8 @@ def already_voted(snap: AccessSnapshot) -> str:
 
 def my_request(req: AccessRequest) -> Reply:
     """One line of "My requests" on the App Home; a cancel button while it is pending."""
+    if is_identity_check(req.group_key):
+        return my_identity_check(req)
     text = f"*{req.group_name}*: {_STATE_WORDS.get(req.state, req.state)} ({when(req.created_at)})"
     if req.state == RequestState.FULFILLED and req.access_until:
         text += f", until {when(req.access_until)}"

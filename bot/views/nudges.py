@@ -15,6 +15,7 @@ from actions.nudges import Nudge, RunSummary, format_counts
 from bot.replies import ActionId, Button
 from bot.routing import Intent
 from bot.views.blocks import button_action_id
+from bot.views.text import in_days
 from store.nudges import NudgeKey
 
 NUDGE_BLOCK_PREFIX = "hd_nudge."
@@ -23,14 +24,6 @@ NUDGE_BLOCK_PREFIX = "hd_nudge."
 def nudge_marker(key: NudgeKey) -> str:
     """The ``block_id`` that identifies a nudge's message (at most 255 characters)."""
     return NUDGE_BLOCK_PREFIX + key.digest
-
-
-def _day_words(days_left: int) -> str:
-    if days_left <= 0:
-        return "today"
-    if days_left == 1:
-        return "tomorrow"
-    return f"in {days_left} days"
 
 
 def human_time(moment: datetime, zone: ZoneInfo) -> str:
@@ -49,7 +42,7 @@ def slack_date(moment: datetime, fallback: str) -> str:
 
 def render_nudge(nudge: Nudge, zone: ZoneInfo) -> tuple[str, list[dict[str, Any]]]:
     """The DM: the date, the days left, the machine note, and "Change it now"."""
-    when = _day_words(nudge.days_left)
+    when = in_days(nudge.days_left)
     fallback = human_time(nudge.expires_at, zone)
     text = f"Your {nudge.label} password expires {when}, on {fallback}."
     body = (

@@ -2,12 +2,48 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def when(moment: datetime) -> str:
     """``Sat 05 Dec 2026, 14:10 UTC``."""
     return moment.astimezone(UTC).strftime("%a %d %b %Y, %H:%M UTC")
+
+
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """``1 factor``, ``2 factors``, ``0 factors``."""
+    return f"{count} {singular if count == 1 else (many or singular + 's')}"
+
+
+def person_zone(tz: str | None, default: ZoneInfo) -> tuple[ZoneInfo, bool]:
+    """The zone of a Slack profile's ``tz``, else ``default``; True when it is the person's."""
+    if tz:
+        try:
+            return ZoneInfo(tz), True
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return default, False
+
+
+def in_days(days: int) -> str:
+    """``today``, ``tomorrow``, ``in 8 days``: ``days`` are calendar days (``days_until``)."""
+    if days <= 0:
+        return "today"
+    return "tomorrow" if days == 1 else f"in {days} days"
+
+
+def local_when(moment: datetime, zone: ZoneInfo, *, theirs: bool, today: date | None = None) -> str:
+    """``Sun 13 Dec, 09:40 your time`` (``theirs``), else ``Sun 13 Dec, 09:40 CET``.
+
+    The year is added when it is not ``today``'s year.
+    """
+    local = moment.astimezone(zone)
+    day = f"{local:%a} {local.day} {local:%b}"
+    if today is not None and local.year != today.year:
+        day += f" {local.year}"
+    label = "your time" if theirs else (local.tzname() or str(zone))
+    return f"{day}, {local:%H:%M} {label}"
 
 
 def human_duration(delta: timedelta) -> str:

@@ -127,23 +127,29 @@ class OktaApi:
             raise ConnectorError(self.provider, f"Okta SDK error: {type(error).__name__}")
         return result[0]
 
-    async def request(self, method: str, url: str, subject: Subject) -> tuple[Any, str | None]:
+    async def request(
+        self, method: str, url: str, subject: Subject, body: Mapping[str, Any] | None = None
+    ) -> tuple[Any, str | None]:
         """One request through the SDK's executor; returns the JSON body and the next link.
 
         Used where the SDK's typed methods lose something Okta sends (see the callers).
+        ``body`` is sent as JSON.
         """
         executor = self._executor
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         try:
             request, error = await executor.create_request(
-                method, url, {}, {"Accept": "application/json"}
+                method, url, dict(body) if body is not None else {}, headers
             )
             if error is not None:
                 raise ConnectorError(self.provider, f"Okta SDK error: {type(error).__name__}")
-            _, response, body, _ = await executor.fire_request(request)
+            _, response, answer, _ = await executor.fire_request(request)
         except (OktaHttpError, OktaTransportError) as exc:
             raise to_connector_error(self.provider, exc, subject) from exc
         try:
-            data = json.loads(body) if body else None
+            data = json.loads(answer) if answer else None
         except ValueError:
             raise ConnectorError(
                 self.provider, "Okta answered with a body that is not JSON"

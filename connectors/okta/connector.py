@@ -33,6 +33,8 @@ from connectors.base import (
     PasswordStatus,
     Protection,
     ProtectionKind,
+    PushChallenge,
+    PushState,
     ResetDelivery,
     UnlockResult,
     UserStatus,
@@ -54,6 +56,21 @@ from connectors.okta.values import (
 )
 
 log = get_logger("connectors.okta")
+
+# factorResult of a push transaction, as the bot reads it.
+_PUSH_STATES = {
+    "WAITING": PushState.WAITING,
+    "SUCCESS": PushState.APPROVED,
+    "REJECTED": PushState.REJECTED,
+    "TIMEOUT": PushState.TIMED_OUT,
+}
+
+
+def _parse_time(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 # Statuses whose password can expire; the sweep asks Okta for these only.
 _SWEEP_STATUSES = ("ACTIVE", "PASSWORD_EXPIRED", "LOCKED_OUT", "RECOVERY")
@@ -98,6 +115,7 @@ class OktaConnector:
         | Capability.UNLOCK
         | Capability.MFA_RESET
         | Capability.PASSWORD_EXPIRY
+        | Capability.PUSH_VERIFY
     )
 
     def __init__(
@@ -370,6 +388,55 @@ class OktaConnector:
             raise
         log.info("okta factor removed", connector=self.name, user_id=user.id, factor_id=factor_id)
         return 1
+
+    # -- PushVerifier -----------------------------------------------------------------
+
+    async def push_factors(self, user: DirectoryUser) -> Sequence[MfaFactor]:
+        """The user's active Okta Verify push enrolments."""
+        return [f for f in await self.list_factors(user)
+                if f.kind == "push" and f.status == "active"]
+
+    async def start_push(
+        self, user: DirectoryUser, factor: MfaFactor, *, number_matching: bool = True
+    ) -> PushChallenge:
+        """``POST /api/v1/users/{userId}/factors/{factorId}/verify``: 201 ``WAITING``.
+
+        Raw, because the SDK's ``verify_factor`` reads the answer into a model without
+        ``_embedded.challenge.correctAnswer`` (the number to show) and the poll link.
+        """
+        path = f"/api/v1/users/{quote(user.id, safe='')}/factors/{quote(factor.id, safe='')}/verify"
+        body = {"useNumberMatchingChallenge": True} if number_matching else None
+        data, _ = await self.api.request("POST", self.api.url(path), Subject.USER, body=body)
+        if not isinstance(data, dict) or data.get("factorResult") != "WAITING":
+            raise ConnectorError(self.name, "Okta did not start the push")
+        poll = ((data.get("_links") or {}).get("poll") or {}).get("href")
+        if not isinstance(poll, str) or not poll.startswith(self.api.org_url + "/"):
+            raise ConnectorError(self.name, "Okta's push poll link is missing or off the org")
+        challenge = (data.get("_embedded") or {}).get("challenge") or {}
+        number = challenge.get("correctAnswer")
+        if number_matching and not isinstance(number, int):
+            raise ConnectorError(self.name, "Okta sent no number for a number-matching push")
+        expires = data.get("expiresAt")
+        log.info("okta push sent", connector=self.name, user_id=user.id, factor_id=factor.id)
+        return PushChallenge(
+            provider=self.name,
+            user_id=user.id,
+            factor=factor,
+            transaction=poll,
+            number=number if isinstance(number, int) else None,
+            expires_at=_parse_time(expires) if isinstance(expires, str) else None,
+        )
+
+    async def push_state(self, challenge: PushChallenge) -> PushState:
+        """``GET`` the poll link: ``WAITING``, ``SUCCESS``, ``REJECTED`` or ``TIMEOUT``."""
+        if not challenge.transaction.startswith(self.api.org_url + "/"):
+            raise ConnectorError(self.name, "the push poll link is off the org")
+        data, _ = await self.api.request("GET", challenge.transaction, Subject.OTHER)
+        result = data.get("factorResult") if isinstance(data, dict) else None
+        state = _PUSH_STATES.get(str(result))
+        if state is None:
+            raise ConnectorError(self.name, f"Okta answered an unknown push result {result!r}")
+        return state
 
     # -- ExpiryReporter ------------------------------------------------------------
 

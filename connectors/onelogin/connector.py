@@ -68,6 +68,8 @@ from connectors.base import (
     PasswordStatus,
     Protection,
     ProtectionKind,
+    PushChallenge,
+    PushState,
     ResetDelivery,
     UnlockResult,
     UserStatus,
@@ -85,6 +87,7 @@ from connectors.onelogin.errors import Subject
 from connectors.onelogin.expiry import PasswordExpiry
 from connectors.onelogin.http import OneLoginHttp, RetryPolicy, Sleep, TransportStats
 from connectors.onelogin.privileges import Privileges
+from connectors.onelogin.push import ProtectPush, protect_devices
 from connectors.onelogin.settings import ConnectorOptions, Settings
 from connectors.onelogin.values import (
     CLOSED_STATES,
@@ -111,6 +114,7 @@ class OneLoginConnector:
         | Capability.UNLOCK
         | Capability.MFA_RESET
         | Capability.PASSWORD_EXPIRY
+        | Capability.PUSH_VERIFY
     )
 
     def __init__(
@@ -130,6 +134,7 @@ class OneLoginConnector:
         self._roles_by_name: TtlCache[str, list[DirectoryGroup]] = TtlCache(ttl, monotonic)
         self._expiry = PasswordExpiry(name, http, self._options, monotonic)
         self._privileges = Privileges(http, ttl, monotonic)
+        self._push = ProtectPush(name, http, self._now)
 
     def __repr__(self) -> str:
         return f"OneLoginConnector(name={self.name!r}, base_url={self._http.base_url!r})"
@@ -337,6 +342,20 @@ class OneLoginConnector:
                 )
             )
         return factors
+
+    # -- PushVerifier (connectors.onelogin.push) -------------------------------
+    async def push_factors(self, user: DirectoryUser) -> Sequence[MfaFactor]:
+        """The user's OneLogin Protect devices."""
+        return protect_devices(await self.list_factors(user))
+
+    async def start_push(
+        self, user: DirectoryUser, factor: MfaFactor, *, number_matching: bool = True
+    ) -> PushChallenge:
+        """Send a OneLogin Protect push (it has no number matching)."""
+        return await self._push.start(self._user_id(user.id), factor)
+
+    async def push_state(self, challenge: PushChallenge) -> PushState:
+        return await self._push.state(challenge)
 
     async def reset_factors(self, user: DirectoryUser, factor_id: str | None = None) -> int:
         """Delete one device, or all when ``factor_id`` is None; return how many are gone."""

@@ -14,7 +14,14 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sandboxes.okta import errors, routes_groups, routes_oauth, routes_policies, routes_users
+from sandboxes.okta import (
+    errors,
+    routes_factors,
+    routes_groups,
+    routes_oauth,
+    routes_policies,
+    routes_users,
+)
 from sandboxes.okta.clock import Clock
 from sandboxes.okta.errors import OktaError
 from sandboxes.okta.exchange import ExchangeHook
@@ -69,6 +76,7 @@ def create_app(
     app = Starlette(
         routes=[
             *routes_users.ROUTES,
+            *routes_factors.ROUTES,
             *routes_groups.ROUTES,
             *routes_policies.ROUTES,
             *routes_oauth.ROUTES,

@@ -36,6 +36,7 @@ from sandboxes.okta.model import (
     User,
     UserStatus,
 )
+from sandboxes.okta.push import PushBook
 from sandboxes.okta.roles import ROLE_TYPES
 
 __all__ = [
@@ -85,6 +86,8 @@ class OktaState:
         self._factors: dict[str, dict[str, Factor]] = {}
         self._user_roles: dict[str, list[RoleAssignment]] = {}
         self._group_roles: dict[str, list[RoleAssignment]] = {}
+        # Okta Verify push challenges and the device side of each (sandboxes.okta.push).
+        self.pushes = PushBook(self.now, lambda: self.ids.new("mst"), seed)
 
     def now(self) -> datetime:
         """Return the current instant by this org's clock."""

@@ -21,6 +21,8 @@ Routes::
     GET    /api/2/roles/{id}/users POST and DELETE same (body: JSON array of user ids)
     GET    /api/2/mfa/users/{id}/devices
     DELETE /api/2/mfa/users/{id}/devices/{device_id}
+    POST   /api/2/mfa/users/{id}/verifications  a OneLogin Protect push (``push.py``)
+    GET    /api/2/mfa/users/{id}/verifications/{verification_id}
     GET    /api/2/policies/{id}
     GET    /api/1/privileges       GET /api/1/privileges/{id}/users, .../roles
 """
@@ -46,12 +48,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandboxes.onelogin.clock import Clock, format_ts
+from sandboxes.onelogin.push import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, Verification
 from sandboxes.onelogin.runtime import RateLimiter, RecordedRequest, Runtime, TokenStore
 from sandboxes.onelogin.state import (
     STATUS_LOCKED,
     VALID_STATES,
     VALID_STATUSES,
     OneLoginState,
+    SandboxDevice,
     SandboxRole,
     SandboxUser,
 )
@@ -637,6 +641,46 @@ async def delete_device(request: Request, rt: Runtime) -> Response:
     return Response(status_code=204)
 
 
+def _verification_json(found: Verification, device: SandboxDevice | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": found.id, "status": found.status,
+                            "device_id": found.device_id}
+    if device is not None:
+        body.update(
+            user_display_name=device.user_display_name,
+            auth_factor_name=device.auth_factor_name,
+            type_display_name=device.type_display_name,
+            user_id=str(found.user_id),
+            expires_at=format_ts(found.expires_at),
+        )
+    return body
+
+
+async def start_verification(request: Request, rt: Runtime) -> Response:
+    user = _user(rt, request.path_params["user_id"])
+    body = await _json_object(request)
+    raw_device = body.get("device_id")
+    if raw_device in (None, ""):
+        raise ApiError(400, "device_id is required")
+    device = rt.state.devices.get(str(raw_device))
+    if device is None or device.user_id != user.id:
+        raise ApiError(404)
+    expires_in = body.get("expires_in", DEFAULT_EXPIRES_IN)
+    if not isinstance(expires_in, int) or not 0 < expires_in <= MAX_EXPIRES_IN:
+        raise ApiError(400, f"expires_in must be between 1 and {MAX_EXPIRES_IN} seconds")
+    found = rt.state.pushes.start(user.id, device.device_id, expires_in)
+    answer = _verification_json(found, device)
+    del answer["status"]
+    return JSONResponse([answer], status_code=201)
+
+
+async def get_verification(request: Request, rt: Runtime) -> Response:
+    user = _user(rt, request.path_params["user_id"])
+    found = rt.state.pushes.verifications.get(request.path_params["verification_id"])
+    if found is None or found.user_id != user.id:
+        raise ApiError(404)
+    return JSONResponse([_verification_json(found, None)])
+
+
 async def get_policy(request: Request, rt: Runtime) -> Response:
     raw_id = request.path_params["policy_id"]
     policy = rt.state.policies.get(int(raw_id)) if raw_id.isdigit() else None
@@ -715,6 +759,7 @@ def create_app(
 
     The defaults match OneLogin's: 5,000 calls an hour, tokens valid for 10 hours.
     """
+    state.pushes.clock = clock
     runtime = Runtime(
         state=state,
         clock=clock,
@@ -748,6 +793,16 @@ def create_app(
             "/api/2/mfa/users/{user_id}/devices/{device_id}",
             endpoint(delete_device),
             methods=["DELETE"],
+        ),
+        Route(
+            "/api/2/mfa/users/{user_id}/verifications",
+            endpoint(start_verification),
+            methods=["POST"],
+        ),
+        Route(
+            "/api/2/mfa/users/{user_id}/verifications/{verification_id}",
+            endpoint(get_verification),
+            methods=["GET"],
         ),
         Route("/api/2/policies/{policy_id}", endpoint(get_policy), methods=["GET"]),
         Route("/api/1/privileges", endpoint(list_privileges), methods=["GET"]),

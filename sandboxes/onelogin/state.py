@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from sandboxes.onelogin.push import ProtectPushes
 
 STATUS_NAMES: dict[str, int] = {
     "unactivated": 0,
@@ -148,6 +151,8 @@ class OneLoginState:
         self._next_user_id = 40_000_001
         self._next_role_id = 300_001
         self._next_device_id = 7_000_001
+        # OneLogin Protect pushes and the phone that answers them (sandboxes.onelogin.push).
+        self.pushes = ProtectPushes(time.time)
 
     # -- building ---------------------------------------------------------------
     def add_client(self, client_id: str, client_secret: str) -> ApiCredential:

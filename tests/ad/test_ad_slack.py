@@ -56,6 +56,8 @@ async def world(samba_dc: SambaDC, tmp_path: Path) -> AsyncIterator[World]:
                          "ca_file": str(okta.ca_path)},
                 "ad": {"kind": "ad", **ad_settings},
             },
+            # Verification before changes is tested in tests/verification.
+            "verification": {"password_reset": ["none"], "unlock": ["none"], "mfa_reset": ["none"]},
             "capabilities": {
                 "groups": "okta",
                 "mfa_reset": "okta",

@@ -22,6 +22,8 @@ BASE_CONFIG: dict[str, Any] = {
         "security_channel": "#sec",
     },
     "connectors": {"mem": {"kind": "memory"}},
+    # Verification before changes is tested in tests/verification.
+    "verification": {"password_reset": ["none"], "unlock": ["none"], "mfa_reset": ["none"]},
     "capabilities": {
         "groups": "mem",
         "password_reset": "mem",

@@ -111,3 +111,13 @@ def test_home_view_sections_and_block_limit() -> None:
     text = json.dumps(view)
     assert view["type"] == "home" and "Waiting for me" in text and len(view["blocks"]) <= 100
     assert view["blocks"][-1]["type"] == "context"
+
+
+def test_a_card_with_an_end_date_speaks_of_the_requester_not_to_the_approver() -> None:
+    until = NOW + timedelta(days=7)
+    snap = _snap("fulfilled", ("U0ANNA0001", "U0BERT0001"), fulfilled_at=NOW, access_until=until)
+    card = approval_card(snap)
+    assert "Your access" not in card.text
+    assert "<@U0ADA00001>'s access ends Wed 09 Jan 2030, 03:04 UTC." in card.text
+    news = requester_news(snap, Event.FULFILLED)
+    assert "Your access ends Wed 09 Jan 2030" in news.text

@@ -14,7 +14,7 @@ from actions.audit import Actor
 from actions.self_service import SelfService
 from bot.conversation import Conversation
 from bot.replies import ActionId, Reply
-from connectors.base import UserStatus
+from connectors.base import MfaFactor, UserStatus
 from connectors.errors import Unavailable
 from connectors.memory import MemoryDirectory
 from store.db import Store
@@ -251,3 +251,19 @@ async def test_an_action_still_running_elsewhere_is_waited_for_then_refused(
     [again] = await world.conv.on_message(me, "reset my mfa")
     [done] = await world.conv.on_button(me, ActionId.CONFIRM, button(again, ActionId.CONFIRM))
     assert "removed 2 MFA factor" in done.text
+
+
+async def test_factor_counts_are_plural_only_when_more_than_one(world: World) -> None:
+    two = actor("phone@example.com", "U3")
+    [offer] = await world.conv.on_message(two, "reset mfa")
+    assert "*all* 2 MFA factors on" in offer.text and "(s)" not in offer.text
+    [done] = await world.conv.on_button(two, ActionId.CONFIRM, button(offer, ActionId.CONFIRM))
+    assert "removed 2 MFA factors from" in done.text
+    assert "removed 2 factors from" in world.notifier.notices[-1]
+    world.directory.add_user("one@example.com", factors=[MfaFactor("f9", "push", "Okta Verify")])
+    one = actor("one@example.com", "U4")
+    [offer] = await world.conv.on_message(one, "reset mfa")
+    assert "*all* 1 MFA factor on" in offer.text
+    [done] = await world.conv.on_button(one, ActionId.CONFIRM, button(offer, ActionId.CONFIRM))
+    assert "removed 1 MFA factor from" in done.text
+    assert "removed 1 factor from" in world.notifier.notices[-1]

@@ -62,6 +62,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                     "max_retry_wait": 1,
                 }
             },
+            # Verification before changes is tested in tests/verification.
+            "verification": {"password_reset": ["none"], "unlock": ["none"], "mfa_reset": ["none"]},
             "capabilities": {
                 c: "okta"
                 for c in ("groups", "password_reset", "unlock", "mfa_reset", "password_expiry")

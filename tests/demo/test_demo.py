@@ -29,26 +29,62 @@ def _run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_scripted_reset_through_run_without_slack_credentials() -> None:
-    proc = _run("I forgot my password\n1\n", "run")
+    # 1 clicks "Reset my password"; 3 picks, on the demo phone, the number shown in the chat.
+    proc = _run("I forgot my password\n1\n3\n", "run")
     assert proc.returncode == 0, proc.stderr
     assert "starting the local demo" in proc.stderr
     out = proc.stdout
     assert "you> I forgot my password" in out
     assert "Go ahead?" in out and "[1] Reset my password" in out
+    assert "I sent a push to Okta Verify on your phone. Open it and pick *59*" in out
+    assert "[Okta Verify on Ada's phone] Is it you signing in?" in out and "[3] 59" in out
     assert "Here is your one-time Okta password reset link:\nhttps://127.0.0.1:" in out
     assert "Traceback" not in proc.stderr
 
 
 def test_demo_flows_on_sandbox_users() -> None:
-    script = "I'm locked out\nwhen does my password expire\nlost my phone, need to reset mfa\n1\n"
+    script = (
+        "I'm locked out\n3\nwhen does my password expire\nlost my phone, need to reset mfa\n1\n"
+    )
     proc = _run(script, "demo", "--as", "grace.hopper@example.com")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "Your Okta account is unlocked" in out
     assert "Your Okta password expires in" in out
-    assert "removes *all* 2 MFA factor(s)" in out
-    assert "[security channel] MFA reset" in out
-    assert "removed 2 MFA factor(s)" in out
+    assert "[Okta Verify on Grace's phone]" in out
+    assert "removes *all* 2 MFA factors" in out
+    # MFA reset is verified by a person by default: Grace and Frances are asked, nothing changes.
+    assert "someone must confirm it's really you" in out
+    assert "[to approver frances.allen@example.com] bot> *Identity check*: @Grace Hopper" in out
+    assert "removed 2 MFA factors" not in out
+    assert "<@UDEMO" not in out and "(s)" not in out
+
+
+def test_mfa_reset_after_another_employee_confirms_it_is_them() -> None:
+    # Ada confirms; Grace ([1] on Grace's card) approves; Ada goes ahead ([1]) and confirms ([1]).
+    proc = _run("reset my mfa\n1\n1\n1\n1\n", "run")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "[to approver grace.hopper@example.com] bot> *Identity check*: @Ada Lovelace" in out
+    assert "Confirmed by @Grace Hopper." in out
+    assert "bot> @Grace Hopper confirmed it's you. You can go ahead with your MFA reset now." in out
+    assert "Done: I removed 2 MFA factors" in out
+    assert out.index("confirmed it's you") < out.index("Done: I removed")
+    # The security channel's notice names people as every other message does.
+    assert (
+        "[security channel] MFA reset through the helpdesk bot: @Ada Lovelace "
+        "(ada.lovelace@example.com) removed 2 factors from their Okta account." in out
+    )
+
+
+def test_push_denied_on_the_demo_phone_changes_nothing_and_tells_security() -> None:
+    proc = _run("I forgot my password\n1\n4\n", "run")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "[4] No, it's not me" in out
+    assert "[security channel] Possible account takeover attempt" in out
+    assert "The push to your phone was denied, so I changed nothing" in out
+    assert "Here is your one-time" not in out
 
 
 def test_demo_protected_and_unknown_users() -> None:
@@ -132,7 +168,7 @@ def test_justification_duration_two_approvers_and_no_self_approval() -> None:
         "I need vpn\n1\nTo work from home during the office move\n"
         "I need github\n1\ncancel\n"
         "1\nshort\nTo review the design system repository\n9\n2\n"
-        "/waiting\n1\n3\nI need github\n"
+        "/waiting\n2\n1\n4\nI need github\n"
     )
     proc = _run(script, "demo", "--as", "frances.allen@example.com")
     assert proc.returncode == 0, proc.stderr
@@ -166,23 +202,27 @@ def test_justification_duration_two_approvers_and_no_self_approval() -> None:
     assert "    Approvals needed: 2\n" in ada_card
     assert "    [2] Approve\n    [3] Deny\n" in ada_card
     assert f"{GRACE_CARD} *Access request*" in ada_card
-    # The numbers shown last are the live ones; /waiting shows the waiting cards again.
+    # /waiting shows the waiting cards again, each with the numbers it had.
     waiting = _after(ada_card, "you> /waiting\n")
     assert waiting.startswith(
         "you> /waiting\n[to approver ada.lovelace@example.com] bot> *Access request*"
     )
-    assert "    [1] Approve\n    [2] Deny\n" in waiting
+    assert "    [2] Approve\n    [3] Deny\n" in waiting
     assert f"{GRACE_CARD} *Access request*" in waiting
-    assert "    [3] Approve\n    [4] Deny\nyou> 1\n" in waiting
-    recorded = _after(waiting, "you> 1\n")
+    assert "    [4] Approve\n    [5] Deny\nyou> 2\n" in waiting
+    recorded = _after(waiting, "you> 2\n")
     assert "Approved by @Ada Lovelace (1 of 2); waiting for another approver." in recorded
     assert (
         "bot> @Ada Lovelace approved your request for *GitHub organisation*; "
         "it needs 1 more approval." in recorded
     )
+    # Both cards were updated; each kept its numbers. [1] (Cancel request) is gone and
+    # says so rather than being read as a message.
     grace = _after(recorded, f"{GRACE_UPDATED} *Access request*")
-    assert "    [3] Approve\n    [4] Deny\n" in grace
-    done = _after(grace, "you> 3\n")
+    assert "    [4] Approve\n    [5] Deny\n" in grace
+    assert "you> 1\nbot> No button has the number 1 now" in grace
+    assert "Buttons you can click: [2], [3], [4], [5].\nyou> 4\n" in grace
+    done = _after(grace, "you> 4\n")
     assert (
         "bot> You're now a member of *GitHub organisation* (approved by @Ada Lovelace and "
         "@Grace Hopper). Your access ends" in done
@@ -217,3 +257,20 @@ def test_demo_catalogue_names_other_employees_and_cards_click_as_their_approver(
     assert screen.choice("2") is None
     screen.begin()
     assert screen.choice("1") is None
+
+
+def test_demo_nudges_runs_the_sweep_over_the_demo_directory_and_exits() -> None:
+    proc = _run("", "demo", "--nudges")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Password-expiry sweep over the demo directory" in out
+    # Ada's password was changed 82 days ago under the 90-day policy: 8 calendar days left.
+    assert (
+        "[nudge to ada.lovelace@example.com] bot> Your Okta password expires in 8 days, on "
+        in out
+    )
+    assert "    [-] Change it now\n" in out
+    assert out.count("[nudge to ") == 1
+    assert "[IT channel #it-help] Password-expiry nudges, demo run: completed" in out
+    assert "[IT channel #it-help] Scanned 2 · nudged 1 · skipped 1 · failed 0" in out
+    assert "you>" not in out and "Traceback" not in proc.stderr

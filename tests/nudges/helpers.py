@@ -127,6 +127,8 @@ def config(database_url: str, slack_url: str, **nudges: Any) -> HelpdeskConfig:
         "slack": {"api_base_url": slack_url},
         "database_url": database_url,
         "connectors": {"mem": {"kind": "memory"}},
+        # Verification before changes is tested in tests/verification.
+        "verification": {"password_reset": ["none"], "unlock": ["none"], "mfa_reset": ["none"]},
         "capabilities": {
             "groups": "mem",
             "password_reset": "mem",

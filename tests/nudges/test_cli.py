@@ -60,7 +60,7 @@ def test_dry_run_prints_who_and_why_with_a_progress_bar(
     lines = [line for line in out.splitlines() if line.startswith("would_nudge")]
     assert len(lines) == 3  # Ada, Cy, Dan: Slack is not asked without --check-slack
     ada = next(line for line in lines if "ada@example.com" in line)
-    assert "(in 5 day(s)); 7-day reminder" in ada
+    assert "(in 5 days); 7-day reminder" in ada
     assert "Password-expiry nudges, dry run: completed" in out
     assert "Scanned 4 · would nudge 3 · skipped 1 · failed 0" in out
     assert "Skipped: excluded group 1." in out

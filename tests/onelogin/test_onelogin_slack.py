@@ -61,6 +61,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                     "default_policy_id": 1,
                 }
             },
+            # Verification before changes is tested in tests/verification.
+            "verification": {"password_reset": ["none"], "unlock": ["none"], "mfa_reset": ["none"]},
             "capabilities": {
                 c: "onelogin"
                 for c in ("groups", "password_reset", "unlock", "mfa_reset", "password_expiry")
