@@ -72,9 +72,14 @@ def test_keys_that_mention_a_secret_keep_their_values() -> None:
 
 
 def test_no_colour_codes_inside_json_lines() -> None:
+    """uvicorn logs a coloured copy of its message as ``color_message``; it stays out.
+
+    The record is made the way uvicorn makes it, on a logger of this test's own (the
+    ``uvicorn`` loggers' handlers and propagation are whatever earlier tests left).
+    """
     out = io.StringIO()
     configure_logging("INFO", out)
-    logging.getLogger("uvicorn.error").info(
+    logging.getLogger("test.uvicorn.error").info(
         "Started server process [%d]", 42,
         extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"},
     )
