@@ -36,6 +36,7 @@ from connectors.base import (
     UnlockResult,
     UserStatus,
 )
+from connectors.emails import lookalike
 from connectors.errors import ConnectorError, Unavailable, UserNotFound
 from store.db import Store
 from store.leases import new_holder
@@ -166,6 +167,25 @@ class SelfService:
                 f"I can't help with that here. Please ask {self._where_to_go()}.",
             )
         label = self.providers.label(conn)
+        if lookalike(actor.email):
+            # Matching is exact (``connectors.emails``), so this finds nobody anyway; a chat
+            # profile imitating a plain address is worth a human's look, though.
+            await self.auditor.record(
+                actor, capability.label, "refused", provider=conn.name,
+                detail={"reason": "lookalike_email"},
+            )
+            await self._notify_security(
+                f"<@{actor.slack_user_id}> asked the helpdesk bot for "
+                f"{capability.label.replace('_', ' ')} with a Slack profile email that imitates "
+                f"a plain address ({actor.email.encode('ascii', 'backslashreplace').decode()}). "
+                "Nothing was changed; please check that Slack account.",
+                capability,
+            )
+            raise Refusal(
+                "unknown_user",
+                f"I couldn't find an account for your Slack email in {label}. "
+                f"Please contact {self._where_to_go()}.",
+            )
         try:
             async with connector_call(label, self._where_to_go(), catch=Unavailable):
                 user = await conn.find_user_by_email(actor.email)

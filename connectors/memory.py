@@ -37,6 +37,7 @@ from connectors.base import (
     UserStatus,
 )
 from connectors.doctor import Finding, Needs, probe_only
+from connectors.emails import same_email
 from connectors.errors import (
     ConnectorError,
     GroupNotFound,
@@ -183,9 +184,8 @@ class MemoryDirectory:
     # -- Directory -----------------------------------------------------------
     async def find_user_by_email(self, email: str) -> DirectoryUser:
         self._enter("find_user_by_email")
-        wanted = email.strip().lower()
         for acct in self.accounts.values():
-            if acct.user.email.lower() == wanted:
+            if same_email(acct.user.email, email):
                 return acct.user
         raise UserNotFound(self.name, "no user with that email")
 

@@ -39,6 +39,7 @@ from connectors.base import (
     UnlockResult,
     UserStatus,
 )
+from connectors.emails import same_email
 from connectors.errors import ConnectorError, GroupNotFound, UserNotFound
 from connectors.okta.api import OktaApi, gather_all
 from connectors.okta.errors import Subject
@@ -152,7 +153,7 @@ class OktaConnector:
     # -- Directory -----------------------------------------------------------------
 
     async def find_user_by_email(self, email: str) -> DirectoryUser:
-        """Return the one user whose ``profile.email`` is ``email``, ignoring case.
+        """Return the one user whose ``profile.email`` is ``email`` (``connectors.emails``).
 
         Searches ``profile.email eq "..."`` with the value quoted, so no input can
         change the expression. Deprovisioned accounts count only when no other matches;
@@ -169,7 +170,8 @@ class OktaConnector:
         async for page in self.api.pages("/api/v1/users", params, Subject.USER):
             for item in page:
                 found = user_from_json(self.name, item).user
-                if found.email.casefold() == wanted.casefold():
+                # Okta's search ignores case more widely; only the exact address counts.
+                if same_email(found.email, wanted):
                     matches.append(found)
         live = [u for u in matches if u.status is not UserStatus.DEPROVISIONED] or matches
         if len(live) != 1:

@@ -74,6 +74,7 @@ from connectors.base import (
     UnlockResult,
     UserStatus,
 )
+from connectors.emails import same_email
 from connectors.errors import (
     ConnectorError,
     GroupNotFound,
@@ -151,7 +152,7 @@ class OneLoginConnector:
 
     # -- Directory ------------------------------------------------------------
     async def find_user_by_email(self, email: str) -> DirectoryUser:
-        """Return the one user whose email is exactly ``email`` (any case)."""
+        """Return the one user whose email is exactly ``email`` (``connectors.emails``)."""
         wanted = email.strip()
         if len(wanted) > 254 or not EMAIL.fullmatch(wanted):
             raise UserNotFound(self.name, "not an email address OneLogin can search for exactly")
@@ -161,7 +162,7 @@ class OneLoginConnector:
         ):
             for raw in page:
                 # The server filter may be looser than equality; only exact matches count.
-                if str(raw.get("email") or "").lower() == wanted.lower():
+                if same_email(str(raw.get("email") or ""), wanted):
                     matches[str(raw.get("id"))] = raw
         if not matches:
             raise UserNotFound(self.name, "no OneLogin user with that email")
