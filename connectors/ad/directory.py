@@ -316,7 +316,7 @@ class AdDirectory:
         return self._user(found[0], await self.domain_policy())
 
     async def find_user_by_email(self, email: str) -> DirectoryUser:
-        """The one user whose mail or userPrincipalName is exactly ``email`` (``connectors.emails``).
+        """The one user whose mail or userPrincipalName is exactly ``email``.
 
         The directory's own matching folds more than ASCII case (and also matches
         ``sAMAccountName``), so the account it finds must carry the very address.

@@ -16,7 +16,9 @@ import pytest
 
 from actions.errors import protections_that_count
 from connectors.base import (
+    AccountContainer,
     Capability,
+    ContainStep,
     Directory,
     ExpiryReporter,
     GroupManager,
@@ -30,7 +32,7 @@ from connectors.base import (
     UserStatus,
     implemented_capabilities,
 )
-from connectors.errors import ConnectorError, GroupNotFound, UserNotFound
+from connectors.errors import ConnectorError, GroupNotFound, PermissionDenied, UserNotFound
 
 
 @dataclass
@@ -59,6 +61,9 @@ class ContractWorld:
     mfa_email: str | None = None
     temp_password_supported: bool = True
     link_supported: bool = True
+    #: Whether the world's service account may suspend users (CONTAIN): where it may not,
+    #: the suspend step must fail with ``PermissionDenied`` after the steps before it.
+    suspend_allowed: bool = True
 
 
 #: Look-alikes of ASCII letters (issue 16): each folds onto the letter under ``casefold``,
@@ -142,6 +147,32 @@ class ConnectorContract:
                          f"  {world.ordinary_email}  "):
             user = await world.connector.find_user_by_email(spelling)
             assert user.email.lower() == world.ordinary_email.lower()
+
+    async def test_contain_clears_sessions_and_suspends(self, world: ContractWorld) -> None:
+        _needs(world, Capability.CONTAIN)
+        c = world.connector
+        assert isinstance(c, AccountContainer)
+        assert ContainStep.SUSPEND in c.containment_steps()
+        user = await c.find_user_by_email(world.ordinary_email)
+        steps = [ContainStep.CLEAR_SESSIONS, ContainStep.SUSPEND]
+        if not world.suspend_allowed:
+            assert await c.contain(user, steps[:1]) == steps[:1]
+            with pytest.raises(PermissionDenied):
+                await c.contain(user, steps)
+            assert (await c.get_user(user.id)).status is UserStatus.ACTIVE
+            return
+        assert await c.contain(user, steps) == steps
+        assert (await c.get_user(user.id)).status is UserStatus.SUSPENDED
+        # Again: already suspended, no sessions left; both count as done.
+        assert await c.contain(user, steps) == steps
+
+    async def test_contain_resets_factors(self, world: ContractWorld) -> None:
+        _needs(world, Capability.CONTAIN)
+        c = world.connector
+        assert isinstance(c, AccountContainer) and isinstance(c, MfaResetter) and world.mfa_email
+        user = await c.find_user_by_email(world.mfa_email)
+        assert await c.contain(user, [ContainStep.RESET_FACTORS]) == [ContainStep.RESET_FACTORS]
+        assert list(await c.list_factors(user)) == []
 
     async def test_unknown_email_is_user_not_found(self, world: ContractWorld) -> None:
         with pytest.raises(UserNotFound):
