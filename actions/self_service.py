@@ -20,11 +20,13 @@ from typing import Protocol
 
 from actions.audit import Actor, Auditor
 from actions.errors import Refusal, connector_call, protections_that_count
+from actions.notices import Change, ChangeNotices
 from actions.providers import Providers
 from actions.verification import ApprovalGate, PushPrompter, Verification, Verified
 from config import metrics
 from config.logging import get_logger
 from config.settings import HelpdeskConfig, Limit
+from config.verification import Method
 from connectors.base import (
     Capability,
     Directory,
@@ -104,8 +106,11 @@ class SelfService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         prompter: PushPrompter | None = None,
         approval: ApprovalGate | None = None,
+        notices: ChangeNotices | None = None,
     ) -> None:
         self.cfg = cfg
+        # After every change: an email and a DM with a "This wasn't me" link.
+        self.notices = notices
         self.providers = providers
         self.store = store
         self.auditor = Auditor(store)
@@ -295,6 +300,17 @@ class SelfService:
             f"Please ask {self._where_to_go()}: they can tell you why and reactivate it.",
         )
 
+    def _announce(
+        self, actor: Actor, target: Target, capability: Capability, verified: Verified
+    ) -> None:
+        """Start the change's notices (background: they never delay or undo the change)."""
+        if self.notices is None:
+            return
+        self.notices.changed(Change(
+            actor, target.user, target.label, capability, _verified_words(verified),
+            self.clock(),
+        ))
+
     # -- workflows ----------------------------------------------------------------
     async def reset_password(
         self, actor: Actor, delivery: ResetDelivery | None = None
@@ -311,6 +327,7 @@ class SelfService:
                 actor, cap.label, "success", target=target.user,
                 detail={"delivery": grant.delivery.value, "verified_by": verified.method.value},
             )
+        self._announce(actor, target, cap, verified)
         return ResetOutcome(target, grant)
 
     async def unlock(self, actor: Actor) -> tuple[Target, UnlockResult]:
@@ -326,6 +343,8 @@ class SelfService:
                 actor, cap.label, outcome, target=target.user,
                 detail={"result": result.value, "verified_by": verified.method.value},
             )
+        if result is UnlockResult.UNLOCKED:
+            self._announce(actor, target, cap, verified)
         return target, result
 
     async def mfa_factors(self, actor: Actor) -> tuple[Target, Sequence[MfaFactor]]:
@@ -348,6 +367,8 @@ class SelfService:
                 actor, cap.label, "success", target=target.user,
                 detail={"factors_removed": removed, "verified_by": verified.method.value},
             )
+        if removed:
+            self._announce(actor, target, cap, verified)
         await self._notify_security(
             f"MFA reset through the helpdesk bot: <@{actor.slack_user_id}> ({actor.email}) "
             f"removed {removed} factor{'' if removed == 1 else 's'} from their "
@@ -366,6 +387,15 @@ class SelfService:
         # A read: not audited, so counted here (its refusals and failures are audited).
         metrics.audited(cap.label, "success")
         return target, status
+
+
+def _verified_words(verified: Verified) -> str:
+    """How the employee was verified, in a notice's words."""
+    if verified.method is Method.PUSH:
+        return "a push approved on the phone"
+    if verified.method is Method.APPROVAL:
+        return "a colleague's confirmation in Slack"
+    return "no check (the bot is configured without one)"
 
 
 def _human(delta: object) -> str:
