@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Mailer(Protocol):
@@ -12,6 +12,7 @@ class Mailer(Protocol):
         ...
 
 
+@runtime_checkable
 class NoticeChat(Protocol):
     async def direct_message(self, slack_user: str, text: str) -> None:
         """Post ``text`` (Slack mrkdwn) in the employee's DM with the bot."""

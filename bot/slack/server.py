@@ -38,6 +38,10 @@ from config.logging import get_logger
 
 log = get_logger("helpdesk.http")
 MAX_BODY = 1_000_000
+MAX_PAGE_BODY = 4096  # the report page's form: one token
+# The "This wasn't me" page of the change notices (actions.notices), served here too.
+REPORT_PATH = "/notices/report"
+PAGE_HEADER = "x-helpdesk-page"
 MAX_SKEW = 300  # seconds; Slack's own rule for replayed requests
 # The slash command's immediate answer; the result follows in the DM.
 COMMAND_ACK = "On it: I'll answer in our direct messages."
@@ -238,6 +242,8 @@ class Ingress:
         path, method = scope["path"], scope["method"]
         if path == self.path and method == "POST":
             await self._events(scope, receive, send)
+        elif path == REPORT_PATH and method in ("GET", "POST"):
+            await self._page(scope, receive, send, method)
         elif path == "/healthz" and method in ("GET", "HEAD"):
             alive = getattr(self.surface, "alive", None)
             ok = True if alive is None else await alive()
@@ -251,6 +257,19 @@ class Ingress:
             await PlainTextResponse("method not allowed", status_code=405)(scope, receive, send)
         else:
             await PlainTextResponse("not found", status_code=404)(scope, receive, send)
+
+    async def _page(self, scope: Scope, receive: Receive, send: Send, method: str) -> None:
+        """The "This wasn't me" page: unsigned (a browser), so handed to the work as a page."""
+        body = await _read_body(receive, MAX_PAGE_BODY)
+        query = scope.get("query_string", b"").decode("latin-1")
+        loop = self.work_loop or asyncio.get_running_loop()
+        coro = self.surface.dispatch(body or b"", query, {PAGE_HEADER: method})
+        try:
+            answer = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+        except ConnectionError:
+            await PlainTextResponse("service unavailable", status_code=503)(scope, receive, send)
+            return
+        await _response(answer)(scope, receive, send)
 
     async def _readyz(self, scope: Scope, receive: Receive, send: Send) -> None:
         check = getattr(self.surface, "ready", None)
@@ -300,6 +319,7 @@ class Ingress:
             return PlainTextResponse("payload too large", status_code=413), "rejected"
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers}
+        headers.pop(PAGE_HEADER, None)  # only the page route sets it
         # The signature is checked before anything else is revealed about the request.
         if not _signature_ok(self.surface.signing_secret, headers, body):
             return PlainTextResponse("invalid request signature", status_code=401), "rejected"
@@ -324,15 +344,15 @@ class Ingress:
         return (None if kind == "empty" else PlainTextResponse(COMMAND_ACK)), event
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The request body, or None past ``MAX_BODY`` (the rest is not read)."""
+async def _read_body(receive: Receive, limit: int = MAX_BODY) -> bytes | None:
+    """The request body, or None past ``limit`` (the rest is not read)."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY:
+        if size > limit:
             return None
         chunks.append(chunk)
         if not message.get("more_body"):
