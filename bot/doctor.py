@@ -35,6 +35,7 @@ from typing import Any, TextIO
 
 from actions.providers import Providers
 from actions.verification.doctor import verification_findings
+from bot.doctor_notices import notice_area
 from config.logging import scrub_text
 from config.secrets import MissingSecret
 from config.settings import HelpdeskConfig
@@ -379,6 +380,8 @@ async def diagnose(
                     lambda b=one: _connector_findings(b, cfg, sample_size),  # type: ignore[misc]
                 )
             )
+        if verification:  # change notices, report links, containment, factor verification
+            jobs.append(_bounded("notices", area_timeout, lambda: notice_area(cfg, environ, built)))
         findings = _config_findings(cfg, declared)
         if verification:
             findings += verification_findings(cfg, declared, offered)
