@@ -44,20 +44,17 @@ def same_email(a: str, b: str) -> bool:
 
 
 def folds_to_ascii(address: str) -> bool:
-    """Whether ``address`` has non-ASCII characters that case or compatibility folding
-    would turn into ASCII: a look-alike of some plain address, never matched, reported."""
-    if address.isascii():
-        return False
-    folded = unicodedata.normalize("NFKC", address).casefold()
-    return any(not ch.isascii() and _folded_ascii(ch) for ch in address) or (
-        folded.isascii() and not address.isascii()
+    """Whether ``address`` has a non-ASCII character that case or compatibility folding
+    turns into ASCII (the Kelvin sign, the long s, full-width letters): a look-alike of a
+    plain address, never matched, reported. Accented letters (``é``) are not such."""
+    return not address.isascii() and any(
+        not ch.isascii() and _folded_ascii(ch) for ch in address
     )
 
 
 def _folded_ascii(ch: str) -> bool:
-    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", ch).casefold())
-    base = "".join(c for c in folded if not unicodedata.combining(c))
-    return bool(base) and base.isascii()
+    folded = unicodedata.normalize("NFKC", ch).casefold()
+    return bool(folded) and folded.isascii()
 
 
 #: Characters that look like ASCII letters but fold onto nothing ASCII (Cyrillic, Greek):
