@@ -14,7 +14,7 @@ from actions.access import (
     PeopleDirectory,
     StaticPeople,
 )
-from actions.notices import ChangeNotices, LinkSigner, Mailer, NoticeChat, derive_key
+from actions.notices import ChangeNotices, DirectMessages, LinkSigner, Mailer, derive_key
 from actions.notices.smtp import SmtpMailer
 from actions.providers import Providers
 from actions.self_service import Notifier, SelfService
@@ -58,19 +58,6 @@ def _mailer(cfg: HelpdeskConfig, environ: Mapping[str, str]) -> Mailer | None:
     return SmtpMailer(smtp, password)
 
 
-class _LogOnlyChat:
-    """A chat port for a notifier that can't DM: security notices pass through, DMs fail."""
-
-    def __init__(self, notifier: Notifier) -> None:
-        self.notifier = notifier
-
-    async def direct_message(self, slack_user: str, text: str) -> None:
-        raise RuntimeError("this surface cannot send direct messages")
-
-    async def security_notice(self, text: str) -> None:
-        await self.notifier.security_notice(text)
-
-
 @dataclass
 class Runtime:
     cfg: HelpdeskConfig
@@ -93,18 +80,17 @@ class Runtime:
         access_notifier: AccessNotifier | None = None,
         people: PeopleDirectory | None = None,
         prompter: PushPrompter | None = None,
-        notice_chat: NoticeChat | None = None,
+        notice_chat: DirectMessages | None = None,
         mailer: Mailer | None = None,
         link_key: bytes | None = None,
     ) -> Runtime:
         environ = os.environ if environ is None else environ
         store = await Store.open(cfg.database_url)
         providers = providers or Providers.from_config(cfg, environ)
-        chat = notice_chat or (notifier if isinstance(notifier, NoticeChat) else _LogOnlyChat(
-            notifier))
+        dms = notice_chat or (notifier if isinstance(notifier, DirectMessages) else None)
         notices = ChangeNotices(
-            cfg.notices, store, providers, chat,
-            LinkSigner(_link_key(cfg, environ, link_key)),
+            cfg.notices, store, providers, notifier,
+            LinkSigner(_link_key(cfg, environ, link_key)), dms=dms,
             mailer=mailer if mailer is not None else _mailer(cfg, environ),
             where_to_go=lambda: _where_to_go(cfg),
         )

@@ -5,7 +5,7 @@
 """
 
 from actions.notices.links import BadLink, ChangeClaim, LinkSigner, derive_key
-from actions.notices.ports import Mailer, NoticeChat
+from actions.notices.ports import DirectMessages, Mailer, NoticeChat, SecurityChannel
 from actions.notices.service import (
     NOTICE_ACTION,
     REPORT_ACTION,
@@ -24,10 +24,12 @@ __all__ = [
     "Change",
     "ChangeClaim",
     "ChangeNotices",
+    "DirectMessages",
     "LinkSigner",
     "Mailer",
     "NoticeChat",
     "ReportPage",
     "ReportResult",
+    "SecurityChannel",
     "derive_key",
 ]

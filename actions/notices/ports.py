@@ -13,14 +13,21 @@ class Mailer(Protocol):
 
 
 @runtime_checkable
-class NoticeChat(Protocol):
+class DirectMessages(Protocol):
     async def direct_message(self, slack_user: str, text: str) -> None:
         """Post ``text`` (Slack mrkdwn) in the employee's DM with the bot."""
         ...
 
+
+class SecurityChannel(Protocol):
     async def security_notice(self, text: str) -> None:
         """Tell the security team (a Slack channel, or the terminal in the demo)."""
         ...
 
 
-__all__ = ["Mailer", "NoticeChat"]
+@runtime_checkable
+class NoticeChat(DirectMessages, SecurityChannel, Protocol):
+    """A chat surface that does both (Slack, the demo's terminal)."""
+
+
+__all__ = ["DirectMessages", "Mailer", "NoticeChat", "SecurityChannel"]

@@ -30,7 +30,7 @@ from typing import Any
 
 from actions.audit import Actor, Auditor
 from actions.notices.links import BadLink, ChangeClaim, LinkSigner
-from actions.notices.ports import Mailer, NoticeChat
+from actions.notices.ports import DirectMessages, Mailer, SecurityChannel
 from actions.providers import Providers
 from config.logging import get_logger
 from config.notices import Containment, NoticeSettings
@@ -40,7 +40,8 @@ from store.db import Store
 
 log = get_logger("helpdesk.notices")
 
-#: Audit action of each notice sent (or not): ``sent``/``failed``, ``channel`` email or dm.
+#: Audit action of each notice: ``sent``, ``failed`` (alerted) or ``skipped`` (not
+#: configured), ``channel`` email or dm.
 NOTICE_ACTION = "change_notice"
 #: Audit action of a "This wasn't me" report: ``contained``, ``alerted``, ``refused``.
 REPORT_ACTION = "change_report"
@@ -119,9 +120,10 @@ class ChangeNotices:
         settings: NoticeSettings,
         store: Store,
         providers: Providers,
-        chat: NoticeChat,
+        security: SecurityChannel,
         signer: LinkSigner,
         *,
+        dms: DirectMessages | None = None,
         mailer: Mailer | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         where_to_go: Callable[[], str] = lambda: "the IT service desk",
@@ -130,7 +132,8 @@ class ChangeNotices:
         self.store = store
         self.auditor = Auditor(store)
         self.providers = providers
-        self.chat = chat
+        self.security = security
+        self.dms = dms
         self.signer = signer
         self.mailer = mailer
         self.clock = clock
@@ -205,9 +208,12 @@ class ChangeNotices:
 
     async def _email(self, change: Change, link: str | None) -> None:
         to = change.user.notice_addresses
-        if self.mailer is None or not to:
-            await self._failed(change, "email", "no mail server configured" if self.mailer
-                               is None else "no email address in the directory profile")
+        if self.mailer is None:
+            # Not configured (``helpdesk doctor`` warns): recorded, not an incident each time.
+            await self._skipped(change, "email", "no mail server configured")
+            return
+        if not to:
+            await self._failed(change, "email", "no email address in the directory profile")
             return
         subject, text = self.email_text(change, link)
         try:
@@ -218,8 +224,11 @@ class ChangeNotices:
         await self._sent(change, "email", {"recipients": len(to)})
 
     async def _dm(self, change: Change, link: str | None) -> None:
+        if self.dms is None:
+            await self._skipped(change, "dm", "no chat surface for direct messages")
+            return
         try:
-            await self.chat.direct_message(change.actor.slack_user_id, self.dm_text(change, link))
+            await self.dms.direct_message(change.actor.slack_user_id, self.dm_text(change, link))
         except Exception as exc:
             await self._failed(change, "dm", type(exc).__name__)
             return
@@ -229,6 +238,12 @@ class ChangeNotices:
         await self.auditor.record(
             change.actor, NOTICE_ACTION, "sent", target=change.user,
             detail={"capability": change.capability.label, "channel": channel, **extra},
+        )
+
+    async def _skipped(self, change: Change, channel: str, why: str) -> None:
+        await self.auditor.record(
+            change.actor, NOTICE_ACTION, "skipped", target=change.user,
+            detail={"capability": change.capability.label, "channel": channel, "why": why},
         )
 
     async def _failed(self, change: Change, channel: str, why: str) -> None:
@@ -249,7 +264,7 @@ class ChangeNotices:
 
     async def _security(self, text: str) -> None:
         try:
-            await self.chat.security_notice(text)
+            await self.security.security_notice(text)
         except Exception as exc:
             log.error("security_notice_failed", error=type(exc).__name__, action=REPORT_ACTION)
 

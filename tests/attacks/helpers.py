@@ -111,7 +111,7 @@ async def deployment(tmp_path: Path, **overrides: Any) -> AsyncIterator[Deployme
     providers = providers_for(d, cfg)
     out = Recorder()
     signer = LinkSigner(KEY)
-    notices = ChangeNotices(cfg.notices, store, providers, out, signer, mailer=out)
+    notices = ChangeNotices(cfg.notices, store, providers, out, signer, dms=out, mailer=out)
     access = AccessService(cfg, providers, store, NullAccessNotifier(), StaticPeople())
     phone = Phone(d)
     service = SelfService(cfg, providers, store, out, prompter=phone,
