@@ -59,6 +59,7 @@ from config.logging import get_logger
 from config.secrets import Secret
 from connectors.base import (
     Capability,
+    ContainStep,
     DirectoryGroup,
     DirectoryUser,
     ExpiringUser,
@@ -98,6 +99,7 @@ from connectors.onelogin.values import (
     STATUS_AWAITING_PASSWORD_RESET,
     STATUS_LOCKED,
     STATUS_MAP,
+    STATUS_SUSPENDED,
     as_datetime,
     as_int,
     generate_temp_password,
@@ -116,6 +118,7 @@ class OneLoginConnector:
         | Capability.MFA_RESET
         | Capability.PASSWORD_EXPIRY
         | Capability.PUSH_VERIFY
+        | Capability.CONTAIN
     )
 
     def __init__(
@@ -378,6 +381,38 @@ class OneLoginConnector:
         if removed:
             log.info("onelogin.mfa_reset", provider=self.name, user_id=user.id, removed=removed)
         return removed
+
+    # -- AccountContainer -----------------------------------------------------
+    def containment_steps(self) -> frozenset[ContainStep]:
+        return frozenset(ContainStep)
+
+    async def contain(
+        self, user: DirectoryUser, steps: Sequence[ContainStep]
+    ) -> list[ContainStep]:
+        """Log out (``PUT /api/1/users/{id}/logout``, "Log User Out": ends the OneLogin
+        session, not those of apps already signed in to), suspend (API v2 Update User,
+        ``status`` 2: nobody signs in until an admin reactivates), remove every MFA device.
+
+        Logging out needs Manage users; suspending, Manage All (OneLogin's scope table).
+        """
+        uid = self._user_id(user.id)
+        done: list[ContainStep] = []
+        for step in steps:
+            if step is ContainStep.CLEAR_SESSIONS:
+                await self._http.request(
+                    "PUT", f"/api/1/users/{uid}/logout", subject=Subject.USER,
+                    replay_safe=True,
+                )
+            elif step is ContainStep.SUSPEND:
+                await self._http.request(
+                    "PUT", f"/api/2/users/{uid}", subject=Subject.USER,
+                    json={"status": STATUS_SUSPENDED}, replay_safe=True,
+                )
+            elif step is ContainStep.RESET_FACTORS:
+                await self.reset_factors(user)
+            log.info("onelogin.contained", provider=self.name, user_id=user.id, step=step.value)
+            done.append(step)
+        return done
 
     # -- ExpiryReporter -------------------------------------------------------
     async def password_status(self, user: DirectoryUser) -> PasswordStatus:
