@@ -121,3 +121,19 @@ async def test_implicit_tls(tmp_path: Path) -> None:
         await reset_through_push(world)
         assert world.smtp.mailbox.tls_seen == [True]
         assert len(world.smtp.mailbox.messages) == 1
+
+
+async def test_the_page_through_the_ingress_process(tmp_path: Path) -> None:
+    """As ``helpdesk run`` serves it: the HTTP endpoint in its own process, the page's
+    requests handed over the socket to the work, which answers them."""
+    async with notice_world(tmp_path, ingress_process=True) as world:
+        await reset_through_push(world)
+        link = world.report_link()
+        page = await world.http.get(link)
+        assert page.status_code == 200 and "<form method=post>" in page.text
+        token = link.split("t=", 1)[1]
+        done = await world.http.post(f"{world.url}/notices/report", data={"t": token})
+        assert done.status_code == 200 and "signed your account out everywhere" in done.text
+        assert world.okta.state.users[world.ada_id].sessions == 0
+        again = await world.http.post(f"{world.url}/notices/report", data={"t": token})
+        assert again.status_code == 409

@@ -19,6 +19,7 @@ import httpx
 
 from bot.configuration import validate_config
 from bot.serve import slack_surface
+from bot.slack.ingress import running_ingress
 from bot.slack.server import build_http_app, running_http
 from bot.slack.surface import SlackSurface
 from sandboxes.okta import DEMO_SEED, DEMO_TOKEN, OktaSandbox, load_seed, run_okta_sandbox
@@ -79,9 +80,10 @@ def _free_port() -> int:
 @contextlib.asynccontextmanager
 async def notice_world(
     tmp_path: Path, *, smtp_port: int | None = None, implicit_tls: bool = False,
-    notices: dict[str, Any] | None = None,
+    notices: dict[str, Any] | None = None, ingress_process: bool = False,
 ) -> AsyncIterator[NoticeWorld]:
-    """The world; ``smtp_port`` points the bot at another port (a dead server)."""
+    """The world; ``smtp_port`` points the bot at another port (a dead server);
+    ``ingress_process``: the HTTP endpoint in its own process, as ``helpdesk run`` serves."""
     state = SlackState(_workspace())
     port = _free_port()
     with smtp_server(tmp_path, implicit_tls=implicit_tls) as smtp:
@@ -111,12 +113,22 @@ async def notice_world(
             environ = {"OKTA_TOKEN": DEMO_TOKEN, "SLACK_BOT_TOKEN": fake.token,
                        "SLACK_SIGNING_SECRET": SECRET, "SMTP_PASSWORD": PASSWORD}
             cfg = validate_config(raw, "notices", environ)
-            async with slack_surface(cfg, environ) as surface, running_http(
-                build_http_app(surface), port=port
+            async with slack_surface(cfg, environ) as surface, _serving(
+                surface, port, ingress_process
             ) as url, SlackEventSender(
                 SECRET, f"{url}/slack/events", state=state
             ) as sender, httpx.AsyncClient(timeout=10) as http:
                 yield NoticeWorld(okta, state, sender, surface, smtp, url, http)
+
+
+@contextlib.asynccontextmanager
+async def _serving(surface: SlackSurface, port: int, process: bool) -> AsyncIterator[str]:
+    if process:
+        async with running_ingress(surface, "127.0.0.1", port) as ingress:
+            yield ingress.url
+        return
+    async with running_http(build_http_app(surface), port=port) as url:
+        yield url
 
 
 async def reset_through_push(world: NoticeWorld) -> str:
