@@ -94,6 +94,8 @@ class ReportPage:
     claim: ChangeClaim | None = None
     done: list[ContainStep] = field(default_factory=list)
     where_to_go: str = ""
+    system: str = ""
+    """How the employee knows the account's system ("Okta")."""
 
 
 @dataclass(frozen=True)
@@ -280,10 +282,16 @@ class ChangeNotices:
         checked = self._check(token)
         if isinstance(checked, ReportResult):
             return ReportPage(checked, where_to_go=self.where_to_go())
+        system = self._system(checked)
         state = await self.store.leases.state(_claim_name(checked))
         if state is not None and state.live:
-            return ReportPage(ReportResult.ALREADY, checked, where_to_go=self.where_to_go())
-        return ReportPage(None, checked, where_to_go=self.where_to_go())
+            return ReportPage(ReportResult.ALREADY, checked, where_to_go=self.where_to_go(),
+                              system=system)
+        return ReportPage(None, checked, where_to_go=self.where_to_go(), system=system)
+
+    def _system(self, claim: ChangeClaim) -> str:
+        conn = self.providers.connectors.get(claim.provider)
+        return self.providers.label(conn) if conn is not None else claim.provider
 
     async def report(self, token: str) -> ReportPage:
         """The POST: accept the report once, contain the account, audit, page security."""
@@ -314,7 +322,7 @@ class ChangeNotices:
                     "left": ",".join(s.value for s in left), "why": why},
         )
         await self._security(self._page_text(claim, user, done, left, why))
-        return ReportPage(result, claim, done, where)
+        return ReportPage(result, claim, done, where, self._system(claim))
 
     async def _contain(
         self, claim: ChangeClaim
@@ -354,7 +362,7 @@ class ChangeNotices:
         what = claim.capability.replace("_", " ")
         who = user.login if user else claim.user_id
         text = (f":rotating_light: <@{claim.slack_user}> reports that the {what} of their "
-                f"{claim.provider} account {who} through the helpdesk bot wasn't them: "
+                f"{self._system(claim)} account {who} through the helpdesk bot wasn't them: "
                 "treat it as an account takeover.")
         if done:
             text += " Done: " + "; ".join(_DONE_WORDS[s] for s in done) + "."

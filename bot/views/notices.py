@@ -67,7 +67,8 @@ def render(page: ReportPage, token: str = "") -> tuple[int, str]:
         form = (f"<form method=post><input type=hidden name=t value='{html.escape(token)}'>"
                 "<button type=submit>This wasn't me: lock my account</button></form>")
         return 200, _doc("Wasn't you?", _p(
-            f"Through the IT helpdesk bot, {what} for your {claim.provider} account. "
+            f"Through the IT helpdesk bot, {what} for your {page.system or claim.provider} "
+            "account. "
             "If you didn't ask for it, someone may be using your Slack account.") + _p(
             "Confirm below: the bot will lock the account down as far as it is allowed to "
             "and alert the security team at once.") + form)

@@ -56,6 +56,7 @@ async def test_report_page_get_changes_nothing_post_contains_and_pages_security(
     okta = world.okta.state
     page = await world.http.get(link)
     assert page.status_code == 200 and "<form method=post>" in page.text
+    assert "a password reset was started for your Okta account" in page.text
     assert page.headers["cache-control"] == "no-store"
     assert page.headers["referrer-policy"] == "no-referrer"
     assert okta.users[world.ada_id].sessions == 1  # a GET (a mail scanner) does nothing
