@@ -34,8 +34,14 @@ FUNCTION_WORD_WEIGHT = 2.0
 VOCABULARY_WEIGHT = 2.0
 #: Weight of the statistical detector's confidence (0..1) in the combined score.
 DETECTOR_WEIGHT = 0.5
+#: Share of its weight an English content word keeps: other languages borrow them
+#: ("preciso do Sketch pro design"), their small words they keep.
+BORROWED_WEIGHT = 0.5
 #: Below this combined score the detector is unsure and the hint decides.
 MIN_SCORE = 0.5
+
+
+_ENGLISH_ONLY = ("en",)
 
 
 def _claims(lists: Mapping[str, frozenset[str]]) -> dict[str, tuple[str, ...]]:
@@ -86,8 +92,12 @@ class LanguageDetector:
             share = weight / len(words)
             for word in words:
                 codes = table.get(word, ())
+                if codes == _ENGLISH_ONLY and word not in self._function:
+                    part = share * BORROWED_WEIGHT
+                else:
+                    part = share / max(1, len(codes))
                 for code in codes:
-                    scores[code] += share / len(codes)
+                    scores[code] += part
         best = max(self._codes, key=lambda c: scores[c])
         return best if scores[best] >= MIN_SCORE else None
 

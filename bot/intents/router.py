@@ -21,6 +21,8 @@ Decision rules on top of the model's probabilities:
   not deny, if it scores at least ``thresholds.group_min_score`` and beats the
   next group by ``GROUP_MARGIN``; otherwise ``None`` (ask with ``match_groups``).
   A role the user names ("admin", "editor") favours the entry named with it.
+  Words of an entry's description only count when the message does not ask
+  for a product the router does not know.
 """
 
 from __future__ import annotations
@@ -125,10 +127,13 @@ class IntentRouter:
         for n, span in enumerate(analysis.spans):
             if n not in analysis.denied_spans:
                 scores[span.key] = max(span.score, scores.get(span.key, 0.0))
-        pipeline = self._pipelines[analysis.language]
-        described = pipeline.matcher.description_scores(analysis.asserted_stems())
-        for key, score in described.items():
-            scores[key] = max(score, scores.get(key, 0.0))
+        # "Sketch for design work" names a product the catalogue lacks: "design" in Figma's
+        # description must not turn that into a request for Figma.
+        if scores or REQUEST not in analysis.features:
+            pipeline = self._pipelines[analysis.language]
+            described = pipeline.matcher.description_scores(analysis.asserted_stems())
+            for key, score in described.items():
+                scores[key] = max(score, scores.get(key, 0.0))
         scores = self._qualifiers.adjust(scores, analysis.asserted_words())
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         if not ranked or ranked[0][1] < self.thresholds.group_min_score:
@@ -157,7 +162,7 @@ class IntentRouter:
         ask = confidence < self.thresholds.ask_below or (
             runner_up in ACTIONABLE and confidence - second < self.thresholds.ask_margin
         )
-        if REQUEST in analysis.features and ask:
+        if REQUEST in analysis.features and (ask or intent is Intent.OUT_OF_SCOPE):
             intent, confidence, ask = self._asked_for_a_thing(ranked, intent, confidence, ask)
         group = self._group(analysis) if intent is Intent.GROUP_ACCESS else None
         return Classification(intent, round(confidence, 4), group, alternatives, ask, lang)

@@ -30,6 +30,12 @@ def small_catalogue_router(
         "je voudrais Photoshop",
         "ich hätte gern Photoshop",
         "preciso do Photoshop",
+        "il me faudrait Sketch pour le design",
+        "ich bräuchte Sketch für das Design",
+        "preciso do Sketch pro design",
+        "any chance of getting a Miro seat?",
+        "me gustaría tener Canva para las presentaciones",
+        "gostaria de ter o Miro",
     ],
 )
 def test_a_thing_the_catalogue_lacks_is_a_group_request_without_a_group(
@@ -153,3 +159,19 @@ def test_the_conversation_seam_carries_the_language(router: IntentRouter) -> Non
     routed = adapter.classify("hola", locale="es-ES")
     assert (routed.intent, routed.language) == (Intent.GREETING, "es")
     assert adapter.classify("ok", locale="de-DE").language == "de"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("preciso do Sketch pro design", "pt"),
+        ("necesito Miro para el taller", "es"),
+        ("il me faudrait Sketch pour le design", "fr"),
+        ("ich brauche Canva für Präsentationen", "de"),
+        ("can I get Canva for presentations", "en"),
+    ],
+)
+def test_an_english_product_name_does_not_make_the_message_english(
+    router: IntentRouter, text: str, code: str
+) -> None:
+    assert router.classify(text).language == code

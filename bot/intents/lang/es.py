@@ -45,8 +45,8 @@ SKIP_AT_START = words("hola buenas buenos dias oye mira porfa vale una pregunta 
 
 REQUEST_WORDS = words(
     """
-    necesito necesita necesitaria quiero quisiera queria dame dar tener pido solicito falta usar
-    anadir acceso
+    necesito necesita necesitaria necesitaba quiero quisiera queria gustaria dame dar tener
+    conseguir pido solicito falta usar anadir acceso
     """
 )
 

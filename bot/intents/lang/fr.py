@@ -41,7 +41,8 @@ SKIP_AT_START = words("bonjour salut coucou hello bonsoir alors petite question 
 
 REQUEST_WORDS = words(
     """
-    besoin faut voudrais veux aimerais avoir donner demande demander ajouter utiliser acces
+    besoin faut faudrait voudrais voudrait veux aimerais aimerait souhaite souhaiterais avoir
+    obtenir donner demande demander ajouter utiliser acces
     """
 )
 

@@ -34,7 +34,12 @@ COMMON_WORDS = words(
 OPENERS = words("quando como qual quais quanto quantos quantas onde porque quem posso pode tem e")
 SKIP_AT_START = words("oi ola bom boa dia tarde noite e ai pergunta rapida")
 
-REQUEST_WORDS = words("preciso precisa quero queria ter dar da peco solicito usar adicionar acesso")
+REQUEST_WORDS = words(
+    """
+    preciso precisa precisava precisaria quero queria gostaria ter conseguir dar da peco solicito
+    usar adicionar acesso
+    """
+)
 
 NEGATION = NegationRules(
     cues=words("nao nunca nem jamais"),
