@@ -153,7 +153,8 @@ class IntentRouter:
         ranked = sorted(zip(CLASSES, probs, strict=True), key=lambda p: -p[1])
         alternatives = [(intent, round(p, 4)) for intent, p in ranked]
         lang = analysis.language
-        if self._evidence(analysis) == 0:
+        # Asking for a named thing is something recognisable, even in words no example used.
+        if self._evidence(analysis) == 0 and REQUEST not in analysis.features:
             oos = [a for a in alternatives if a[0] is Intent.OUT_OF_SCOPE]
             rest = [a for a in alternatives if a[0] is not Intent.OUT_OF_SCOPE]
             confidence = min(oos[0][1], UNKNOWN_CONFIDENCE)
