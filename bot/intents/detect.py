@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 
 from lingua import IsoCode639_1, LanguageDetectorBuilder
 from lingua import Language as LinguaLanguage
+from rapidfuzz.distance import OSA
 
 from bot.intents.lang import LANGUAGES, from_locale
 
@@ -37,11 +38,20 @@ DETECTOR_WEIGHT = 0.5
 #: Share of its weight an English content word keeps: other languages borrow them
 #: ("preciso do Sketch pro design"), their small words they keep.
 BORROWED_WEIGHT = 0.5
+#: Share of a vocabulary word's weight that a one-letter typo of it keeps ("contrasela").
+TYPO_WEIGHT = 0.5
+#: Words shorter than this are not read as typos of a known word.
+TYPO_MIN_LENGTH = 6
 #: Below this combined score the detector is unsure and the hint decides.
 MIN_SCORE = 0.5
 
 
 _ENGLISH_ONLY = ("en",)
+
+
+def _deletions(word: str) -> set[str]:
+    """``word`` and every string one letter shorter."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
 
 
 def _claims(lists: Mapping[str, frozenset[str]]) -> dict[str, tuple[str, ...]]:
@@ -76,6 +86,26 @@ class LanguageDetector:
         )
         self._function = _claims(function_words)
         self._vocabulary = _claims(vocabulary)
+        # A word and each of its one-letter deletions -> the known words they come from
+        # (symmetric deletion: a typo one edit away shares a key with its word).
+        deletions: dict[str, set[str]] = {}
+        for word in self._vocabulary:
+            if len(word) >= TYPO_MIN_LENGTH - 1:
+                for key in _deletions(word):
+                    deletions.setdefault(key, set()).add(word)
+        self._deletions = {key: tuple(found) for key, found in deletions.items()}
+
+    def _typo_of(self, word: str) -> tuple[str, ...]:
+        """The languages of the known word ``word`` is one edit away from, if exactly one."""
+        if len(word) < TYPO_MIN_LENGTH:
+            return ()
+        near = {
+            known
+            for key in _deletions(word)
+            for known in self._deletions.get(key, ())
+            if OSA.distance(word, known, score_cutoff=1) <= 1
+        }
+        return self._vocabulary[near.pop()] if len(near) == 1 else ()
 
     def detect(self, text: str, words: Sequence[str]) -> str | None:
         """The language of ``text`` (its word tokens ``words``), or ``None`` when unsure."""
@@ -94,6 +124,9 @@ class LanguageDetector:
                 codes = table.get(word, ())
                 if codes == _ENGLISH_ONLY and word not in self._function:
                     part = share * BORROWED_WEIGHT
+                elif not codes and table is self._vocabulary:
+                    codes = self._typo_of(word)
+                    part = share * TYPO_WEIGHT / max(1, len(codes))
                 else:
                     part = share / max(1, len(codes))
                 for code in codes:

@@ -120,6 +120,22 @@ def test_missing_accents_and_typos(router: IntentRouter, text: str, intent: Inte
 @pytest.mark.parametrize(
     ("text", "intent", "lang"),
     [
+        ("se me olvido la contrasela", Intent.PASSWORD_RESET, "es"),
+        ("mon compte est verouillé", Intent.ACCOUNT_UNLOCK, "fr"),
+        ("mein konto ist gespert", Intent.ACCOUNT_UNLOCK, "de"),
+        ("minha conta esta bloqeada", Intent.ACCOUNT_UNLOCK, "pt"),
+    ],
+)
+def test_a_typo_in_the_key_word_still_tells_the_language(
+    router: IntentRouter, text: str, intent: Intent, lang: str
+) -> None:
+    result = router.classify(text)
+    assert (result.intent, result.language) == (intent, lang)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "lang"),
+    [
         ("mi account está locked", Intent.ACCOUNT_UNLOCK, "es"),
         ("meu MFA não funciona", Intent.MFA_RESET, "pt"),
         ("mon password ne marche plus", Intent.PASSWORD_RESET, "fr"),
