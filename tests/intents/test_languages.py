@@ -165,6 +165,12 @@ def test_english_words_inside_other_languages(
         ("de", "Ich habe keinen Zugang zu Jira", []),
         ("de", "Ich brauche kein neues Passwort, nur entsperren", ["ich", "brauche", "kein"]),
         ("de", "Mein Konto ist nicht gesperrt", ["mein", "konto", "ist"]),
+        ("de", "ich weiß mein Passwort nicht mehr", []),
+        ("de", "ich kenne mein Passwort, das Konto ist gesperrt", ["kenne", "mein", "passwort"]),
+        ("fr", "je ne retrouve plus mon mot de passe", []),
+        ("fr", "je connais mon mot de passe, mais le compte est bloqué", ["connais", "mon"]),
+        ("en", "I'm not able to remember my login password", []),
+        ("en", "I remember my password, the account is locked", ["remember", "my", "password"]),
     ],
 )
 def test_negation_per_language(code: str, text: str, expected: list[str]) -> None:

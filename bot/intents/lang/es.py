@@ -66,7 +66,7 @@ NEGATION = NegationRules(
         funciona funcionan funciono va anda sirve deja dejan llega llegan llego recibo recibe
         recibi acuerdo recuerdo se sabe tengo tiene tenia puedo entra entro entrar accedo acceder
         aparece aparecen sale salen carga abre conecta conecto veo ve encuentro acepta acepto
-        reconoce muestra envia manda pasa pasan idea
+        reconoce muestra envia manda pasa pasan idea localizo
         """
     ),
     backward=words("necesario necesaria problema hace falta importa"),

@@ -62,7 +62,7 @@ NEGATION = NegationRules(
     symptoms=words(
         """
         marche marchent fonctionne fonctionnent arrive arrivent recois recoit recu vois voit
-        trouve souviens rappelle sais connais peux accede acceder acces connecte connecter
+        trouve retrouve souviens rappelle sais connais peux accede acceder acces connecte connecter
         affiche apparait apparaissent charge ouvre accepte reconnait envoie passe veut idee
         """
     ),
