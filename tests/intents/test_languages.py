@@ -221,12 +221,25 @@ def test_a_long_message_is_read_from_its_text_not_the_locale(router: IntentRoute
     assert result.language == "de"
 
 
+def test_the_locale_breaks_a_near_tie(router: IntentRouter) -> None:
+    # Spanish and Portuguese share these words; the employee's locale decides.
+    spanish = router.classify("la impresora de la segunda planta no imprime", locale="es-ES")
+    assert spanish.language == "es"
+    assert router.classify("me das acceso a notion?", locale="es-MX").language == "es"
+    # A message clearly in another language keeps it.
+    assert router.classify("acesso ao jira por favor", locale="es-ES").language == "pt"
+    assert router.classify("mi cuenta esta bloqueada", locale="pt-BR").language == "es"
+
+
 @pytest.mark.parametrize(
     ("text", "key"),
     [
         ("necesito escritorio remoto", "vpn-users"),
         ("ich brauche Fernzugang", "vpn-users"),
         ("preciso de acesso remoto", "vpn-users"),
+        ("quiero usar el gestor de contraseñas del equipo", "1password-team"),
+        ("ich brauche den Passwortmanager", "1password-team"),
+        ("preciso do gerenciador de senhas", "1password-team"),
     ],
 )
 def test_catalogue_aliases_per_language(router: IntentRouter, text: str, key: str) -> None:

@@ -36,7 +36,8 @@ COMMON_WORDS = words(
     sitio tarde tarea telefono tener tiempo tienda todo trabajo traer usuario valor venir ver
     verdad viaje viernes vida volver jueves sabado domingo enero febrero marzo abril junio julio
     agosto septiembre octubre noviembre diciembre luego primero segundo tercero mensaje correo
-    lista pregunta respuesta cosa coche clave llave nomina vacaciones baja sueldo
+    lista pregunta respuesta cosa coche clave llave nomina vacaciones baja sueldo coloca colocar
+    meter mete meteis
     """
 )
 

@@ -28,6 +28,7 @@ COMMON_WORDS = words(
     sempre senhor senhora sistema tarde tela tempo ter trabalho trazer usar vez vezes ver vida
     voltar segunda terca quarta quinta sexta sabado domingo janeiro fevereiro marco abril maio
     junho julho agosto setembro outubro novembro dezembro holerite salario toner andar chave
+    coloca colocar coloque bota botar
     """
 )
 
