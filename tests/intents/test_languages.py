@@ -121,7 +121,7 @@ def test_missing_accents_and_typos(router: IntentRouter, text: str, intent: Inte
     ("text", "intent", "lang"),
     [
         ("se me olvido la contrasela", Intent.PASSWORD_RESET, "es"),
-        ("mon compte est verouillé", Intent.ACCOUNT_UNLOCK, "fr"),
+        ("on m'a verouillé le compte ce matin", Intent.ACCOUNT_UNLOCK, "fr"),
         ("mein konto ist gespert", Intent.ACCOUNT_UNLOCK, "de"),
         ("minha conta esta bloqeada", Intent.ACCOUNT_UNLOCK, "pt"),
     ],
