@@ -24,6 +24,10 @@ Exits 1 when a target is missed: macro >= 0.95 on every language's
 evaluation set; English no lower than before the router read other languages
 (``ENGLISH_FLOORS``); p99 < 5 ms; start-up less than ``STARTUP_BUDGET_MS``
 above ``STARTUP_BEFORE_MS``. Held-out sets are measured, not targeted.
+Start-up is timed twice: wall clock, and the CPU time of the whole process;
+the target applies to the CPU time, which another process's load on a shared
+machine does not inflate (wall clock there doubles when eight jobs share two
+cores).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,10 +61,11 @@ ENGLISH_FLOORS = {
     "eval": {"macro": 0.986, "oos_recall": 0.986, "group_accuracy": 0.970},
     "holdout": {"macro": 0.984, "oos_recall": 0.920},
 }
-#: Cold start-up of the English-only router (same script: configuration module imported,
-#: catalogue and examples read, router built, one message), median of 5 runs on the
-#: project's 2-core machine, interleaved with runs of this router.
-STARTUP_BEFORE_MS = 550.0
+#: Cold start-up of the English-only router (commit 0df6ef9; same script: configuration
+#: module imported, catalogue and examples read, router built, one message): CPU time of
+#: the whole process, median of 5 runs on the project's 2-core machine, interleaved with
+#: runs of this router (wall clock on a quiet machine: about 550 ms).
+STARTUP_BEFORE_MS = 585.0
 STARTUP_BUDGET_MS = 1000.0
 
 _COLD_START = """
@@ -84,10 +90,13 @@ def _sets(args: argparse.Namespace) -> dict[str, Path]:
     return {name: path for name, path in sets.items() if path.exists()}
 
 
-def _cold_start_ms(config: str, intents: str | None, runs: int) -> float:
+def _cold_start_ms(config: str, intents: str | None, runs: int) -> tuple[float, float]:
+    """Median wall-clock and median CPU time (whole process) of a fresh start, in ms."""
     code = _COLD_START.format(config=config, intents=intents)
-    times = []
+    times: list[float] = []
+    cpu: list[float] = []
     for _ in range(max(1, runs)):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(
             [sys.executable, "-c", code],
             cwd=ROOT,
@@ -96,8 +105,11 @@ def _cold_start_ms(config: str, intents: str | None, runs: int) -> float:
             check=True,
             timeout=120,
         )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         times.append(float(out.stdout.strip().splitlines()[-1]))
-    return statistics.median(times)
+        used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        cpu.append(used * 1000)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def _summary(report: Report) -> dict[str, object]:
@@ -132,7 +144,8 @@ def _missed(reports: dict[str, Report], p99: float, startup_ms: float | None) ->
         missed.append(f"routing p99 {p99:.2f} ms >= {TARGET_P99_MS} ms")
     if startup_ms is not None and startup_ms >= STARTUP_BEFORE_MS + STARTUP_BUDGET_MS:
         missed.append(
-            f"start-up {startup_ms:.0f} ms >= {STARTUP_BEFORE_MS:.0f} + {STARTUP_BUDGET_MS:.0f} ms"
+            f"start-up CPU {startup_ms:.0f} ms >= {STARTUP_BEFORE_MS:.0f} + "
+            f"{STARTUP_BUDGET_MS:.0f} ms"
         )
     return missed
 
@@ -160,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         build_times.append(time.perf_counter() - start)
     assert router is not None
     n_examples = len(examples.examples())
-    startup_ms = _cold_start_ms(args.config, args.intents, args.starts) if args.starts else None
+    startup_wall_ms: float | None = None
+    startup_ms: float | None = None
+    if args.starts:
+        startup_wall_ms, startup_ms = _cold_start_ms(args.config, args.intents, args.starts)
 
     sets = _sets(args)
     reports = {
@@ -182,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         doc = {
             "build_ms": {"median": round(build_ms, 1), "max": round(max(build_times) * 1000, 1)},
-            "startup_ms": None if startup_ms is None else round(startup_ms, 1),
+            "startup_ms": {
+                "wall": None if startup_wall_ms is None else round(startup_wall_ms, 1),
+                "cpu": None if startup_ms is None else round(startup_ms, 1),
+            },
             "training_examples": n_examples,
             "cpus": os.cpu_count(),
             "latency_ms": {
@@ -211,8 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         if startup_ms is not None:
             print(
-                f"cold start-up (import, detector, build, first message): {startup_ms:.0f} ms "
-                f"(English-only router: {STARTUP_BEFORE_MS:.0f} ms)"
+                f"cold start-up (import, detector, build, first message): "
+                f"wall {startup_wall_ms:.0f} ms, CPU {startup_ms:.0f} ms "
+                f"(English-only router: CPU {STARTUP_BEFORE_MS:.0f} ms)"
             )
         for name, report in reports.items():
             print("\n".join(format_report(name, report, show_misses=args.misses)))
@@ -234,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"targets: macro >= {TARGET_MACRO} per language, English floors {ENGLISH_FLOORS}, "
-            f"p99 < {TARGET_P99_MS} ms, start-up < {STARTUP_BEFORE_MS + STARTUP_BUDGET_MS:.0f} ms: "
+            f"p99 < {TARGET_P99_MS} ms, start-up CPU < "
+            f"{STARTUP_BEFORE_MS + STARTUP_BUDGET_MS:.0f} ms: "
             + ("met" if not missed else "NOT met: " + "; ".join(missed))
         )
     return 0 if not missed else 1
