@@ -44,8 +44,22 @@ from bot.intents.types import ACTIONABLE, Classification, GroupChoice, Intent
 UNKNOWN_CONFIDENCE = 0.2
 #: A best group must beat the runner-up by this much to be chosen alone.
 GROUP_MARGIN = 0.1
+#: The feature of the "access" concept of the examples file (access, permission, join, ...).
+ACCESS_CONCEPT = "c:access"
 #: Intents in model order.
 CLASSES: tuple[Intent, ...] = tuple(Intent)
+
+
+def _wants_access(analysis: Analysis, ranked: Sequence[tuple[Intent, float]]) -> bool:
+    """Whether a group request is worth offering when the message is most likely out of scope.
+
+    Not when a product's name is all that points at one ("can you sketch out the plan" with
+    Sketch in the catalogue): the message must also ask for something or speak of access.
+    """
+    actionable = next((i for i, _ in ranked if i in ACTIONABLE), None)
+    if actionable is not Intent.GROUP_ACCESS:
+        return True
+    return REQUEST in analysis.features or ACCESS_CONCEPT in analysis.features
 
 
 class IntentRouter:
@@ -165,6 +179,8 @@ class IntentRouter:
         )
         if REQUEST in analysis.features and (ask or intent is Intent.OUT_OF_SCOPE):
             intent, confidence, ask = self._asked_for_a_thing(ranked, intent, confidence, ask)
+        elif ask and intent is Intent.OUT_OF_SCOPE and not _wants_access(analysis, ranked):
+            ask = False
         group = self._group(analysis) if intent is Intent.GROUP_ACCESS else None
         return Classification(intent, round(confidence, 4), group, alternatives, ask, lang)
 
