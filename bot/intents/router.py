@@ -32,7 +32,7 @@ from typing import Any
 
 from bot.intents.config import ExamplesConfig, Thresholds, parse_examples
 from bot.intents.detect import LanguageDetector
-from bot.intents.features import NAME_TOKEN, REQUEST
+from bot.intents.features import GROUP_TOKEN, NAME_TOKEN, REQUEST
 from bot.intents.groups import QualifierIndex
 from bot.intents.lang import LANGUAGES, language
 from bot.intents.model import LinearModel, TrainingSettings, train
@@ -44,6 +44,8 @@ from bot.intents.types import ACTIONABLE, Classification, GroupChoice, Intent
 UNKNOWN_CONFIDENCE = 0.2
 #: A best group must beat the runner-up by this much to be chosen alone.
 GROUP_MARGIN = 0.1
+#: The feature of a catalogue group named in the message.
+GROUP_FEATURE = "w:" + GROUP_TOKEN
 #: The feature of the "access" concept of the examples file (access, permission, join, ...).
 ACCESS_CONCEPT = "c:access"
 #: Intents in model order.
@@ -177,7 +179,12 @@ class IntentRouter:
         ask = confidence < self.thresholds.ask_below or (
             runner_up in ACTIONABLE and confidence - second < self.thresholds.ask_margin
         )
-        if REQUEST in analysis.features and (ask or intent is Intent.OUT_OF_SCOPE):
+        # A product the catalogue lacks is no feature the model knows, so "I'd like Miro" may
+        # read as out of scope even when sure; one the catalogue has is (as a group token).
+        unknown_thing = GROUP_FEATURE not in analysis.features
+        if REQUEST in analysis.features and (
+            ask or (intent is Intent.OUT_OF_SCOPE and unknown_thing)
+        ):
             intent, confidence, ask = self._asked_for_a_thing(ranked, intent, confidence, ask)
         elif ask and intent is Intent.OUT_OF_SCOPE and not _wants_access(analysis, ranked):
             ask = False
