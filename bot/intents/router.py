@@ -17,6 +17,12 @@ Decision rules on top of the model's probabilities:
 * ``needs_clarification`` when the top probability is below
   ``thresholds.ask_below`` or an actionable runner-up is within
   ``thresholds.ask_margin``;
+* a request for a thing ("I need X", "il me faudrait X") that is group access
+  rather than anything else is ``group_access`` without asking, and so is one
+  for a product the catalogue lacks even when the model leans to out of scope
+  (the conversation then offers the catalogue); an out-of-scope message whose
+  only hint of a group request is a product's name ("can you sketch out the
+  plan") is answered as out of scope, without buttons;
 * ``group`` (``group_access`` only) is the best catalogue match the user did
   not deny, if it scores at least ``thresholds.group_min_score`` and beats the
   next group by ``GROUP_MARGIN``; otherwise ``None`` (ask with ``match_groups``).
