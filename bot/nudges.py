@@ -65,6 +65,7 @@ from actions.nudges import (
 from actions.providers import Providers
 from actions.ratelimit import Clock, Limiters, SystemClock
 from bot.slack.client import web_client
+from bot.slack.limits import SlackLimiter
 from bot.views.nudges import (
     NUDGE_BLOCK_PREFIX,
     nudge_marker,
@@ -591,13 +592,20 @@ class SlackNudgeTransport:
 
 
 def nudge_client(
-    token: str, base_url: str | None, settings: NudgeSettings, session: Any = None
+    token: str,
+    base_url: str | None,
+    settings: NudgeSettings,
+    session: Any = None,
+    limiter: SlackLimiter | None = None,
 ) -> AsyncWebClient:
-    """A Web API client for the sweep: its own timeout, and no slack_sdk retries (see above)."""
-    # No retries (max_retries=0): the sweep paces and retries itself; 429s are still counted.
+    """A Web API client for the sweep: its own timeout, and no retries (see above).
+
+    In the running bot ``limiter`` is the one its replies use, so a sweep and a burst of
+    conversations share Slack's budgets; a 429 is handed to the sweep, which waits it out.
+    """
     return web_client(
-        token, base_url, session,
-        max_retries=0, timeout=int(max(1, settings.request_timeout.total_seconds())),
+        token, base_url, session, limiter=limiter, retry_deadline=0.0,
+        timeout=int(max(1, settings.request_timeout.total_seconds())),
     )
 
 
@@ -659,7 +667,10 @@ def start_nudges(cfg: HelpdeskConfig, surface: Any) -> asyncio.Task[None] | None
         log.info("nudges_not_started", reason="no connector reports password expiry")
         return None
     base: AsyncWebClient = surface.client
-    client = nudge_client(str(base.token), base.base_url, settings, base.session)
+    client = nudge_client(
+        str(base.token), base.base_url, settings, base.session,
+        getattr(base, "limiter", None),
+    )
     store = NudgeStore(runtime.store.engine)
     runner = build_runner(cfg, runtime.providers, store, client)
     scheduler = NudgeScheduler(settings, runner, store)

@@ -17,6 +17,7 @@ from bot.runtime import Runtime
 from bot.slack.app import SlackNotifier, SlackPeople, SlackPushPrompter
 from bot.slack.client import web_client
 from bot.slack.ingress import running_ingress
+from bot.slack.limits import Rate, SlackLimiter
 from bot.slack.server import health_app, running_http
 from bot.slack.surface import SlackSurface
 from config import tracing
@@ -24,6 +25,15 @@ from config.logging import configure_logging, get_logger
 from config.settings import HelpdeskConfig
 
 log = get_logger("helpdesk.serve")
+
+
+def slack_limiter(cfg: HelpdeskConfig) -> SlackLimiter:
+    """The process's Web API budgets: Slack's tiers, with ``slack.rate_limits`` applied."""
+    overrides = {
+        method: Rate(spec.per_minute, spec.burst)
+        for method, spec in cfg.slack.rate_limits.items()
+    }
+    return SlackLimiter(overrides, factor=cfg.slack.rate_limit_factor)
 
 
 @contextlib.asynccontextmanager
@@ -40,7 +50,10 @@ async def slack_surface(
     # One HTTP session for every Web API call: without it slack_sdk opens a new
     # connection (and TLS handshake) per call.
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-    client = web_client(token.reveal(), cfg.slack.api_base_url, session)
+    client = web_client(
+        token.reveal(), cfg.slack.api_base_url, session, limiter=slack_limiter(cfg),
+        retry_deadline=cfg.slack.retry_deadline.total_seconds(),
+    )
     notifier = SlackNotifier(client, cfg.organisation.security_channel)
     try:
         runtime = await Runtime.start(
@@ -72,6 +85,10 @@ async def serve(cfg: HelpdeskConfig) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with slack_surface(cfg) as surface:
         janitor = asyncio.create_task(surface.janitor())
+        # Everyone's Slack profile, read with users.list now and every directory_refresh.
+        directory = asyncio.create_task(
+            surface.directory.refresher(cfg.slack.directory_refresh), name="slack-directory"
+        )
         # Password-expiry nudges (issue #5): the scheduler task, None when disabled.
         nudges = start_nudges(cfg, surface)
         # Access-request jobs: fulfilment retries, reminders, expiry, time-bound removal.
@@ -111,6 +128,7 @@ async def serve(cfg: HelpdeskConfig) -> int:
                     failed = ingress.closed.is_set() and not stop.is_set()
         finally:
             janitor.cancel()
+            directory.cancel()
             if nudges is not None:
                 nudges.cancel()
                 await asyncio.gather(nudges, return_exceptions=True)
