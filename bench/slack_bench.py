@@ -231,6 +231,8 @@ class Watcher:
         while True:
             calls = self.state.calls("chat.postMessage")
             for call in calls[self.seen :]:
+                if not call.ok:  # a 429: nothing was posted
+                    continue
                 owner = self.state.dm_owner(str(call.params.get("channel", "")))
                 text = str(call.params.get("text", ""))
                 for marker in MARKERS:
