@@ -514,12 +514,22 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
         "bound_s": round(bound, 2),
         "wall_over_bound": round(wall / bound, 3) if bound else None,
         "links_delivered": links,
+        # 429s the fake answered (each then waited out and sent again by the bot's client).
+        "slack_429s": sum(c.status == 429 for c in slack_state.calls()),
+        "slack_calls": _calls_by_method(slack_state),
         "bot_peak_rss_mib": round(rss + ingress_rss, 1),
         "bot_work_peak_rss_mib": round(rss, 1),
         "bot_ingress_peak_rss_mib": round(ingress_rss, 1),
         "cpu_s": cpu,
         "bot_stderr_errors": sum("error" in line.lower() for line in err.decode().splitlines()),
     }
+
+
+def _calls_by_method(state: SlackState) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for call in state.calls():
+        counts[call.method] = counts.get(call.method, 0) + 1
+    return counts
 
 
 def workspace_ids(workspace: Workspace) -> list[str]:
