@@ -44,7 +44,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -79,6 +79,7 @@ from config.nudges import NudgeSettings
 from config.secrets import MissingSecret
 from config.settings import HelpdeskConfig
 from store.nudges import NudgeKey, NudgeStore, RunStatus, SlackDirectoryCache
+from store.slack_directory import SlackDirectoryStore
 
 log = get_logger("helpdesk.nudges.slack")
 
@@ -477,10 +478,13 @@ class SlackNudgeTransport:
         *,
         cache: SlackDirectoryCache | None = None,
         now: Callable[[], datetime] | None = None,
+        profiles: SlackDirectoryStore | None = None,
     ) -> None:
         self.api = api
         self.settings = settings
         self.zone = settings.zone
+        self.profiles = profiles
+        self._zones: dict[str, str] = {}
         self.it_channel = it_channel or None
         self.recipients = SlackRecipients(
             api,
@@ -492,8 +496,20 @@ class SlackNudgeTransport:
         )
 
     async def prepare(self) -> None:
-        """Load the cached Slack directory."""
+        """Load the cached Slack directory, and everyone's time zone from the stored profiles."""
         await self.recipients.prepare()
+        if self.profiles is not None:
+            self._zones = await self.profiles.zones_by_email()
+
+    def zone_for(self, email: str) -> ZoneInfo | None:
+        """The person's time zone from their stored Slack profile; None when unknown."""
+        name = self._zones.get(email.strip().lower())
+        if not name:
+            return None
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
 
     def recipient(self, email: str) -> asyncio.Future[str | None]:
         """The Slack user id for ``email`` (see :class:`SlackRecipients`)."""
@@ -505,7 +521,7 @@ class SlackNudgeTransport:
 
     async def deliver(self, nudge: Nudge, recipient: str) -> Delivered:
         """Post the nudge in the person's DM (their user id as the channel)."""
-        text, blocks = render_nudge(nudge, self.zone)
+        text, blocks = render_nudge(nudge, self.zone)  # the person's zone, when the nudge has it
         client = self.api.client
         try:
             data = await self.api.call(
@@ -636,9 +652,12 @@ def build_runner(
     api = SlackApi(client, limiters)
     channel = it_channel_of(cfg)
     cache = SlackDirectoryCache(store.engine)
+    profiles = SlackDirectoryStore(store.engine)
 
     def transport() -> SlackNudgeTransport:
-        return SlackNudgeTransport(api, settings, channel, cache=cache, now=now)
+        return SlackNudgeTransport(
+            api, settings, channel, cache=cache, now=now, profiles=profiles
+        )
 
     return NudgeRunner(
         settings, sources, store, transport, limiters, on_progress=on_progress, now=now
@@ -794,7 +813,10 @@ async def run_cli(
             names = [s.name for s in sources]
             limiters = build_limiters(settings.rate_limits, names, SystemClock())
             transport = (
-                SlackNudgeTransport(SlackApi(client, limiters), settings, None)
+                SlackNudgeTransport(
+                    SlackApi(client, limiters), settings, None,
+                    profiles=SlackDirectoryStore(store.engine),
+                )
                 if client is not None
                 else None
             )

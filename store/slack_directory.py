@@ -140,6 +140,18 @@ class SlackDirectoryStore:
             await s.execute(stmt, rows)
         return len(rows)
 
+    async def zones_by_email(self) -> dict[str, str]:
+        """Each stored person's time zone by lower-cased email (active people with both)."""
+        async with self._session() as s:
+            rows = await s.execute(
+                select(SlackProfile.email, SlackProfile.tz).where(
+                    SlackProfile.email.is_not(None),
+                    SlackProfile.tz.is_not(None),
+                    SlackProfile.deleted.is_(False),
+                )
+            )
+            return {str(email).lower(): str(tz) for email, tz in rows}
+
     # -- DM channels ------------------------------------------------------------------
     async def dm_channel(self, user_id: str) -> str | None:
         """The person's DM channel, when known (not while it is being opened)."""
