@@ -522,6 +522,10 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
         "bot_ingress_peak_rss_mib": round(ingress_rss, 1),
         "cpu_s": cpu,
         "bot_stderr_errors": sum("error" in line.lower() for line in err.decode().splitlines()),
+        "bot_stderr_sample": [
+            line[:400] for line in err.decode().splitlines() if "error" in line.lower()
+        ][:3],
+        "slack_errors": sorted({f"{c.method}:{c.error}" for c in slack_state.calls() if c.error}),
     }
 
 
