@@ -479,8 +479,10 @@ class SlackNudgeTransport:
         cache: SlackDirectoryCache | None = None,
         now: Callable[[], datetime] | None = None,
         profiles: SlackDirectoryStore | None = None,
+        dm_channel: Callable[[str], Awaitable[str]] | None = None,
     ) -> None:
         self.api = api
+        self.dm_channel = dm_channel
         self.settings = settings
         self.zone = settings.zone
         self.profiles = profiles
@@ -543,10 +545,7 @@ class SlackNudgeTransport:
         client = self.api.client
         marker = nudge_marker(key)
         try:
-            opened = await self.api.call(
-                "conversations.open", lambda: client.conversations_open(users=recipient)
-            )
-            channel = str((opened.get("channel") or {}).get("id") or "")
+            channel = await self._dm(recipient)
             cursor: str | None = None
             for _ in range(_HISTORY_PAGES):
                 data = await self.api.call(
@@ -572,6 +571,20 @@ class SlackNudgeTransport:
                 raise HistoryUnavailable(exc.error) from None
             raise DeliveryFailed(f"slack_{exc.error}") from None
         raise DeliveryFailed("slack_history_too_long")
+
+    async def _dm(self, recipient: str) -> str:
+        """The DM with ``recipient``: the running bot's stored one, else conversations.open."""
+        if self.dm_channel is not None:
+            try:
+                return await self.dm_channel(recipient)
+            except SlackApiError as exc:
+                error = exc.response.get("error", "unknown") if exc.response else "unknown"
+                raise SlackCallError("conversations.open", str(error)) from None
+        client = self.api.client
+        opened = await self.api.call(
+            "conversations.open", lambda: client.conversations_open(users=recipient)
+        )
+        return str((opened.get("channel") or {}).get("id") or "")
 
     async def post_summary(self, summary: RunSummary) -> None:
         """Post the run's summary to the IT channel (logged only when none is set)."""
@@ -641,10 +654,12 @@ def build_runner(
     *,
     on_progress: Callable[[RunSummary], None] | None = None,
     now: Callable[[], datetime] | None = None,
+    dm_channel: Callable[[str], Awaitable[str]] | None = None,
 ) -> NudgeRunner:
     """Everything a sweep needs, from the configuration and the running bot's parts.
 
-    ``now`` replaces the wall clock the sweep decides by (tests).
+    ``now`` replaces the wall clock the sweep decides by (tests); ``dm_channel`` is the
+    running bot's stored DM channels (``SlackDirectory.dm_channel``).
     """
     settings = cfg.nudges
     sources = sources_for(cfg, providers)
@@ -656,7 +671,8 @@ def build_runner(
 
     def transport() -> SlackNudgeTransport:
         return SlackNudgeTransport(
-            api, settings, channel, cache=cache, now=now, profiles=profiles
+            api, settings, channel, cache=cache, now=now, profiles=profiles,
+            dm_channel=dm_channel,
         )
 
     return NudgeRunner(
@@ -691,7 +707,11 @@ def start_nudges(cfg: HelpdeskConfig, surface: Any) -> asyncio.Task[None] | None
         getattr(base, "limiter", None),
     )
     store = NudgeStore(runtime.store.engine)
-    runner = build_runner(cfg, runtime.providers, store, client)
+    directory = getattr(surface, "directory", None)
+    runner = build_runner(
+        cfg, runtime.providers, store, client,
+        dm_channel=directory.dm_channel if directory is not None else None,
+    )
     scheduler = NudgeScheduler(settings, runner, store)
     return asyncio.create_task(scheduler.run_forever(), name="nudge-scheduler")
 
