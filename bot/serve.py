@@ -23,6 +23,7 @@ from bot.slack.surface import SlackSurface
 from config import tracing
 from config.logging import configure_logging, get_logger
 from config.settings import HelpdeskConfig
+from store.slack_directory import SlackDirectoryStore
 
 log = get_logger("helpdesk.serve")
 
@@ -55,15 +56,18 @@ async def slack_surface(
         retry_deadline=cfg.slack.retry_deadline.total_seconds(),
     )
     notifier = SlackNotifier(client, cfg.organisation.security_channel)
+    people = SlackPeople(client)
     try:
         runtime = await Runtime.start(
             cfg, notifier, environ, providers=providers,
-            access_notifier=notifier, people=SlackPeople(client),
+            access_notifier=notifier, people=people,
             prompter=SlackPushPrompter(client),
         )
     except BaseException:  # an unreachable store, say: no "Unclosed client session" after it
         await session.close()
         raise
+    # People by email from the stored Slack profiles (the store exists from here on).
+    people.profiles = SlackDirectoryStore(runtime.store.engine)
     try:
         yield SlackSurface(runtime, client, secret.reveal())
     finally:

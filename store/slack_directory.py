@@ -140,6 +140,21 @@ class SlackDirectoryStore:
             await s.execute(stmt, rows)
         return len(rows)
 
+    async def profile_by_email(self, email: str) -> StoredProfile | None:
+        """The stored profile with exactly this email (an active one first), if any."""
+        async with self._session() as s:
+            rows = (
+                await s.scalars(
+                    select(SlackProfile)
+                    .where(SlackProfile.email == email.strip())
+                    .order_by(SlackProfile.deleted, SlackProfile.updated.desc())
+                    .limit(1)
+                )
+            ).all()
+        if not rows:
+            return None
+        return StoredProfile(**{name: getattr(rows[0], name) for name in _PROFILE_FIELDS})
+
     async def zones_by_email(self) -> dict[str, str]:
         """Each stored person's time zone by lower-cased email (active people with both)."""
         async with self._session() as s:

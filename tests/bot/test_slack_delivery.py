@@ -200,3 +200,23 @@ async def test_chat_post_message_is_paced_per_channel_and_budgets_scale() -> Non
     fast = SlackLimiter({"users.info": Rate(60, burst=1)}, factor=10, clock=lambda: now[0])
     delays = [fast.delay("users.info") for _ in range(11)]
     assert delays[:10] == [0.0] * 10 and delays[10] == pytest.approx(0.1)
+
+
+async def test_people_by_email_come_from_the_stored_profiles(bot: Bot) -> None:
+    from bot.slack.app import SlackPeople
+    from store.slack_directory import SlackDirectoryStore
+
+    await bot.surface.directory.refresh()
+    people = SlackPeople(
+        bot.surface.client, profiles=SlackDirectoryStore(bot.surface.runtime.store.engine)
+    )
+    assert await people.user_for_email("ada@example.com") == ADA
+    assert _count(bot.state, "users.lookupByEmail") == 0
+    # Nobody stored with that email: Slack is asked (and knows nobody either).
+    assert await people.user_for_email("nobody@example.com") is None
+    assert _count(bot.state, "users.lookupByEmail") == 1
+    # A deactivated person is nobody to send an approval to.
+    bot.state.deactivate_user(ADA)
+    await bot.sender.user_change(ADA)
+    await _stored(bot, ADA, lambda p: p.deleted)
+    assert await people.user_for_email("ada@example.com") is None
