@@ -13,6 +13,7 @@ passes it; without one, connector blocks are not checked beyond ``kind``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Collection, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -175,6 +176,17 @@ class SlackSettings(_Strict):
     @classmethod
     def _slack_durations(cls, v: Any) -> timedelta:
         return parse_duration(v)
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _methods(cls, v: dict[str, RateSpec]) -> dict[str, RateSpec]:
+        for method in v:
+            if not re.fullmatch(r"[a-z]+(\.[a-zA-Z]+)+(:channel)?", method):
+                raise ValueError(
+                    f"{method!r} is not a Web API method (`chat.postMessage`, "
+                    "`chat.postMessage:channel`)"
+                )
+        return v
 
 
 class PasswordResetSettings(_Strict):

@@ -220,3 +220,22 @@ async def test_people_by_email_come_from_the_stored_profiles(bot: Bot) -> None:
     await bot.sender.user_change(ADA)
     await _stored(bot, ADA, lambda p: p.deleted)
     assert await people.user_for_email("ada@example.com") is None
+
+
+def test_budgets_come_from_the_settings(tmp_path: Path) -> None:
+    from bot.serve import slack_limiter
+    from config.settings import ConfigError
+
+    cfg = make_config(
+        f"sqlite:///{tmp_path}/x.sqlite3",
+        slack={"rate_limits": {"users.info": {"per_minute": 200, "burst": 10},
+                               "chat.postMessage:channel": {"per_minute": 30}},
+               "rate_limit_factor": 2, "retry_deadline": "90s"},
+    )
+    limiter = slack_limiter(cfg)
+    assert limiter.rates["users.info"] == Rate(400, burst=20)
+    assert limiter.rates["chat.postMessage:channel"] == Rate(60, burst=60)
+    assert limiter.rates["users.list"] == Rate(40, burst=40)  # the tier, doubled
+    assert cfg.slack.retry_deadline.total_seconds() == 90
+    with pytest.raises(ConfigError, match="not a Web API method"):
+        make_config("sqlite://", slack={"rate_limits": {"postMessage": {"per_minute": 1}}})
