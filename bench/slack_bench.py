@@ -11,9 +11,11 @@ burst goes to a server that only answers 200 (``floor_ack_ms_*``): what this sen
 machine measure for a server that does nothing, to read the bot's figures against.
 
 Reported: time-to-ack (every signed POST: the DMs and the clicks) p50/p99,
-time-to-done (DM sent -> reset link delivered to the fake Slack) p50/p99, and
-the bot process's peak RSS. Rate limits are off on both fakes here: this
-measures the bot, not Slack's or Okta's quotas.
+time-to-done (DM sent -> reset link delivered to the fake Slack) p50/p99, the
+bot process's peak RSS, ``answered``/``lost``/``duplicates``, and ``bound_s``: the
+shortest time in which the Slack fake's limits (Slack's published tiers unless
+``--limits unlimited``) allow every answer. An answer not there within
+``patience_s`` (two minutes, or 1.5 x ``bound_s`` if longer) is lost.
 
     python bench/slack_bench.py [--users 500] [--latency 0.05]
 """
@@ -231,6 +233,8 @@ class Watcher:
         while True:
             calls = self.state.calls("chat.postMessage")
             for call in calls[self.seen :]:
+                if not call.ok:  # a 429: nothing was posted
+                    continue
                 owner = self.state.dm_owner(str(call.params.get("channel", "")))
                 text = str(call.params.get("text", ""))
                 for marker in MARKERS:
@@ -247,13 +251,34 @@ PROMPT, LINK = "Go ahead?", "password reset link"
 MARKERS = (PROMPT, LINK)
 
 
+# How long an employee waits for their reset link before the answer counts as lost: two
+# minutes, or 1.5 times the shortest time the fake's limits allow for the whole burst.
+PATIENCE = [120.0]
+
+
+def _bound_s(tiers: RateLimits, employees: int) -> float:
+    """The shortest time in which the fake's limits let every employee be answered.
+
+    Each answer costs two ``chat.postMessage`` (the prompt, then the link; the prompt
+    is updated through the click's response_url, which no tier limits), both in the
+    employee's DM: the workspace-wide bucket and each DM's own bucket bound the burst.
+    """
+    bound = 0.0
+    for rule in tiers.rules.get("chat.postMessage", ()):
+        calls = 2 * employees if rule.scope == "workspace" else 2
+        rate = rule.limit.per_minute / 60
+        if rate > 0:
+            bound = max(bound, max(0.0, calls - rule.limit.capacity) / rate)
+    return bound
+
+
 async def _one(sender: SlackEventSender, watcher: Watcher, uid: str) -> dict[str, float]:
     start = time.perf_counter()
     prompt, link = watcher.expect(uid, PROMPT), watcher.expect(uid, LINK)
     dm = await sender.dm(uid, "I forgot my password")
-    await asyncio.wait_for(prompt, 120)
+    await asyncio.wait_for(prompt, PATIENCE[0])
     click = await sender.block_action(uid, "hd_confirm.0")
-    await asyncio.wait_for(link, 120)
+    await asyncio.wait_for(link, max(1.0, PATIENCE[0] - (time.perf_counter() - start)))
     done = time.perf_counter() - start
     assert dm.status_code == 200 and click.status_code == 200, (dm.status_code, click.status_code)
     return {
@@ -371,6 +396,8 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
         }
     )
     slack_state = SlackState(workspace)
+    bound = _bound_s(SLACK_TIERS[0], users - 1)
+    PATIENCE[0] = max(120.0, 1.5 * bound)
     with (
         run_slack_fake_in_thread(slack_state, tiers=SLACK_TIERS[0]) as slack,
         tempfile.TemporaryDirectory(prefix="helpdesk-bench-") as tmp,
@@ -447,9 +474,15 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
         finally:
             proc.terminate()
             _, err = proc.communicate(timeout=30)
+    duplicates = sum(
+        max(0, sum(marker in m.visible_text for m in slack_state.messages_to(uid)) - 1)
+        for uid in workspace_ids(workspace)
+        for marker in MARKERS
+    )
     if not results:
         return {"bench": "slack_self_service", "employees": users - 1, "answered": 0,
-                "lost": lost, "wall_s": round(wall, 2)}
+                "lost": lost, "duplicates": duplicates, "bound_s": round(bound, 2),
+                "wall_s": round(wall, 2)}
     acks = [r["ack_dm"] for r in results] + [r["ack_click"] for r in results]
     done = [r["done"] for r in results]
     server = [r["server_dm"] for r in results] + [r["server_click"] for r in results]
@@ -464,6 +497,8 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
         "employees": len(results) + lost,
         "answered": len(results),
         "lost": lost,
+        "duplicates": duplicates,
+        "patience_s": round(PATIENCE[0], 1),
         "slack_limits": "unlimited" if SLACK_TIERS[0] is not PUBLISHED else "published",
 
         "ack_ms_p50": round(statistics.median(acks) * 1000, 1),
@@ -476,13 +511,29 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
         "done_ms_p50": round(statistics.median(done) * 1000, 1),
         "done_ms_p99": round(_percentile(done, 99) * 1000, 1),
         "wall_s": round(wall, 2),
+        "bound_s": round(bound, 2),
+        "wall_over_bound": round(wall / bound, 3) if bound else None,
         "links_delivered": links,
+        # 429s the fake answered (each then waited out and sent again by the bot's client).
+        "slack_429s": sum(c.status == 429 for c in slack_state.calls()),
+        "slack_calls": _calls_by_method(slack_state),
         "bot_peak_rss_mib": round(rss + ingress_rss, 1),
         "bot_work_peak_rss_mib": round(rss, 1),
         "bot_ingress_peak_rss_mib": round(ingress_rss, 1),
         "cpu_s": cpu,
         "bot_stderr_errors": sum("error" in line.lower() for line in err.decode().splitlines()),
+        "bot_stderr_sample": [
+            line[:400] for line in err.decode().splitlines() if "error" in line.lower()
+        ][:3],
+        "slack_errors": sorted({f"{c.method}:{c.error}" for c in slack_state.calls() if c.error}),
     }
+
+
+def _calls_by_method(state: SlackState) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for call in state.calls():
+        counts[call.method] = counts.get(call.method, 0) + 1
+    return counts
 
 
 def workspace_ids(workspace: Workspace) -> list[str]:

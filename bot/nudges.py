@@ -44,7 +44,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -65,6 +65,7 @@ from actions.nudges import (
 from actions.providers import Providers
 from actions.ratelimit import Clock, Limiters, SystemClock
 from bot.slack.client import web_client
+from bot.slack.limits import SlackLimiter
 from bot.views.nudges import (
     NUDGE_BLOCK_PREFIX,
     nudge_marker,
@@ -78,6 +79,7 @@ from config.nudges import NudgeSettings
 from config.secrets import MissingSecret
 from config.settings import HelpdeskConfig
 from store.nudges import NudgeKey, NudgeStore, RunStatus, SlackDirectoryCache
+from store.slack_directory import SlackDirectoryStore
 
 log = get_logger("helpdesk.nudges.slack")
 
@@ -476,10 +478,15 @@ class SlackNudgeTransport:
         *,
         cache: SlackDirectoryCache | None = None,
         now: Callable[[], datetime] | None = None,
+        profiles: SlackDirectoryStore | None = None,
+        dm_channel: Callable[[str], Awaitable[str]] | None = None,
     ) -> None:
         self.api = api
+        self.dm_channel = dm_channel
         self.settings = settings
         self.zone = settings.zone
+        self.profiles = profiles
+        self._zones: dict[str, str] = {}
         self.it_channel = it_channel or None
         self.recipients = SlackRecipients(
             api,
@@ -491,8 +498,20 @@ class SlackNudgeTransport:
         )
 
     async def prepare(self) -> None:
-        """Load the cached Slack directory."""
+        """Load the cached Slack directory, and everyone's time zone from the stored profiles."""
         await self.recipients.prepare()
+        if self.profiles is not None:
+            self._zones = await self.profiles.zones_by_email()
+
+    def zone_for(self, email: str) -> ZoneInfo | None:
+        """The person's time zone from their stored Slack profile; None when unknown."""
+        name = self._zones.get(email.strip().lower())
+        if not name:
+            return None
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
 
     def recipient(self, email: str) -> asyncio.Future[str | None]:
         """The Slack user id for ``email`` (see :class:`SlackRecipients`)."""
@@ -504,7 +523,7 @@ class SlackNudgeTransport:
 
     async def deliver(self, nudge: Nudge, recipient: str) -> Delivered:
         """Post the nudge in the person's DM (their user id as the channel)."""
-        text, blocks = render_nudge(nudge, self.zone)
+        text, blocks = render_nudge(nudge, self.zone)  # the person's zone, when the nudge has it
         client = self.api.client
         try:
             data = await self.api.call(
@@ -526,10 +545,7 @@ class SlackNudgeTransport:
         client = self.api.client
         marker = nudge_marker(key)
         try:
-            opened = await self.api.call(
-                "conversations.open", lambda: client.conversations_open(users=recipient)
-            )
-            channel = str((opened.get("channel") or {}).get("id") or "")
+            channel = await self._dm(recipient)
             cursor: str | None = None
             for _ in range(_HISTORY_PAGES):
                 data = await self.api.call(
@@ -555,6 +571,20 @@ class SlackNudgeTransport:
                 raise HistoryUnavailable(exc.error) from None
             raise DeliveryFailed(f"slack_{exc.error}") from None
         raise DeliveryFailed("slack_history_too_long")
+
+    async def _dm(self, recipient: str) -> str:
+        """The DM with ``recipient``: the running bot's stored one, else conversations.open."""
+        if self.dm_channel is not None:
+            try:
+                return await self.dm_channel(recipient)
+            except SlackApiError as exc:
+                error = exc.response.get("error", "unknown") if exc.response else "unknown"
+                raise SlackCallError("conversations.open", str(error)) from None
+        client = self.api.client
+        opened = await self.api.call(
+            "conversations.open", lambda: client.conversations_open(users=recipient)
+        )
+        return str((opened.get("channel") or {}).get("id") or "")
 
     async def post_summary(self, summary: RunSummary) -> None:
         """Post the run's summary to the IT channel (logged only when none is set)."""
@@ -591,13 +621,20 @@ class SlackNudgeTransport:
 
 
 def nudge_client(
-    token: str, base_url: str | None, settings: NudgeSettings, session: Any = None
+    token: str,
+    base_url: str | None,
+    settings: NudgeSettings,
+    session: Any = None,
+    limiter: SlackLimiter | None = None,
 ) -> AsyncWebClient:
-    """A Web API client for the sweep: its own timeout, and no slack_sdk retries (see above)."""
-    # No retries (max_retries=0): the sweep paces and retries itself; 429s are still counted.
+    """A Web API client for the sweep: its own timeout, and no retries (see above).
+
+    In the running bot ``limiter`` is the one its replies use, so a sweep and a burst of
+    conversations share Slack's budgets; a 429 is handed to the sweep, which waits it out.
+    """
     return web_client(
-        token, base_url, session,
-        max_retries=0, timeout=int(max(1, settings.request_timeout.total_seconds())),
+        token, base_url, session, limiter=limiter, retry_deadline=0.0,
+        timeout=int(max(1, settings.request_timeout.total_seconds())),
     )
 
 
@@ -617,10 +654,12 @@ def build_runner(
     *,
     on_progress: Callable[[RunSummary], None] | None = None,
     now: Callable[[], datetime] | None = None,
+    dm_channel: Callable[[str], Awaitable[str]] | None = None,
 ) -> NudgeRunner:
     """Everything a sweep needs, from the configuration and the running bot's parts.
 
-    ``now`` replaces the wall clock the sweep decides by (tests).
+    ``now`` replaces the wall clock the sweep decides by (tests); ``dm_channel`` is the
+    running bot's stored DM channels (``SlackDirectory.dm_channel``).
     """
     settings = cfg.nudges
     sources = sources_for(cfg, providers)
@@ -628,9 +667,13 @@ def build_runner(
     api = SlackApi(client, limiters)
     channel = it_channel_of(cfg)
     cache = SlackDirectoryCache(store.engine)
+    profiles = SlackDirectoryStore(store.engine)
 
     def transport() -> SlackNudgeTransport:
-        return SlackNudgeTransport(api, settings, channel, cache=cache, now=now)
+        return SlackNudgeTransport(
+            api, settings, channel, cache=cache, now=now, profiles=profiles,
+            dm_channel=dm_channel,
+        )
 
     return NudgeRunner(
         settings, sources, store, transport, limiters, on_progress=on_progress, now=now
@@ -659,9 +702,16 @@ def start_nudges(cfg: HelpdeskConfig, surface: Any) -> asyncio.Task[None] | None
         log.info("nudges_not_started", reason="no connector reports password expiry")
         return None
     base: AsyncWebClient = surface.client
-    client = nudge_client(str(base.token), base.base_url, settings, base.session)
+    client = nudge_client(
+        str(base.token), base.base_url, settings, base.session,
+        getattr(base, "limiter", None),
+    )
     store = NudgeStore(runtime.store.engine)
-    runner = build_runner(cfg, runtime.providers, store, client)
+    directory = getattr(surface, "directory", None)
+    runner = build_runner(
+        cfg, runtime.providers, store, client,
+        dm_channel=directory.dm_channel if directory is not None else None,
+    )
     scheduler = NudgeScheduler(settings, runner, store)
     return asyncio.create_task(scheduler.run_forever(), name="nudge-scheduler")
 
@@ -783,7 +833,10 @@ async def run_cli(
             names = [s.name for s in sources]
             limiters = build_limiters(settings.rate_limits, names, SystemClock())
             transport = (
-                SlackNudgeTransport(SlackApi(client, limiters), settings, None)
+                SlackNudgeTransport(
+                    SlackApi(client, limiters), settings, None,
+                    profiles=SlackDirectoryStore(store.engine),
+                )
                 if client is not None
                 else None
             )

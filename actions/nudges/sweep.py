@@ -338,7 +338,8 @@ class NudgeSweep:
                 continue
             self._seen.add(ident)
             self.summary.scanned += 1
-            outcome = assess(row, source, self.settings, self.now)
+            zone = self.transport.zone_for(row.user.email) if self.transport else None
+            outcome = assess(row, source, self.settings, self.now, zone)
             if isinstance(outcome, SkipReason):
                 self._skip(row.user, source.name, outcome)
             else:
