@@ -19,7 +19,6 @@ from actions.nudges import (
     sources_for,
 )
 from actions.providers import Providers
-from actions.ratelimit import SystemClock
 from bot.nudges.slack_api import SlackApi
 from bot.nudges.transport import SlackNudgeTransport
 from bot.nudges.wiring import build_runner, nudge_client
@@ -27,6 +26,7 @@ from bot.views.nudges import (
     short_duration,
     summary_lines,
 )
+from config.clock import SystemClock
 from config.logging import get_logger
 from config.secrets import MissingSecret
 from config.settings import HelpdeskConfig

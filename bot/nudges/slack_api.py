@@ -19,7 +19,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from actions.ratelimit import Clock, Limiters, SystemClock
+from actions.ratelimit import Limiters
+from config.clock import Clock, SystemClock
 from config.logging import get_logger
 
 log = get_logger("helpdesk.nudges.slack")

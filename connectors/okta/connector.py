@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
+from config.clock import Clock
 from config.logging import get_logger
 from config.secrets import Secret
 from connectors.base import (
@@ -40,7 +41,6 @@ from connectors.errors import ConnectorError, GroupNotFound, UserNotFound
 from connectors.okta.api import OktaApi, gather_all
 from connectors.okta.errors import Subject
 from connectors.okta.expiry import OktaExpiry
-from connectors.okta.pacing import Timer
 from connectors.okta.push import push_state, start_push
 from connectors.okta.settings import Settings
 from connectors.okta.values import (
@@ -60,7 +60,7 @@ _DEFAULT_RECOVERY_MINUTES = 10080
 
 
 def build(
-    name: str, settings: Settings, environ: Mapping[str, str], *, timer: Timer | None = None
+    name: str, settings: Settings, environ: Mapping[str, str], *, timer: Clock | None = None
 ) -> OktaConnector:
     """Resolve the secrets and make the connector (no network I/O happens here).
 
@@ -100,7 +100,7 @@ class OktaConnector:
         *,
         api_token: Secret | None = None,
         private_key: Secret | None = None,
-        timer: Timer | None = None,
+        timer: Clock | None = None,
     ) -> None:
         self.name = name
         self.settings = settings

@@ -44,17 +44,16 @@ Transport, tokens, retries, rate limits and paging live in
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ssl
-import time
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from config.clock import SYSTEM_CLOCK, Clock
 from config.logging import get_logger
 from config.secrets import Secret
 from connectors.base import (
@@ -84,7 +83,7 @@ from connectors.errors import (
 from connectors.onelogin.accounts import is_locked, numeric_user_id, user_from
 from connectors.onelogin.errors import Subject
 from connectors.onelogin.expiry import PasswordExpiry
-from connectors.onelogin.http import OneLoginHttp, RetryPolicy, Sleep, TransportStats
+from connectors.onelogin.http import OneLoginHttp, RetryPolicy, TransportStats
 from connectors.onelogin.privileges import Privileges
 from connectors.onelogin.push import ProtectPush, protect_devices
 from connectors.onelogin.roles import Roles
@@ -117,17 +116,16 @@ class OneLoginConnector:
         http: OneLoginHttp,
         options: ConnectorOptions | None = None,
         *,
-        now: Callable[[], datetime] | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.name = name
         self._http = http
         self._options = options or ConnectorOptions()
-        self._now = now or (lambda: datetime.now(UTC))
+        self._now = lambda: datetime.fromtimestamp(clock.wall(), UTC)
         ttl = self._options.cache_ttl
-        self._roles = Roles(name, http, ttl, monotonic)
-        self._expiry = PasswordExpiry(name, http, self._options, monotonic)
-        self._privileges = Privileges(http, ttl, monotonic)
+        self._roles = Roles(name, http, ttl, clock.monotonic)
+        self._expiry = PasswordExpiry(name, http, self._options, clock.monotonic)
+        self._privileges = Privileges(http, ttl, clock.monotonic)
         self._push = ProtectPush(name, http, self._now)
 
     def __repr__(self) -> str:
@@ -425,13 +423,11 @@ def build(
     environ: Mapping[str, str],
     *,
     transport: httpx.AsyncBaseTransport | None = None,
-    sleep: Sleep | None = None,
-    monotonic: Callable[[], float] = time.monotonic,
-    now: Callable[[], datetime] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> OneLoginConnector:
     """Make the connector for one configured OneLogin account (secrets read from ``environ``).
 
-    ``transport``, ``sleep``, ``monotonic`` and ``now`` exist for tests.
+    ``transport`` and ``clock`` exist for tests.
     """
     verify: Any = True
     if settings.verify_ca_file is not None:
@@ -444,10 +440,7 @@ def build(
         timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
         verify=verify,
         policy=RetryPolicy(max_attempts=settings.max_attempts, max_wait=settings.max_retry_wait),
-        clock=monotonic,
-        sleep=sleep or asyncio.sleep,
+        clock=clock,
         transport=transport,
     )
-    return OneLoginConnector(
-        name, http, ConnectorOptions.from_settings(settings), now=now, monotonic=monotonic
-    )
+    return OneLoginConnector(name, http, ConnectorOptions.from_settings(settings), clock=clock)
