@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -68,19 +69,13 @@ async def diagnose(
         }
         ctx = DoctorContext(cfg, environ, declared, offered_capabilities(cfg, declared))
         jobs: list[Awaitable[list[Finding]]] = [
-            _bounded(f.area, area_timeout, lambda f=f: f.check(ctx))  # type: ignore[misc]
+            _bounded(f.area, area_timeout, functools.partial(f.check, ctx))
             for f in families
             if not f.inline
         ]
         for name in names:
-            one = built[name]
-            jobs.append(
-                _bounded(
-                    name,
-                    area_timeout,
-                    lambda b=one: connector_findings(b, cfg, sample_size),  # type: ignore[misc]
-                )
-            )
+            check = functools.partial(connector_findings, built[name], cfg, sample_size)
+            jobs.append(_bounded(name, area_timeout, check))
         findings: list[Finding] = []
         for family in families:
             if family.inline:
