@@ -30,9 +30,9 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from config.clock import SYSTEM_CLOCK, Clock
+from config.clock import SYSTEM_CLOCK, Clock, Now, utc_now
 from config.logging import get_logger, scrub_text
 from store.jobs import JobState, JobStore, NewJob
 from store.leases import Leases, new_holder
@@ -114,7 +114,7 @@ class JobRunner:
         lease: timedelta,
         retry: RetryPolicy,
         poll_interval: timedelta = timedelta(seconds=5),
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Now = utc_now,
         owner: str | None = None,
         timer: Clock = SYSTEM_CLOCK,
     ) -> None:

@@ -2,13 +2,16 @@
 
 Whatever paces calls, waits out a server's "retry after", keeps a cache or times a
 budget takes a :class:`Clock` (by default :data:`SYSTEM_CLOCK`); tests give it a
-manual one and move time themselves instead of sleeping.
+manual one and move time themselves instead of sleeping. What only reads the date
+and time takes a :data:`Now` (by default :func:`utc_now`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -45,3 +48,12 @@ class SystemClock:
 
 
 SYSTEM_CLOCK: Clock = SystemClock()
+
+
+Now = Callable[[], datetime]
+"""Where a part only needs the date and time: :func:`utc_now`, or a fixed time in tests."""
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)

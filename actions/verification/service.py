@@ -26,13 +26,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from actions.audit import Actor, Auditor
 from actions.errors import Refusal, connector_call
 from actions.providers import Providers
 from actions.verification.ports import PushPrompter
-from config.clock import SYSTEM_CLOCK, Clock
+from config.clock import SYSTEM_CLOCK, Clock, Now, utc_now
 from config.logging import get_logger
 from config.settings import HelpdeskConfig
 from config.verification import Method
@@ -94,7 +94,7 @@ class Verification:
         *,
         prompter: PushPrompter | None = None,
         approval: ApprovalGate | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Now = utc_now,
         timer: Clock = SYSTEM_CLOCK,
         where_to_go: Callable[[], str] = lambda: "the IT service desk",
     ) -> None:

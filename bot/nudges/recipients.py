@@ -20,11 +20,12 @@ import asyncio
 import collections
 import contextlib
 import functools
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.nudges.slack_api import SlackApi, SlackCallError
+from config.clock import Now, utc_now
 from config.logging import get_logger
 from store.nudges import SlackDirectoryCache
 
@@ -70,10 +71,10 @@ class SlackRecipients:
         *,
         cache: SlackDirectoryCache | None = None,
         ttl: timedelta = timedelta(hours=12),
-        now: Callable[[], datetime] | None = None,
+        now: Now | None = None,
     ) -> None:
         self.api = api
-        self._now = now or (lambda: datetime.now(UTC))
+        self._now = now or utc_now
         self.use_list = strategy in ("auto", "users_list")
         self.use_lookup = strategy in ("auto", "lookup_by_email")
         self.page_size = page_size

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +33,7 @@ from bot.views.nudges import (
     render_summary,
     summary_lines,
 )
+from config.clock import Now
 from config.logging import get_logger
 from config.nudges import NudgeSettings
 from store.nudges import NudgeKey, SlackDirectoryCache
@@ -58,7 +58,7 @@ class SlackNudgeTransport:
         it_channel: str | None,
         *,
         cache: SlackDirectoryCache | None = None,
-        now: Callable[[], datetime] | None = None,
+        now: Now | None = None,
     ) -> None:
         self.api = api
         self.settings = settings

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -19,6 +18,7 @@ from actions.providers import Providers
 from bot.nudges.slack_api import SlackApi
 from bot.nudges.transport import SlackNudgeTransport
 from bot.slack.client import web_client
+from config.clock import Now
 from config.logging import get_logger
 from config.nudges import NudgeSettings
 from config.settings import HelpdeskConfig
@@ -53,7 +53,7 @@ def build_runner(
     client: AsyncWebClient,
     *,
     on_progress: Callable[[RunSummary], None] | None = None,
-    now: Callable[[], datetime] | None = None,
+    now: Now | None = None,
 ) -> NudgeRunner:
     """Everything a sweep needs, from the configuration and the running bot's parts.
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
+from config.clock import Now
 from connectors.base import DirectoryUser, UserStatus
 from connectors.errors import UserNotFound
 from connectors.onelogin.values import (
@@ -26,7 +26,7 @@ def numeric_user_id(provider: str, user_id: str) -> int:
 
 
 def user_from(
-    provider: str, raw: Mapping[str, Any], now: Callable[[], datetime]
+    provider: str, raw: Mapping[str, Any], now: Now
 ) -> DirectoryUser:
     """The directory user for one ``/api/2/users`` record."""
     email = str(raw.get("email") or "")
@@ -50,7 +50,7 @@ def user_from(
     )
 
 
-def status_of(raw: Mapping[str, Any], now: Callable[[], datetime]) -> UserStatus:
+def status_of(raw: Mapping[str, Any], now: Now) -> UserStatus:
     """The record's state, else its lock, else its status code."""
     state = as_int(raw.get("state"))
     if state is not None and state in STATE_MAP:
@@ -63,7 +63,7 @@ def status_of(raw: Mapping[str, Any], now: Callable[[], datetime]) -> UserStatus
     return STATUS_MAP.get(status, UserStatus.OTHER)
 
 
-def is_locked(raw: Mapping[str, Any], now: Callable[[], datetime]) -> bool:
+def is_locked(raw: Mapping[str, Any], now: Now) -> bool:
     """Status 3 (locked), or a ``locked_until`` still in the future."""
     if as_int(raw.get("status")) == STATUS_LOCKED:
         return True
