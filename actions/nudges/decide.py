@@ -20,7 +20,8 @@ from actions.nudges.model import (
     SkipReason,
 )
 from actions.providers import Providers
-from actions.ratelimit import Clock, KeyedBuckets, Limiters, SystemClock, TokenBucket
+from actions.ratelimit import KeyedBuckets, Limiters, TokenBucket
+from config.clock import Clock, SystemClock
 from config.nudges import NudgeRateLimits, NudgeSettings, RateSpec
 from config.settings import HelpdeskConfig
 from connectors.base import (
