@@ -136,10 +136,10 @@ def _missed(reports: dict[str, Report], p99: float, startup_ms: float | None) ->
         if "holdout" not in name and report.macro < TARGET_MACRO:
             missed.append(f"{name}: macro {report.macro:.3f} < {TARGET_MACRO}")
     for which, floors in ENGLISH_FLOORS.items():
-        report = reports.get("en" if which == "eval" else "en-holdout")
+        english = reports.get("en" if which == "eval" else "en-holdout")
         for field, floor in floors.items():
-            if report is not None and getattr(report, field) < floor:
-                missed.append(f"English {which}: {field} {getattr(report, field):.3f} < {floor}")
+            if english is not None and getattr(english, field) < floor:
+                missed.append(f"English {which}: {field} {getattr(english, field):.3f} < {floor}")
     if p99 >= TARGET_P99_MS:
         missed.append(f"routing p99 {p99:.2f} ms >= {TARGET_P99_MS} ms")
     if startup_ms is not None and startup_ms >= STARTUP_BEFORE_MS + STARTUP_BUDGET_MS:
