@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from config.clock import SYSTEM_CLOCK, Clock, Now, utc_now
 from config.logging import get_logger, scrub_text
 from store.jobs import JobState, JobStore, NewJob
 from store.leases import Leases, new_holder
@@ -114,9 +114,9 @@ class JobRunner:
         lease: timedelta,
         retry: RetryPolicy,
         poll_interval: timedelta = timedelta(seconds=5),
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Now = utc_now,
         owner: str | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        timer: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.jobs = jobs
         self.leases = leases
@@ -127,7 +127,7 @@ class JobRunner:
         self.clock = clock
         # Unique per runner (random), readable in the jobs table; never parsed.
         self.owner = owner or new_holder()
-        self._monotonic = monotonic
+        self._monotonic = timer.monotonic
         self._wake = asyncio.Event()
         self._backlog = False
 

@@ -19,34 +19,10 @@ early at an empty server bucket costs a whole ``Retry-After`` second.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
-
-class Clock(Protocol):
-    """The monotonic clock and the sleep a limiter uses (tests substitute a manual one)."""
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never goes back."""
-        ...
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds``."""
-        ...
-
-
-class SystemClock:
-    """``time.monotonic`` and ``asyncio.sleep``."""
-
-    def monotonic(self) -> float:
-        """Seconds on the process's monotonic clock."""
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` on the running loop."""
-        await asyncio.sleep(seconds)
+from config.clock import Clock, SystemClock
 
 
 @dataclass(slots=True)

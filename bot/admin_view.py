@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +37,7 @@ from actions.audit import Actor, Auditor
 from actions.providers import Providers
 from bot.doctor import DoctorReport, connector_health
 from bot.replies import HomeSection, Reply
+from config.clock import Now, utc_now
 from config.logging import get_logger, scrub_text
 from config.settings import ApproverKind, HelpdeskConfig, approver_kind
 from connectors.doctor import Finding, Status
@@ -385,7 +386,7 @@ class AdminView:
         providers: Providers,
         admins: ItAdmins,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Now = utc_now,
         health_timeout: float = HEALTH_TIMEOUT,
         area_timeout: float = AREA_TIMEOUT,
     ) -> None:

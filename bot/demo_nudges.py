@@ -15,6 +15,7 @@ import itertools
 import sys
 from datetime import datetime
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from actions.nudges import Delivered, Nudge, NudgeRunner, RunSummary, build_limiters, sources_for
 from actions.providers import Providers
@@ -52,8 +53,12 @@ class TerminalNudgeTransport:
     def requests_done(self) -> None:
         return None
 
+    def zone_for(self, email: str) -> ZoneInfo | None:
+        """The demo's people have no chat profile: the schedule's zone counts for all."""
+        return None
+
     async def deliver(self, nudge: Nudge, recipient: str) -> Delivered:
-        text, blocks = render_nudge(nudge, self.zone)
+        text, blocks = render_nudge(nudge, nudge.zone or self.zone)
         person = self.people.by_id(recipient)
         print(f"[nudge to {person.email if person else recipient}] bot> {text}", file=self.out)
         for block in blocks[1:]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 
 from actions.notices.smtp import SmtpMailer
+from bot.doctor.family import DoctorContext, Family
 from config.secrets import MissingSecret
 from config.settings import HelpdeskConfig
 from config.verification import VERIFIED_CAPABILITIES, Method
@@ -206,13 +207,28 @@ def _changing_pairs(cfg: HelpdeskConfig) -> list[tuple[str, str]]:
     return [(label, name) for name, labels in _changing(cfg).items() for label in labels]
 
 
-__all__ = ["AREA", "VERIFY_ROLES", "notice_area", "notice_findings"]
+__all__ = ["AREA", "FAMILY", "VERIFY_ROLES", "notice_findings"]
 
 
-async def notice_area(
-    cfg: HelpdeskConfig, environ: Mapping[str, str], built: Mapping[str, object]
-) -> list[Finding]:
-    """``notice_findings`` over the doctor's built connectors (``.conn`` of each)."""
-    return await notice_findings(
-        cfg, environ, {name: getattr(b, "conn", None) for name, b in built.items()}
-    )
+
+async def _family_check(ctx: DoctorContext) -> list[Finding]:
+    """The family's check: build the connectors it looks at (no I/O), check, close them."""
+    from bot.doctor.connectors import build
+
+    names = set(_changing(ctx.cfg)) | ({ctx.cfg.verification.verifier}
+                                       if ctx.cfg.verification.verifier else set())
+    built = {n: build(n, ctx.cfg, ctx.environ, None) for n in sorted(names)
+             if n in ctx.cfg.connectors}
+    try:
+        return await notice_findings(
+            ctx.cfg, ctx.environ, {n: b.conn for n, b in built.items()}
+        )
+    finally:
+        for b in built.values():
+            if b.own and b.conn is not None:
+                await b.conn.aclose()
+
+
+#: Registered in ``bot.doctor.registry``: change notices, report links, containment,
+#: factor verification.
+FAMILY = Family(AREA, "notices", _family_check)

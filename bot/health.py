@@ -17,8 +17,6 @@ Checks run at most once per ``CACHE_TTL`` whatever the probe rate.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from slack_sdk.errors import SlackApiError
@@ -31,6 +29,7 @@ from bot.runtime import Runtime
 from bot.slack.client import IN_FLIGHT
 from bot.slack.server import Readiness
 from config import metrics
+from config.clock import SYSTEM_CLOCK, Clock
 from config.logging import get_logger
 from store.figures import read_figures
 from store.revisions import engine_state
@@ -51,7 +50,7 @@ class Health:
         self,
         runtime: Runtime,
         client: AsyncWebClient | None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.runtime = runtime
         self.client = client
@@ -63,11 +62,11 @@ class Health:
 
     async def readiness(self) -> Readiness:
         async with self._lock:
-            now = self.clock()
+            now = self.clock.monotonic()
             if self._last is not None and now - self._last[0] < CACHE_TTL and not self.stopping:
                 return self._last[1]
             result = await self._check()
-            self._last = (self.clock(), result)
+            self._last = (self.clock.monotonic(), result)
             return result
 
     async def _check(self) -> Readiness:
@@ -108,7 +107,7 @@ class Health:
     async def _slack_token(self) -> str:
         if self.client is None:
             return "ok"
-        now = self.clock()
+        now = self.clock.monotonic()
         if self._slack is not None:
             at, result = self._slack
             if now - at < (SLACK_OK_TTL if result == "ok" else SLACK_FAILED_TTL):
@@ -121,7 +120,7 @@ class Health:
             result = f"auth.test failed ({exc.response.get('error', 'error')})"
         except Exception as exc:
             result = f"Slack unreachable ({type(exc).__name__})"
-        self._slack = (self.clock(), result)
+        self._slack = (self.clock.monotonic(), result)
         return result
 
     async def refresh_metrics(self) -> None:

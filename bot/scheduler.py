@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
 from actions.nudges import NudgeRunner, RunSummary
+from config.clock import Now, utc_now
 from config.logging import get_logger
 from config.nudges import NudgeSettings
 from store.nudges import NudgeStore, RunStatus
@@ -68,14 +68,14 @@ class NudgeScheduler:
         runner: NudgeRunner,
         store: NudgeStore,
         *,
-        now: Callable[[], datetime] | None = None,
+        now: Now | None = None,
         retry_failed_after: timedelta = RETRY_FAILED_AFTER,
     ) -> None:
         self.settings = settings
         self.runner = runner
         self.store = store
         self.schedule = CronSchedule(settings.schedule, settings.zone)
-        self._now = now or (lambda: datetime.now(UTC))
+        self._now = now or utc_now
         self.retry_failed_after = retry_failed_after
 
     async def due_slot(self) -> datetime | None:

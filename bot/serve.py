@@ -17,13 +17,24 @@ from bot.runtime import Runtime
 from bot.slack.app import SlackNotifier, SlackPeople, SlackPushPrompter
 from bot.slack.client import web_client
 from bot.slack.ingress import running_ingress
+from bot.slack.limits import Rate, SlackLimiter
 from bot.slack.server import health_app, running_http
 from bot.slack.surface import SlackSurface
 from config import tracing
 from config.logging import configure_logging, get_logger
 from config.settings import HelpdeskConfig
+from store.slack_directory import SlackDirectoryStore
 
 log = get_logger("helpdesk.serve")
+
+
+def slack_limiter(cfg: HelpdeskConfig) -> SlackLimiter:
+    """The process's Web API budgets: Slack's tiers, with ``slack.rate_limits`` applied."""
+    overrides = {
+        method: Rate(spec.per_minute, spec.burst)
+        for method, spec in cfg.slack.rate_limits.items()
+    }
+    return SlackLimiter(overrides, factor=cfg.slack.rate_limit_factor)
 
 
 @contextlib.asynccontextmanager
@@ -40,17 +51,23 @@ async def slack_surface(
     # One HTTP session for every Web API call: without it slack_sdk opens a new
     # connection (and TLS handshake) per call.
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-    client = web_client(token.reveal(), cfg.slack.api_base_url, session)
+    client = web_client(
+        token.reveal(), cfg.slack.api_base_url, session, limiter=slack_limiter(cfg),
+        retry_deadline=cfg.slack.retry_deadline.total_seconds(),
+    )
     notifier = SlackNotifier(client, cfg.organisation.security_channel)
+    people = SlackPeople(client)
     try:
         runtime = await Runtime.start(
             cfg, notifier, environ, providers=providers,
-            access_notifier=notifier, people=SlackPeople(client),
+            access_notifier=notifier, people=people,
             prompter=SlackPushPrompter(client),
         )
     except BaseException:  # an unreachable store, say: no "Unclosed client session" after it
         await session.close()
         raise
+    # People by email from the stored Slack profiles (the store exists from here on).
+    people.profiles = SlackDirectoryStore(runtime.store.engine)
     try:
         yield SlackSurface(runtime, client, secret.reveal())
     finally:
@@ -72,6 +89,10 @@ async def serve(cfg: HelpdeskConfig) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with slack_surface(cfg) as surface:
         janitor = asyncio.create_task(surface.janitor())
+        # Everyone's Slack profile, read with users.list now and every directory_refresh.
+        directory = asyncio.create_task(
+            surface.directory.refresher(cfg.slack.directory_refresh), name="slack-directory"
+        )
         # Password-expiry nudges (issue #5): the scheduler task, None when disabled.
         nudges = start_nudges(cfg, surface)
         # Access-request jobs: fulfilment retries, reminders, expiry, time-bound removal.
@@ -111,6 +132,7 @@ async def serve(cfg: HelpdeskConfig) -> int:
                     failed = ingress.closed.is_set() and not stop.is_set()
         finally:
             janitor.cancel()
+            directory.cancel()
             if nudges is not None:
                 nudges.cancel()
                 await asyncio.gather(nudges, return_exceptions=True)

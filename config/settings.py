@@ -13,6 +13,7 @@ passes it; without one, connector blocks are not checked beyond ``kind``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Collection, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -39,7 +40,7 @@ from config.access import approver_kind as approver_kind
 from config.audit import AuditSettings
 from config.durations import parse_duration
 from config.notices import NoticeSettings
-from config.nudges import NudgeSettings
+from config.nudges import NudgeSettings, RateSpec
 from config.problems import describe
 from config.secrets import SecretRef
 from config.verification import VerificationSettings
@@ -155,6 +156,38 @@ class SlackSettings(_Strict):
     """The path Slack's Event Subscriptions and Interactivity URLs point at."""
     api_base_url: str | None = None
     """Slack's Web API base URL; only for tests and a local Slack fake."""
+    rate_limits: dict[str, RateSpec] = {}
+    """Budgets of Web API methods, by method (`users.info: {per_minute: 100}`), replacing the
+    published tiers the bot paces itself by; `chat.postMessage:channel` is the per-channel
+    budget of `chat.postMessage` (default 60 a minute, bursts of 3), `chat.postMessage` its
+    workspace-wide one (unpublished by Slack; default 300 a minute, bursts of 60)."""
+    rate_limit_factor: float = Field(default=1.0, gt=0)
+    """Every Web API budget multiplied by this (a workspace Slack allows more, or a test)."""
+    retry_deadline: timedelta = timedelta(minutes=5)
+    """How long a call answered 429 is sent again (after each `Retry-After`) before it fails."""
+    directory_refresh: timedelta = timedelta(hours=6)
+    """How often the stored Slack profiles are re-read in bulk with `users.list` (Tier 2),
+    once across replicas; also at start-up when the last reading is older. `0s`: only at
+    start-up when none was ever made. Between readings `user_change` and `team_join` events
+    keep them current."""
+    directory_page_size: int = Field(default=200, ge=1, le=1000)
+    """People per `users.list` page (Slack recommends at most 200)."""
+
+    @field_validator("retry_deadline", "directory_refresh", mode="before")
+    @classmethod
+    def _slack_durations(cls, v: Any) -> timedelta:
+        return parse_duration(v)
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _methods(cls, v: dict[str, RateSpec]) -> dict[str, RateSpec]:
+        for method in v:
+            if not re.fullmatch(r"[a-z]+(\.[a-zA-Z]+)+(:channel)?", method):
+                raise ValueError(
+                    f"{method!r} is not a Web API method (`chat.postMessage`, "
+                    "`chat.postMessage:channel`)"
+                )
+        return v
 
 
 class PasswordResetSettings(_Strict):

@@ -23,7 +23,7 @@ def missing_server(reason: str) -> None:
 @contextlib.asynccontextmanager
 async def fresh_pg_database() -> AsyncIterator[str]:
     """Create a PostgreSQL database for one test and drop it afterwards; yields its URL."""
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     try:
         admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)

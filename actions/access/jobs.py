@@ -12,7 +12,6 @@ request fails) after ``max_attempts``; removing access never is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +28,7 @@ from actions.access.notices import Notices
 from actions.access.targets import Targets
 from actions.access.trail import SYSTEM, AccessTrail
 from actions.jobs import Handler, JobLease, JobRunner, RetryPolicy
+from config.clock import Now
 from config.logging import get_logger
 from config.settings import AccessSettings
 from connectors.base import DirectoryGroup, DirectoryUser
@@ -55,7 +55,7 @@ class AccessJobs:
         targets: Targets,
         notices: Notices,
         trail: AccessTrail,
-        clock: Callable[[], datetime],
+        clock: Now,
         owner: str | None = None,
     ) -> None:
         self.settings = settings

@@ -19,8 +19,7 @@ is a bug and propagates.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from actions.access.jobs import AccessJobs, access_job
 from actions.access.model import (
@@ -46,6 +45,7 @@ from actions.access.trail import AccessTrail
 from actions.audit import Actor, correlation_id
 from actions.errors import Refusal, protections_that_count
 from actions.providers import Providers
+from config.clock import Now, utc_now
 from config.logging import get_logger
 from config.settings import CatalogueEntry, HelpdeskConfig
 from connectors.base import DirectoryGroup, DirectoryUser
@@ -69,7 +69,7 @@ class AccessService:
         notifier: AccessNotifier,
         people: PeopleDirectory,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Now = utc_now,
         owner: str | None = None,
     ) -> None:
         self.cfg = cfg

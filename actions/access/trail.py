@@ -8,13 +8,12 @@ it is logged once that transaction has won.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from actions.access.model import AccessSnapshot
 from actions.audit import Actor, correlation_id
 from config import metrics
+from config.clock import Now
 from config.logging import get_logger, scrub_text
 from config.settings import CatalogueEntry
 from connectors.base import DirectoryUser
@@ -30,7 +29,7 @@ SYSTEM = "system"
 class AccessTrail:
     """Builds, stores and logs the audit records of access requests."""
 
-    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: Store, clock: Now) -> None:
         self.store = store
         self.clock = clock
 

@@ -4,7 +4,8 @@ A run asks every connector with the expiry capability for the users whose passwo
 expires within the largest threshold (``iter_expiring``: the directory filters on
 its side where it can), and for each one decides:
 
-* the days left, counted in calendar days of the schedule's time zone;
+* the days left, counted in calendar days of the person's own time zone (from their
+  stored Slack profile), else the schedule's;
 * the threshold due: the smallest one at or above the days left (with 14, 7, 3, 1,
   eight days left is the 14-day nudge, two days left the 3-day one);
 * the durable key (provider, user id, password change time, threshold): a key that

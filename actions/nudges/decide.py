@@ -1,6 +1,7 @@
 """Who is due a nudge now, and what a sweep reads: its sources and its rate limiters.
 
-Days left are calendar days in the schedule's zone; the threshold due is the
+Days left are calendar days in the person's own time zone (their Slack profile's,
+when stored), else the schedule's zone; the threshold due is the
 smallest one at or above them; a nudge's key names the user, the password and the
 threshold, so a new password starts new keys.
 """
@@ -19,7 +20,8 @@ from actions.nudges.model import (
     SkipReason,
 )
 from actions.providers import Providers
-from actions.ratelimit import Clock, KeyedBuckets, Limiters, SystemClock, TokenBucket
+from actions.ratelimit import KeyedBuckets, Limiters, TokenBucket
+from config.clock import Clock, SystemClock
 from config.nudges import NudgeRateLimits, NudgeSettings, RateSpec
 from config.settings import HelpdeskConfig
 from connectors.base import (
@@ -67,15 +69,22 @@ def due_threshold(days_left: int, thresholds: Sequence[int]) -> int | None:
 
 
 def assess(
-    row: ExpiringUser, source: NudgeSource, settings: NudgeSettings, now: datetime
+    row: ExpiringUser,
+    source: NudgeSource,
+    settings: NudgeSettings,
+    now: datetime,
+    zone: ZoneInfo | None = None,
 ) -> Nudge | SkipReason:
-    """Decide one swept user: the nudge due now, or why there is none."""
+    """Decide one swept user: the nudge due now, or why there is none.
+
+    Days are counted in ``zone`` (the person's own) when given, else the schedule's.
+    """
     status = row.status
     if status.never_expires or status.expires_at is None:
         return SkipReason.NEVER_EXPIRES
     if status.expires_at <= now:
         return SkipReason.EXPIRED
-    days_left = days_until(status.expires_at, now, settings.zone)
+    days_left = days_until(status.expires_at, now, zone or settings.zone)
     threshold = due_threshold(days_left, settings.thresholds)
     version = password_version(status)
     if threshold is None or version is None:
@@ -90,6 +99,7 @@ def assess(
         days_left=days_left,
         offer_reset=source.offer_reset,
         note=source.note,
+        zone=zone,
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo
 
 from actions.jobs import exclusive_lease
 from config.logging import get_logger
@@ -85,6 +86,9 @@ class Nudge:
     days_left: int
     offer_reset: bool
     note: str | None
+    zone: ZoneInfo | None = None
+    """The person's own time zone (their Slack profile's) when known: days are counted and
+    dates shown in it; None: the schedule's zone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,10 @@ class NudgeTransport(Protocol):
 
     async def prepare(self) -> None:
         """Load what earlier runs left (a cached directory); called once, first."""
+        ...
+
+    def zone_for(self, email: str) -> ZoneInfo | None:
+        """The time zone of the person with ``email`` (their chat profile's); None if unknown."""
         ...
 
     def recipient(self, email: str) -> asyncio.Future[str | None]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from actions.jobs import Handler, JobLease, JobRunner, LeaseLost, RetryPolicy
 from actions.nudges.model import SWEEP_JOB, NudgeSource, NudgeTransport, RunSummary
 from actions.nudges.sweep import NudgeSweep
 from actions.ratelimit import Limiters
+from config.clock import Now, utc_now
 from config.logging import get_logger
 from config.nudges import NudgeSettings
 from store.jobs import JobStore, NewJob, job_key
@@ -42,7 +43,7 @@ class NudgeRunner:
         transport_factory: Callable[[], NudgeTransport],
         limiters: Limiters,
         *,
-        now: Callable[[], datetime] | None = None,
+        now: Now | None = None,
         on_progress: Callable[[RunSummary], None] | None = None,
         jobs: JobStore | None = None,
         leases: Leases | None = None,
@@ -52,7 +53,7 @@ class NudgeRunner:
         self.store = store
         self.transport_factory = transport_factory
         self.limiters = limiters
-        self._now = now or (lambda: datetime.now(UTC))
+        self._now = now or utc_now
         self.on_progress = on_progress
         self.jobs = JobRunner(
             jobs or JobStore(store.engine),
@@ -181,14 +182,14 @@ async def dry_run(
     store: NudgeStore | None,
     transport: NudgeTransport | None,
     limiters: Limiters,
-    now: Callable[[], datetime] | None = None,
+    now: Now | None = None,
     on_progress: Callable[[RunSummary], None] | None = None,
 ) -> RunSummary:
     """Who would be nudged now and why; writes nothing, sends nothing, needs no lease.
 
     With a ``transport`` it also looks each person up in Slack (read-only).
     """
-    clock = now or (lambda: datetime.now(UTC))
+    clock = now or utc_now
     summary = RunSummary(uuid.uuid4().hex, "dry_run", None, True, clock())
     sweep = NudgeSweep(
         settings,

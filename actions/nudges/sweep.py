@@ -31,6 +31,7 @@ from actions.nudges.model import (
 )
 from actions.ratelimit import Limiters
 from config import metrics
+from config.clock import Now, utc_now
 from config.logging import get_logger
 from config.nudges import NudgeSettings
 from connectors.base import DirectoryGroup, DirectoryUser, ExpiringUser
@@ -96,7 +97,7 @@ class NudgeSweep:
         limiters: Limiters,
         summary: RunSummary,
         lease: JobLease | None = None,
-        now: Callable[[], datetime] | None = None,
+        now: Now | None = None,
         check_slack: bool = True,
         record_decisions: bool = False,
         on_progress: Callable[[RunSummary], None] | None = None,
@@ -108,7 +109,7 @@ class NudgeSweep:
         self.limiters = limiters
         self.summary = summary
         self.lease = lease
-        self._clock = now or (lambda: datetime.now(UTC))
+        self._clock = now or utc_now
         self.check_slack = check_slack
         self.record_decisions = record_decisions
         self.on_progress = on_progress
@@ -338,7 +339,8 @@ class NudgeSweep:
                 continue
             self._seen.add(ident)
             self.summary.scanned += 1
-            outcome = assess(row, source, self.settings, self.now)
+            zone = self.transport.zone_for(row.user.email) if self.transport else None
+            outcome = assess(row, source, self.settings, self.now, zone)
             if isinstance(outcome, SkipReason):
                 self._skip(row.user, source.name, outcome)
             else:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from contextvars import ContextVar
-from datetime import UTC, datetime
 
 from actions.access import AccessService, RequestState
 from actions.access.jobs import access_job
@@ -29,6 +28,7 @@ from actions.access.model import IDENTITY_PREFIX, TRANSITIONS, Action, JobKind
 from actions.audit import Actor, correlation_id
 from actions.errors import Refusal
 from actions.verification.service import Verified
+from config.clock import Now, utc_now
 from config.settings import CatalogueEntry, HelpdeskConfig
 from config.verification import Method
 from connectors.base import Capability, DirectoryUser
@@ -70,7 +70,7 @@ class ApprovalVerifier:
         cfg: HelpdeskConfig,
         access: AccessService,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Now = utc_now,
         where_to_go: Callable[[], str] = lambda: "the IT service desk",
     ) -> None:
         self.cfg = cfg

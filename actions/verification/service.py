@@ -26,12 +26,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from actions.audit import Actor, Auditor
 from actions.errors import Refusal, connector_call
 from actions.providers import Providers
 from actions.verification.ports import PushPrompter
+from config.clock import SYSTEM_CLOCK, Clock, Now, utc_now
 from config.logging import get_logger
 from config.settings import HelpdeskConfig
 from config.verification import Method
@@ -93,8 +94,8 @@ class Verification:
         *,
         prompter: PushPrompter | None = None,
         approval: ApprovalGate | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Now = utc_now,
+        timer: Clock = SYSTEM_CLOCK,
         where_to_go: Callable[[], str] = lambda: "the IT service desk",
     ) -> None:
         self.cfg = cfg
@@ -106,7 +107,7 @@ class Verification:
         self.prompter = prompter
         self.approval = approval
         self.clock = clock
-        self.sleep = sleep
+        self.timer = timer
         self.where_to_go = where_to_go
 
     def methods(self, capability: Capability) -> list[Method]:
@@ -271,7 +272,7 @@ class Verification:
                 return state
             if loop.time() >= deadline:
                 return PushState.TIMED_OUT
-            await self.sleep(min(push.poll_interval.total_seconds(),
+            await self.timer.sleep(min(push.poll_interval.total_seconds(),
                                  max(deadline - loop.time(), 0.0)))
 
     async def _notify_security(self, text: str) -> None:

@@ -7,9 +7,6 @@ else the organisation's default), counted by the same rule as the nudges
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-
 from actions.audit import Actor
 from actions.errors import Refusal
 from actions.nudges.decide import days_until
@@ -17,16 +14,13 @@ from actions.self_service import INACTIVE_STATES, SelfService
 from bot.dialogues.common import reset_offer
 from bot.replies import Reply
 from bot.views.text import in_days, local_when, person_zone
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
+from config.clock import Now, utc_now
 
 
 class ExpiryDialogue:
     """Tells the employee when their password expires."""
 
-    def __init__(self, service: SelfService, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, service: SelfService, clock: Now = utc_now) -> None:
         self.service = service
         self.clock = clock
 

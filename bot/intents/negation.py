@@ -238,18 +238,31 @@ def _phrases(rules: NegationRules, tokens: Sequence[str], mask: list[bool]) -> N
 
 
 def _fine_and_known(rules: NegationRules, tokens: Sequence[str], mask: list[bool]) -> None:
-    cues = rules.cues | rules.post_cues
     for i, token in enumerate(tokens):
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         if token in rules.copula and nxt in rules.fine and i > 0:
             _flag_backward(rules, tokens, mask, i + 1)
-        elif token in rules.know and not any(t in cues for t in tokens[max(0, i - 2) : i]):
+        elif token in rules.know and not _know_denied(rules, tokens, i):
             window = tokens[i + 1 : i + 4]
             if any(t in rules.secret for t in window):
                 for j in range(i, min(len(tokens), i + 4)):
                     if tokens[j] in rules.scope_end:
                         break
                     mask[j] = True
+
+
+def _know_denied(rules: NegationRules, tokens: Sequence[str], i: int) -> bool:
+    """The clause of the verb at ``i`` says it is not so: "I'm not able to remember my
+    password", "ich weiß mein Passwort nicht mehr"."""
+    before = tokens[_clause_start(rules, tokens, i) : i]
+    if any(t in rules.cues or t in rules.post_cues for t in before):
+        return True
+    for token in tokens[i + 1 :]:
+        if token in rules.scope_end:
+            return False
+        if token in rules.post_cues:
+            return True
+    return False
 
 
 def negated_mask(tokens: Sequence[str], rules: NegationRules | None = None) -> list[bool]:

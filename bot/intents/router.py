@@ -17,10 +17,18 @@ Decision rules on top of the model's probabilities:
 * ``needs_clarification`` when the top probability is below
   ``thresholds.ask_below`` or an actionable runner-up is within
   ``thresholds.ask_margin``;
+* a request for a thing ("I need X", "il me faudrait X") that is group access
+  rather than anything else is ``group_access`` without asking, and so is one
+  for a product the catalogue lacks even when the model leans to out of scope
+  (the conversation then offers the catalogue); an out-of-scope message whose
+  only hint of a group request is a product's name ("can you sketch out the
+  plan") is answered as out of scope, without buttons;
 * ``group`` (``group_access`` only) is the best catalogue match the user did
   not deny, if it scores at least ``thresholds.group_min_score`` and beats the
   next group by ``GROUP_MARGIN``; otherwise ``None`` (ask with ``match_groups``).
   A role the user names ("admin", "editor") favours the entry named with it.
+  Words of an entry's description only count when the message does not ask
+  for a product the router does not know.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from typing import Any
 
 from bot.intents.config import ExamplesConfig, Thresholds, parse_examples
 from bot.intents.detect import LanguageDetector
-from bot.intents.features import NAME_TOKEN, REQUEST
+from bot.intents.features import GROUP_TOKEN, NAME_TOKEN, REQUEST
 from bot.intents.groups import QualifierIndex
 from bot.intents.lang import LANGUAGES, language
 from bot.intents.model import LinearModel, TrainingSettings, train
@@ -42,8 +50,24 @@ from bot.intents.types import ACTIONABLE, Classification, GroupChoice, Intent
 UNKNOWN_CONFIDENCE = 0.2
 #: A best group must beat the runner-up by this much to be chosen alone.
 GROUP_MARGIN = 0.1
+#: The feature of a catalogue group named in the message.
+GROUP_FEATURE = "w:" + GROUP_TOKEN
+#: The feature of the "access" concept of the examples file (access, permission, join, ...).
+ACCESS_CONCEPT = "c:access"
 #: Intents in model order.
 CLASSES: tuple[Intent, ...] = tuple(Intent)
+
+
+def _wants_access(analysis: Analysis, ranked: Sequence[tuple[Intent, float]]) -> bool:
+    """Whether a group request is worth offering when the message is most likely out of scope.
+
+    Not when a product's name is all that points at one ("can you sketch out the plan" with
+    Sketch in the catalogue): the message must also ask for something or speak of access.
+    """
+    actionable = next((i for i, _ in ranked if i in ACTIONABLE), None)
+    if actionable is not Intent.GROUP_ACCESS:
+        return True
+    return REQUEST in analysis.features or ACCESS_CONCEPT in analysis.features
 
 
 class IntentRouter:
@@ -125,10 +149,13 @@ class IntentRouter:
         for n, span in enumerate(analysis.spans):
             if n not in analysis.denied_spans:
                 scores[span.key] = max(span.score, scores.get(span.key, 0.0))
-        pipeline = self._pipelines[analysis.language]
-        described = pipeline.matcher.description_scores(analysis.asserted_stems())
-        for key, score in described.items():
-            scores[key] = max(score, scores.get(key, 0.0))
+        # "Sketch for design work" names a product the catalogue lacks: "design" in Figma's
+        # description must not turn that into a request for Figma.
+        if scores or REQUEST not in analysis.features:
+            pipeline = self._pipelines[analysis.language]
+            described = pipeline.matcher.description_scores(analysis.asserted_stems())
+            for key, score in described.items():
+                scores[key] = max(score, scores.get(key, 0.0))
         scores = self._qualifiers.adjust(scores, analysis.asserted_words())
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         if not ranked or ranked[0][1] < self.thresholds.group_min_score:
@@ -148,7 +175,8 @@ class IntentRouter:
         ranked = sorted(zip(CLASSES, probs, strict=True), key=lambda p: -p[1])
         alternatives = [(intent, round(p, 4)) for intent, p in ranked]
         lang = analysis.language
-        if self._evidence(analysis) == 0:
+        # Asking for a named thing is something recognisable, even in words no example used.
+        if self._evidence(analysis) == 0 and REQUEST not in analysis.features:
             oos = [a for a in alternatives if a[0] is Intent.OUT_OF_SCOPE]
             rest = [a for a in alternatives if a[0] is not Intent.OUT_OF_SCOPE]
             confidence = min(oos[0][1], UNKNOWN_CONFIDENCE)
@@ -157,8 +185,15 @@ class IntentRouter:
         ask = confidence < self.thresholds.ask_below or (
             runner_up in ACTIONABLE and confidence - second < self.thresholds.ask_margin
         )
-        if REQUEST in analysis.features and ask:
+        # A product the catalogue lacks is no feature the model knows, so "I'd like Miro" may
+        # read as out of scope even when sure; one the catalogue has is (as a group token).
+        unknown_thing = GROUP_FEATURE not in analysis.features
+        if REQUEST in analysis.features and (
+            ask or (intent is Intent.OUT_OF_SCOPE and unknown_thing)
+        ):
             intent, confidence, ask = self._asked_for_a_thing(ranked, intent, confidence, ask)
+        elif ask and intent is Intent.OUT_OF_SCOPE and not _wants_access(analysis, ranked):
+            ask = False
         group = self._group(analysis) if intent is Intent.GROUP_ACCESS else None
         return Classification(intent, round(confidence, 4), group, alternatives, ask, lang)
 

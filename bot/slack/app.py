@@ -21,6 +21,7 @@ from bot.views.blocks import reply_blocks
 from bot.views.verification import push_prompt
 from config.logging import get_logger
 from connectors.base import PushChallenge
+from store.slack_directory import SlackDirectoryStore
 
 log = get_logger("helpdesk.slack")
 
@@ -95,11 +96,19 @@ class SlackPeople:
 
     ``usergroups.users.list`` is rate-limited at Tier 2, so members are kept for
     ``ttl`` seconds; an ``@handle`` is turned into its id with ``usergroups.list``.
+    A person by email is read from the stored Slack profiles (``profiles``) first, and
+    asked of ``users.lookupByEmail`` (Tier 3) only when nobody stored has that email.
     """
 
-    def __init__(self, client: AsyncWebClient, ttl: float = 300.0) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        ttl: float = 300.0,
+        profiles: SlackDirectoryStore | None = None,
+    ) -> None:
         self.client = client
         self.ttl = ttl
+        self.profiles = profiles
         self._members: dict[str, tuple[float, list[str]]] = {}
         self._handles: dict[str, str] = {}
 
@@ -137,6 +146,10 @@ class SlackPeople:
         return found
 
     async def user_for_email(self, email: str) -> str | None:
+        if self.profiles is not None:
+            stored = await self.profiles.profile_by_email(email)
+            if stored is not None:
+                return None if stored.deleted or stored.is_bot else stored.user_id
         try:
             resp = await self.client.users_lookupByEmail(email=email)
         except SlackApiError as exc:

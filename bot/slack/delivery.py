@@ -1,11 +1,23 @@
-"""Replies into Slack: a DM, an update of the clicked message, an ephemeral note, a modal."""
+"""Replies into Slack: a DM, an update of the clicked message, an ephemeral note, a modal.
+
+A reply goes to the DM channel the employee wrote from (the event names it); a message
+the bot starts goes to the channel ``bot.slack.directory`` keeps, so no reply costs a
+``conversations.open``. The clicked message is updated through the click's
+``response_url`` (up to 5 uses within 30 minutes, outside the Web API tiers:
+api.slack.com/interactivity/handling#message_responses), with ``chat.update`` (Tier 3)
+only when Slack refuses it.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.replies import Reply
+from bot.slack.directory import SlackDirectory
 from bot.views.blocks import form_view, reply_blocks
 from config.logging import get_logger
 from store.db import Store
@@ -26,9 +38,12 @@ class Delivery:
     it when its time is up.
     """
 
-    def __init__(self, client: AsyncWebClient, store: Store) -> None:
+    def __init__(
+        self, client: AsyncWebClient, store: Store, directory: SlackDirectory | None = None
+    ) -> None:
         self.client = client
         self.store = store
+        self.directory = directory
 
     async def deliver(
         self,
@@ -36,32 +51,52 @@ class Delivery:
         replies: list[Reply],
         prompt: tuple[str, str] | None = None,
         trigger_id: str | None = None,
+        *,
+        dm: str | None = None,
+        response_url: str | None = None,
     ) -> None:
         """Post replies in the user's DM; a reply to a click updates the clicked message.
 
-        An ephemeral reply shows only to the user, where they clicked; a form opens
-        as a modal with the click's ``trigger_id``.
+        ``dm`` is the DM channel the turn came from, when known. An ephemeral reply
+        shows only to the user, where they clicked; a form opens as a modal with the
+        click's ``trigger_id``; the clicked message is replaced through ``response_url``
+        when the click carried one.
         """
-        if not replies:
-            return
-        dm = await self.dm_channel(user_id)
         for reply in replies:
             if reply.form is not None and trigger_id:
                 await self._open_form(user_id, reply, prompt, trigger_id, dm)
             elif reply.ephemeral:
                 await self._ephemeral(user_id, reply, prompt[0] if prompt else dm, dm)
             elif reply.replaces_prompt and prompt is not None:
-                channel, ts = prompt
-                await self.client.chat_update(
-                    channel=channel, ts=ts, text=reply.text, blocks=reply_blocks(reply)
-                )
+                if response_url is None or not await self._respond(response_url, reply):
+                    channel, ts = prompt
+                    await self.client.chat_update(
+                        channel=channel, ts=ts, text=reply.text, blocks=reply_blocks(reply)
+                    )
             elif not reply.in_place_only:
-                await self.post(dm, reply)
+                await self.post(dm or await self.dm_channel(user_id), reply)
 
-    async def tell(self, user_id: str, reply: Reply) -> None:
+    async def _respond(self, url: str, reply: Reply) -> bool:
+        """Replace the clicked message through the click's response_url; False if refused."""
+        body: dict[str, Any] = {
+            "replace_original": True, "text": reply.text, "blocks": reply_blocks(reply),
+        }
+        session = getattr(self.client, "session", None)
+        try:
+            resp = await AsyncWebhookClient(url, session=session).send_dict(body)
+        except Exception as exc:
+            log.warning("response_url_failed", error=type(exc).__name__)
+            return False
+        if resp.status_code == 200:
+            return True
+        # Used five times, older than 30 minutes, or the message is gone: chat.update.
+        log.info("response_url_refused", status=resp.status_code, body=str(resp.body)[:100])
+        return False
+
+    async def tell(self, user_id: str, reply: Reply, *, dm: str | None = None) -> None:
         """Post one reply in the user's DM, as a last word: a failure is logged, not raised."""
         try:
-            await self.post(await self.dm_channel(user_id), reply)
+            await self.post(dm or await self.dm_channel(user_id), reply)
         except Exception as exc:
             log.error("reply_not_delivered", slack_user=user_id, error=type(exc).__name__)
 
@@ -79,7 +114,7 @@ class Delivery:
 
     async def _open_form(
         self, user_id: str, reply: Reply, prompt: tuple[str, str] | None, trigger_id: str,
-        dm: str,
+        dm: str | None,
     ) -> None:
         """Open the form as a modal; if Slack's 3-second window for it has passed, say so."""
         assert reply.form is not None
@@ -94,7 +129,11 @@ class Delivery:
                 user_id, Reply(FORM_WINDOW_PASSED), prompt[0] if prompt else dm, dm
             )
 
-    async def _ephemeral(self, user_id: str, reply: Reply, where: str, dm: str) -> None:
+    async def _ephemeral(
+        self, user_id: str, reply: Reply, where: str | None, dm: str | None
+    ) -> None:
+        if where is None:
+            where = dm = await self.dm_channel(user_id)
         try:
             await self.client.chat_postEphemeral(
                 channel=where, user=user_id, text=reply.text, blocks=reply_blocks(reply)
@@ -105,9 +144,13 @@ class Delivery:
             # The click came from a conversation the user isn't in (a forged payload, or
             # they left the channel): answer them in their own DM instead.
             await self.client.chat_postEphemeral(
-                channel=dm, user=user_id, text=reply.text, blocks=reply_blocks(reply)
+                channel=dm or await self.dm_channel(user_id), user=user_id,
+                text=reply.text, blocks=reply_blocks(reply),
             )
 
     async def dm_channel(self, user_id: str) -> str:
+        """The app's DM channel with the person (kept by the directory, when there is one)."""
+        if self.directory is not None:
+            return await self.directory.dm_channel(user_id)
         resp = await self.client.conversations_open(users=user_id)
         return str(resp["channel"]["id"])

@@ -1,4 +1,9 @@
-"""Who is asking: the Slack user from the signed request, then users.info, then their email."""
+"""Who is asking: the Slack user from the signed request, then their profile, then their email.
+
+The profile is the stored one (``bot.slack.directory``: refreshed from users.list and
+Slack's ``user_change`` events), users.info only for someone not stored yet; the rules
+below apply to it the same way.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from actions.audit import Actor
+from bot.slack.directory import SlackDirectory
 
 
 class IdentityRefused(Exception):
@@ -28,12 +34,23 @@ class _Cached:
 
 
 class SlackIdentity:
-    """Resolve a Slack user id to an ``Actor``; caches briefly (users.info is Tier 4)."""
+    """Resolve a Slack user id to an ``Actor``.
 
-    def __init__(self, client: AsyncWebClient, where_to_go: str, ttl: float = 300.0) -> None:
+    With a ``directory`` the profile comes from it (stored profiles, kept in memory for
+    its own short ttl); without one, from users.info, cached for ``ttl`` seconds.
+    """
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        where_to_go: str,
+        ttl: float = 300.0,
+        directory: SlackDirectory | None = None,
+    ) -> None:
         self.client = client
         self.where_to_go = where_to_go
         self.ttl = ttl
+        self.directory = directory
         self._cache: dict[str, _Cached] = {}
         self._home: tuple[str, str] | None = None  # the bot's (team_id, enterprise_id)
 
@@ -43,6 +60,8 @@ class SlackIdentity:
             return hit.actor
         try:
             home = await self._home_team()
+            if self.directory is not None:
+                return self._check(await self.directory.user(slack_user_id), home)
             resp = await self.client.users_info(user=slack_user_id)
         except SlackApiError as exc:
             error = exc.response.get("error", "unknown") if exc.response else "unknown"

@@ -40,6 +40,7 @@ from bot.replies import Home, Reply
 from bot.runtime import Runtime
 from bot.slack.app import SlackPeople
 from bot.slack.delivery import Delivery
+from bot.slack.directory import SlackDirectory
 from bot.slack.identity import IdentityRefused, SlackIdentity
 from bot.slack.listeners import Deps, Work, register_all
 from bot.slack.server import Readiness
@@ -48,6 +49,7 @@ from bot.views.home import home_view
 from bot.views.notices import PAGE_HEADER
 from bot.views.notices import handle as notice_page
 from config.logging import get_logger
+from store.slack_directory import SlackDirectoryStore
 
 # How long processed event ids are kept to drop Slack's redeliveries (its last retry
 # comes about 5 minutes after the first delivery).
@@ -74,7 +76,14 @@ class SlackSurface:
         self.runtime = runtime
         self.client = client
         where = runtime.service._where_to_go()
-        self.identity = SlackIdentity(client, where)
+        slack = runtime.cfg.slack
+        # Stored profiles and DM channels: a burst of conversations costs no users.info
+        # and no conversations.open (``bot.slack.directory``).
+        self.directory = SlackDirectory(
+            client, SlackDirectoryStore(runtime.store.engine), leases=runtime.store.leases,
+            page_size=slack.directory_page_size,
+        )
+        self.identity = SlackIdentity(client, where, directory=self.directory)
         self.signing_secret = signing_secret
         # Listeners run to the end inside ``dispatch`` (the ingress has acked already), so
         # the tasks tracked here are the whole work and ``drain`` waits for all of it.
@@ -98,7 +107,7 @@ class SlackSurface:
         )
         self.admin = AdminView(runtime.cfg, runtime.store, runtime.providers, admins)
         runtime.conversation.admin = self.admin
-        self.delivery = Delivery(client, runtime.store)
+        self.delivery = Delivery(client, runtime.store, self.directory)
         self.health = Health(runtime, client)
         register_all(
             self.app,
@@ -109,6 +118,7 @@ class SlackSurface:
                 publish_home=self.publish_home,
                 spawn=self._spawn,
                 tell=self.delivery.tell,
+                directory=self.directory,
             ),
         )
 
@@ -193,11 +203,13 @@ class SlackSurface:
         trigger_id: str | None = None,
         *,
         click: bool = False,
+        dm: str | None = None,
+        response_url: str | None = None,
     ) -> None:
         """Identify the employee, run ``work``, deliver its replies; answer any failure.
 
         The conversation answers its own failures; what is left (identity, delivery)
-        is answered here by the same handler, as one DM.
+        is answered here by the same handler, as one DM (``dm``, when the turn came from it).
         """
         async with self._click_slots if click else self._slots:
 
@@ -206,15 +218,17 @@ class SlackSurface:
                     actor = await self.identity.resolve(user_id)
                 except IdentityRefused as refused:
                     log.info("identity_refused", slack_user=user_id, reason=refused.code)
-                    await self.delivery.deliver(user_id, [Reply(refused.user_message)])
+                    await self.delivery.deliver(user_id, [Reply(refused.user_message)], dm=dm)
                     return None
                 replies = await work(actor)
-                await self.delivery.deliver(user_id, replies, prompt, trigger_id)
+                await self.delivery.deliver(
+                    user_id, replies, prompt, trigger_id, dm=dm, response_url=response_url
+                )
                 return None
 
             failure = await answered(flow, turn, as_is)
             if failure is not None:
-                await self.delivery.tell(user_id, failure)
+                await self.delivery.tell(user_id, failure, dm=dm)
 
     async def publish_home(self, user_id: str) -> None:
         """Publish the App Home: help for everyone, requests for identified people.

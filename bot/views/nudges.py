@@ -41,7 +41,11 @@ def slack_date(moment: datetime, fallback: str) -> str:
 
 
 def render_nudge(nudge: Nudge, zone: ZoneInfo) -> tuple[str, list[dict[str, Any]]]:
-    """The DM: the date, the days left, the machine note, and "Change it now"."""
+    """The DM: the date, the days left, the machine note, and "Change it now".
+
+    The date is shown in the person's own zone when the nudge knows it, else in ``zone``.
+    """
+    zone = nudge.zone or zone
     when = in_days(nudge.days_left)
     fallback = human_time(nudge.expires_at, zone)
     text = f"Your {nudge.label} password expires {when}, on {fallback}."

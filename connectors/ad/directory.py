@@ -9,9 +9,10 @@ objectGUID, and why an account or a group is protected.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime
+from collections.abc import Collection, Sequence
+from datetime import datetime
 
+from config.clock import Now, utc_now
 from config.logging import get_logger
 from config.secrets import Secret
 from connectors.ad.ldap import Conn, Endpoint, LdapTransport, TransportConfig, search
@@ -68,11 +69,11 @@ class AdDirectory:
         settings: Settings,
         bind_password: Secret,
         *,
-        clock: Callable[[], datetime] | None = None,
+        clock: Now | None = None,
     ) -> None:
         self.name = name
         self._settings = settings
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or utc_now
         self._transport = LdapTransport(
             TransportConfig(
                 provider=name,

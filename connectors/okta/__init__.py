@@ -10,7 +10,8 @@ package does no I/O.
 
 Inside: ``api`` (the SDK client and its one error path), ``http`` and ``pacing``
 (retries, rate limits), ``errors`` (Okta's codes mapped once), ``policy``
-(password policies and expiry), ``values`` (Okta's answers read as values) and
+(password policies), ``expiry`` (which policy governs whom, the expiry sweep),
+``push`` (Okta Verify pushes), ``values`` (Okta's answers read as values) and
 ``privilege`` (what admin roles and scopes grant).
 """
 

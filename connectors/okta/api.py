@@ -23,6 +23,7 @@ from okta.client import Client
 from okta.jwt import JWT
 from pydantic import ValidationError
 
+from config.clock import Clock
 from config.secrets import Secret
 from connectors.errors import ConnectorError
 from connectors.okta.errors import Subject, to_connector_error
@@ -35,7 +36,6 @@ from connectors.okta.http import (
     TransportOptions,
     quiet_sdk_logger,
 )
-from connectors.okta.pacing import Timer
 from connectors.okta.settings import Settings
 
 
@@ -53,7 +53,7 @@ class OktaApi:
         *,
         api_token: Secret | None = None,
         private_key: Secret | None = None,
-        timer: Timer | None = None,
+        timer: Clock | None = None,
     ) -> None:
         self.provider = provider
         self.org_url = settings.org_url

@@ -13,13 +13,11 @@ passwords leave this module only inside :class:`~connectors.base.Secret`.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
+from config.clock import Clock
 from config.logging import get_logger
 from config.secrets import Secret
 from connectors.base import (
@@ -44,8 +42,8 @@ from connectors.emails import same_email
 from connectors.errors import ConnectorError, GroupNotFound, UserNotFound
 from connectors.okta.api import OktaApi, gather_all
 from connectors.okta.errors import Subject
-from connectors.okta.pacing import Timer
-from connectors.okta.policy import PasswordPolicy, PolicySet, password_status, policy_from_json
+from connectors.okta.expiry import OktaExpiry
+from connectors.okta.push import push_state, start_push
 from connectors.okta.settings import Settings
 from connectors.okta.values import (
     OKTA_ID,
@@ -59,29 +57,12 @@ from connectors.okta.values import (
 
 log = get_logger("connectors.okta")
 
-# factorResult of a push transaction, as the bot reads it.
-_PUSH_STATES = {
-    "WAITING": PushState.WAITING,
-    "SUCCESS": PushState.APPROVED,
-    "REJECTED": PushState.REJECTED,
-    "TIMEOUT": PushState.TIMED_OUT,
-}
-
-
-def _parse_time(value: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-# Statuses whose password can expire; the sweep asks Okta for these only.
-_SWEEP_STATUSES = ("ACTIVE", "PASSWORD_EXPIRED", "LOCKED_OUT", "RECOVERY")
 # Okta's default recovery-token lifetime (PasswordPolicyRecoveryEmailRecoveryToken).
 _DEFAULT_RECOVERY_MINUTES = 10080
 
 
 def build(
-    name: str, settings: Settings, environ: Mapping[str, str], *, timer: Timer | None = None
+    name: str, settings: Settings, environ: Mapping[str, str], *, timer: Clock | None = None
 ) -> OktaConnector:
     """Resolve the secrets and make the connector (no network I/O happens here).
 
@@ -94,12 +75,6 @@ def build(
         private_key=settings.private_key.resolve(environ) if settings.private_key else None,
         timer=timer,
     )
-
-
-@dataclass(slots=True)
-class _CachedPolicies:
-    policies: PolicySet
-    fetched_at: float
 
 
 class OktaConnector:
@@ -128,7 +103,7 @@ class OktaConnector:
         *,
         api_token: Secret | None = None,
         private_key: Secret | None = None,
-        timer: Timer | None = None,
+        timer: Clock | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -136,8 +111,9 @@ class OktaConnector:
             name, settings, api_token=api_token, private_key=private_key, timer=timer
         )
         self.stats = self.api.stats
-        self._policies: _CachedPolicies | None = None
-        self._policy_lock = asyncio.Lock()
+        self._expiry = OktaExpiry(
+            self.api, settings.policy_cache_seconds, self._fetch_user, self.iter_user_pages
+        )
 
     # -- users ---------------------------------------------------------------------
 
@@ -321,7 +297,7 @@ class OktaConnector:
         """
         cap = timedelta(minutes=self.settings.reset_link_max_minutes)
         try:
-            policy = (await self._policy_and_user(user.id))[0]
+            policy = (await self._expiry.policy_and_user(user.id))[0]
         except ConnectorError as exc:
             log.warning("okta policy unreadable", connector=self.name, error=exc.message)
             return cap
@@ -443,122 +419,25 @@ class OktaConnector:
     async def start_push(
         self, user: DirectoryUser, factor: MfaFactor, *, number_matching: bool = True
     ) -> PushChallenge:
-        """``POST /api/v1/users/{userId}/factors/{factorId}/verify``: 201 ``WAITING``.
-
-        Raw, because the SDK's ``verify_factor`` reads the answer into a model without
-        ``_embedded.challenge.correctAnswer`` (the number to show) and the poll link.
-        """
-        path = f"/api/v1/users/{quote(user.id, safe='')}/factors/{quote(factor.id, safe='')}/verify"
-        body = {"useNumberMatchingChallenge": True} if number_matching else None
-        data, _ = await self.api.request("POST", self.api.url(path), Subject.USER, body=body)
-        if not isinstance(data, dict) or data.get("factorResult") != "WAITING":
-            raise ConnectorError(self.name, "Okta did not start the push")
-        poll = ((data.get("_links") or {}).get("poll") or {}).get("href")
-        if not isinstance(poll, str) or not poll.startswith(self.api.org_url + "/"):
-            raise ConnectorError(self.name, "Okta's push poll link is missing or off the org")
-        challenge = (data.get("_embedded") or {}).get("challenge") or {}
-        number = challenge.get("correctAnswer")
-        if number_matching and not isinstance(number, int):
-            raise ConnectorError(self.name, "Okta sent no number for a number-matching push")
-        expires = data.get("expiresAt")
-        log.info("okta push sent", connector=self.name, user_id=user.id, factor_id=factor.id)
-        return PushChallenge(
-            provider=self.name,
-            user_id=user.id,
-            factor=factor,
-            transaction=poll,
-            number=number if isinstance(number, int) else None,
-            expires_at=_parse_time(expires) if isinstance(expires, str) else None,
+        """Send an Okta Verify push (:mod:`connectors.okta.push`)."""
+        return await start_push(
+            self.name, self.api, user, factor, number_matching=number_matching
         )
 
     async def push_state(self, challenge: PushChallenge) -> PushState:
-        """``GET`` the poll link: ``WAITING``, ``SUCCESS``, ``REJECTED`` or ``TIMEOUT``."""
-        if not challenge.transaction.startswith(self.api.org_url + "/"):
-            raise ConnectorError(self.name, "the push poll link is off the org")
-        data, _ = await self.api.request("GET", challenge.transaction, Subject.OTHER)
-        result = data.get("factorResult") if isinstance(data, dict) else None
-        state = _PUSH_STATES.get(str(result))
-        if state is None:
-            raise ConnectorError(self.name, f"Okta answered an unknown push result {result!r}")
-        return state
+        """The push transaction's state: waiting, approved, rejected or timed out."""
+        return await push_state(self.name, self.api, challenge)
 
     # -- ExpiryReporter ------------------------------------------------------------
 
-    async def _policy_set(self) -> PolicySet:
-        """The org's password policies, cached for ``policy_cache_seconds``."""
-        async with self._policy_lock:
-            cached = self._policies
-            ttl = self.settings.policy_cache_seconds
-            if cached is not None and time.monotonic() - cached.fetched_at < ttl:
-                return cached.policies
-            policies: list[PasswordPolicy] = []
-            params = {"type": "PASSWORD", "limit": "200"}
-            async for page in self.api.pages("/api/v1/policies", params, Subject.OTHER):
-                policies.extend(policy_from_json(item) for item in page)
-            everyone = await self._everyone_groups(policies)
-            result = PolicySet.of(policies, everyone)
-            self._policies = _CachedPolicies(result, time.monotonic())
-            return result
-
-    async def _everyone_groups(self, policies: Sequence[PasswordPolicy]) -> set[str]:
-        """Ids among the policies' groups that are Okta's built-in ``Everyone`` group."""
-        ids = sorted({gid for p in policies if p.active for gid in p.include_groups})
-        groups = await gather_all(
-            *(self.api.sdk(Subject.GROUP, self.api.client.get_group(gid)) for gid in ids)
-        )
-        return {
-            str(g.id)
-            for g in groups
-            if enum_value(g.type) == "BUILT_IN" and group_name(g) == "Everyone"
-        }
-
-    async def _policy_and_user(self, user_id: str) -> tuple[PasswordPolicy | None, OktaUser]:
-        fetched, groups, policies = await gather_all(
-            self._fetch_user(user_id),
-            self.api.sdk(Subject.USER, self.api.client.list_user_groups(user_id)),
-            self._policy_set(),
-        )
-        group_ids = {str(g.id) for g in groups or ()}
-        return policies.policy_for(group_ids, fetched.provider), fetched
-
     async def password_status(self, user: DirectoryUser) -> PasswordStatus:
         """When the password changed and expires, under the policy that governs the user."""
-        policy, fetched = await self._policy_and_user(user.id)
-        return password_status(fetched.password_changed, fetched.provider, policy)
+        return await self._expiry.password_status(user)
 
     async def iter_expiring(self, before: datetime) -> AsyncIterator[list[ExpiringUser]]:
-        """Yield, page by page, users whose password expires before ``before``.
-
-        Okta cannot search on ``passwordChanged`` (the users ``search`` parameter
-        covers profile attributes and ``id``, ``status``, ``created``, ``activated``,
-        ``statusChanged``, ``lastUpdated``; https://developer.okta.com/docs/api/openapi/okta-management/management/tag/User/#tag/User/operation/listUsers),
-        so the server filters by status only and the age is checked here against
-        each user's policy. Members of the groups that policies target are read once
-        up front, so evaluating a user costs no extra request. Pages without an
-        expiring user are not yielded.
-        """
-        policies = await self._policy_set()
-        if policies.shortest_max_age() is None:
-            return
-        members: dict[str, set[str]] = {}
-        for group_id in sorted(policies.groups_to_expand()):
-            async for page in self.api.pages(
-                f"/api/v1/groups/{quote(group_id, safe='')}/users",
-                {"limit": "1000"},
-                Subject.GROUP,
-            ):
-                for item in page:
-                    members.setdefault(str(item.get("id")), set()).add(group_id)
-        search = " or ".join(f'status eq "{status}"' for status in _SWEEP_STATUSES)
-        async for users in self.iter_user_pages(search=search):
-            rows: list[ExpiringUser] = []
-            for found in users:
-                policy = policies.policy_for(members.get(found.user.id, set()), found.provider)
-                status = password_status(found.password_changed, found.provider, policy)
-                if status.expires_at is not None and status.expires_at < before:
-                    rows.append(ExpiringUser(found.user, status))
-            if rows:
-                yield rows
+        """Yield, page by page, users whose password expires before ``before``."""
+        async for page in self._expiry.iter_expiring(before):
+            yield page
 
     async def iter_user_pages(self, *, search: str | None = None) -> AsyncIterator[list[OktaUser]]:
         """Yield the org's users (or a ``search``'s) one page of ``page_size`` at a time.

@@ -29,7 +29,7 @@ The SDK's own retry is switched off (``rateLimit.maxRetries: 0``) so that this i
 only policy. Nothing here logs or raises a header value, a request body or a
 successful response body (they carry API tokens, temporary passwords and reset
 links); failures carry only the method, path and Okta's error code, summary and
-causes. Clocks and sleep come from a :class:`Timer`, which tests replace.
+causes. Clocks and sleep come from a :class:`~config.clock.Clock`, which tests replace.
 """
 
 from __future__ import annotations
@@ -49,10 +49,10 @@ from okta.http_client import HTTPClient
 from okta.request_executor import RequestExecutor
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from config.clock import Clock, SystemClock
 from config.logging import get_logger
 from connectors.okta.pacing import (
     RateLimitPacer,
-    Timer,
     bucket_of,
     is_concurrency_429,
     seconds_until_reset,
@@ -249,14 +249,14 @@ class PolicyExecutor(RequestExecutor):
         options: TransportOptions,
         policy: RetryPolicy,
         stats: HttpStats,
-        timer: Timer | None = None,
+        timer: Clock | None = None,
     ) -> None:
         super().__init__(  # type: ignore[no-untyped-call]
             config, cache, lambda http_config: SessionHttpClient(http_config, options)
         )
         self.policy = policy
         self.stats = stats
-        self._timer = timer or Timer()
+        self._timer = timer or SystemClock()
         self._pacer = RateLimitPacer(stats, self._timer, policy.jitter)
         self._slots = asyncio.Semaphore(options.max_concurrency)
 

@@ -6,20 +6,19 @@ endpoint waits for the reset instead of collecting a 429
 (https://developer.okta.com/docs/reference/rl-best-practices/). A concurrency 429
 (limit and remaining both 0, https://developer.okta.com/docs/reference/rl2-concurrency/)
 says nothing about the window and is left to the retry policy
-(:mod:`connectors.okta.http`). Clocks and sleep come from a :class:`Timer`, which
-tests replace.
+(:mod:`connectors.okta.http`). Clocks and sleep come from a
+:class:`~config.clock.Clock`, which tests replace.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
+from config.clock import Clock
 from config.logging import get_logger
 
 if TYPE_CHECKING:
@@ -31,22 +30,6 @@ log = get_logger("connectors.okta")
 _COLLECTIONS = frozenset({"users", "groups", "factors", "roles", "policies", "rules", "apps"})
 
 _rng = random.SystemRandom()
-
-
-class Timer:
-    """The clocks and the sleep the transport uses; tests substitute a manual clock."""
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never goes back (for waits and budgets)."""
-        return time.monotonic()
-
-    def wall(self) -> float:
-        """UTC epoch seconds (to read ``X-Rate-Limit-Reset``)."""
-        return time.time()
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds``."""
-        await asyncio.sleep(seconds)
 
 
 def bucket_of(method: str, path: str) -> str:
@@ -73,7 +56,7 @@ class _Window:
 class RateLimitPacer:
     """Remembers each bucket's remaining budget and holds calls once it is spent."""
 
-    def __init__(self, stats: HttpStats, timer: Timer, jitter: float) -> None:
+    def __init__(self, stats: HttpStats, timer: Clock, jitter: float) -> None:
         self._stats = stats
         self._timer = timer
         self._jitter = jitter

@@ -9,8 +9,10 @@ package does no I/O.
 - :func:`diagnose`: the doctor's credential-scope check (:mod:`connectors.onelogin.doctor`).
 
 Inside: ``http`` (tokens, retries, rate limits, paging), ``errors`` (statuses mapped
-once), ``expiry`` (which user policy applies), ``privileges`` (delegated
-administration), ``values`` (status codes, ids, temporary passwords) and ``cache``.
+once), ``accounts`` (user records as directory users), ``roles`` (roles as groups),
+``expiry`` (which user policy applies), ``privileges`` (delegated administration),
+``push`` (OneLogin Protect), ``values`` (status codes, ids, temporary passwords) and
+``cache``.
 """
 
 from connectors.onelogin.connector import build

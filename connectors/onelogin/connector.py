@@ -44,17 +44,16 @@ Transport, tokens, retries, rate limits and paging live in
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ssl
-import time
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from config.clock import SYSTEM_CLOCK, Clock
 from config.logging import get_logger
 from config.secrets import Secret
 from connectors.base import (
@@ -73,7 +72,6 @@ from connectors.base import (
     PushState,
     ResetDelivery,
     UnlockResult,
-    UserStatus,
 )
 from connectors.emails import same_email
 from connectors.errors import (
@@ -84,24 +82,19 @@ from connectors.errors import (
     Unavailable,
     UserNotFound,
 )
-from connectors.onelogin.cache import TtlCache
+from connectors.onelogin.accounts import is_locked, numeric_user_id, user_from
 from connectors.onelogin.errors import Subject
 from connectors.onelogin.expiry import PasswordExpiry
-from connectors.onelogin.http import OneLoginHttp, RetryPolicy, Sleep, TransportStats
+from connectors.onelogin.http import OneLoginHttp, RetryPolicy, TransportStats
 from connectors.onelogin.privileges import Privileges
 from connectors.onelogin.push import ProtectPush, protect_devices
+from connectors.onelogin.roles import Roles
 from connectors.onelogin.settings import ConnectorOptions, Settings
 from connectors.onelogin.values import (
     CLOSED_STATES,
     EMAIL,
-    NUMERIC_ID,
-    STATE_MAP,
     STATUS_AWAITING_PASSWORD_RESET,
-    STATUS_LOCKED,
-    STATUS_MAP,
     STATUS_SUSPENDED,
-    as_datetime,
-    as_int,
     generate_temp_password,
 )
 
@@ -127,17 +120,16 @@ class OneLoginConnector:
         http: OneLoginHttp,
         options: ConnectorOptions | None = None,
         *,
-        now: Callable[[], datetime] | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.name = name
         self._http = http
         self._options = options or ConnectorOptions()
-        self._now = now or (lambda: datetime.now(UTC))
+        self._now = lambda: datetime.fromtimestamp(clock.wall(), UTC)
         ttl = self._options.cache_ttl
-        self._roles_by_name: TtlCache[str, list[DirectoryGroup]] = TtlCache(ttl, monotonic)
-        self._expiry = PasswordExpiry(name, http, self._options, monotonic)
-        self._privileges = Privileges(http, ttl, monotonic)
+        self._roles = Roles(name, http, ttl, clock.monotonic)
+        self._expiry = PasswordExpiry(name, http, self._options, clock.monotonic)
+        self._privileges = Privileges(http, ttl, clock.monotonic)
         self._push = ProtectPush(name, http, self._now)
 
     def __repr__(self) -> str:
@@ -189,8 +181,8 @@ class OneLoginConnector:
         reasons: list[Protection] = []
         names = {n.strip() for n in (*protected_groups, *self._options.protected_roles)}
         for name in sorted((n for n in names if n), key=str.lower):
-            for role in await self._roles_named(name, exact=False):
-                if await self._holds_role(raw, int(role.id)):
+            for role in await self._roles.named(name, exact=False):
+                if await self._roles.held_by(raw, int(role.id)):
                     reasons.append(Protection(ProtectionKind.PROTECTED_GROUP, f"role {role.name}"))
         if self._options.check_admin_privileges:
             for privilege in await self._privileges.all():
@@ -199,7 +191,7 @@ class OneLoginConnector:
                     reasons.append(Protection(ProtectionKind.ADMIN_ROLE, held))
                     continue
                 for role_id in sorted(privilege.role_ids):
-                    if await self._holds_role(raw, role_id):
+                    if await self._roles.held_by(raw, role_id):
                         reasons.append(Protection(
                             ProtectionKind.ADMIN_ROLE,
                             f"OneLogin privilege {privilege.name} through a role",
@@ -214,10 +206,10 @@ class OneLoginConnector:
     # -- GroupManager ---------------------------------------------------------
     async def find_group(self, name: str) -> DirectoryGroup:
         """Return the role named exactly ``name`` (a unique case-insensitive match also counts)."""
-        exact = await self._roles_named(name, exact=True)
+        exact = await self._roles.named(name, exact=True)
         if len(exact) == 1:
             return exact[0]
-        loose = await self._roles_named(name, exact=False)
+        loose = await self._roles.named(name, exact=False)
         if len(loose) == 1 and not exact:
             return loose[0]
         if exact or loose:
@@ -226,12 +218,12 @@ class OneLoginConnector:
 
     async def is_member(self, user: DirectoryUser, group: DirectoryGroup) -> bool:
         """Whether the user holds the role."""
-        role_id = self._role_id(group)
-        return await self._holds_role(await self._raw_user(user.id), role_id)
+        role_id = self._roles.role_id(group)
+        return await self._roles.held_by(await self._raw_user(user.id), role_id)
 
     async def add_to_group(self, user: DirectoryUser, group: DirectoryGroup) -> MembershipChange:
         """Assign the role; ``ALREADY_MEMBER`` when the user holds it."""
-        role_id = self._role_id(group)
+        role_id = self._roles.role_id(group)
         if await self.is_member(user, group):
             return MembershipChange.ALREADY_MEMBER
         try:
@@ -251,7 +243,7 @@ class OneLoginConnector:
         self, user: DirectoryUser, group: DirectoryGroup
     ) -> MembershipChange:
         """Remove the role; ``NOT_MEMBER`` when the user does not hold it."""
-        role_id = self._role_id(group)
+        role_id = self._roles.role_id(group)
         if not await self.is_member(user, group):
             return MembershipChange.NOT_MEMBER
         # The body is a bare array of user ids, not an object
@@ -306,7 +298,7 @@ class OneLoginConnector:
     # -- Unlocker -------------------------------------------------------------
     async def unlock(self, user: DirectoryUser) -> UnlockResult:
         """Unlock a locked account; ``NOT_LOCKED`` when OneLogin shows it unlocked."""
-        if not self._is_locked(await self._raw_user(user.id)):
+        if not is_locked(await self._raw_user(user.id), self._now):
             return UnlockResult.NOT_LOCKED
         try:
             await self._http.request(
@@ -315,7 +307,7 @@ class OneLoginConnector:
         except (Unavailable, InvalidState):
             # Never replayed; a lost answer (or "cannot be unlocked" because the
             # first attempt worked) is settled by reading the account.
-            if not self._is_locked(await self._raw_user(user.id)):
+            if not is_locked(await self._raw_user(user.id), self._now):
                 return UnlockResult.UNLOCKED
             raise
         log.info("onelogin.unlocked", provider=self.name, user_id=user.id)
@@ -442,9 +434,7 @@ class OneLoginConnector:
 
     # -- users ----------------------------------------------------------------
     def _user_id(self, user_id: str) -> int:
-        if not NUMERIC_ID.fullmatch(user_id):
-            raise UserNotFound(self.name, "OneLogin user ids are numeric")
-        return int(user_id)
+        return numeric_user_id(self.name, user_id)
 
     async def _raw_user(self, user_id: str) -> dict[str, Any]:
         uid = self._user_id(user_id)
@@ -454,82 +444,7 @@ class OneLoginConnector:
         return body
 
     def _user_from(self, raw: Mapping[str, Any]) -> DirectoryUser:
-        email = str(raw.get("email") or "")
-        username = str(raw.get("username") or "")
-        full_name = " ".join(
-            str(raw.get(k) or "").strip() for k in ("firstname", "lastname")
-        ).strip()
-        attributes = {
-            key: str(raw[key])
-            for key in ("status", "state", "group_id", "locked_until", "password_changed_at")
-            if raw.get(key) is not None
-        }
-        return DirectoryUser(
-            provider=self.name,
-            id=str(raw.get("id")),
-            email=email,
-            login=username or email,
-            display_name=full_name or username or email,
-            status=self._status_of(raw),
-            attributes=attributes,
-        )
-
-    def _status_of(self, raw: Mapping[str, Any]) -> UserStatus:
-        state = as_int(raw.get("state"))
-        if state is not None and state in STATE_MAP:
-            return STATE_MAP[state]
-        if self._is_locked(raw):
-            return UserStatus.LOCKED_OUT
-        status = as_int(raw.get("status"))
-        if status is None:
-            return UserStatus.OTHER
-        return STATUS_MAP.get(status, UserStatus.OTHER)
-
-    def _is_locked(self, raw: Mapping[str, Any]) -> bool:
-        if as_int(raw.get("status")) == STATUS_LOCKED:
-            return True
-        until = as_datetime(raw.get("locked_until"))
-        return until is not None and until > self._now()
-
-    # -- roles ----------------------------------------------------------------
-    def _role_id(self, group: DirectoryGroup) -> int:
-        if not NUMERIC_ID.fullmatch(group.id):
-            raise GroupNotFound(self.name, "OneLogin role ids are numeric")
-        return int(group.id)
-
-    async def _roles_named(self, name: str, *, exact: bool) -> list[DirectoryGroup]:
-        wanted = name.strip()
-        if not wanted:
-            return []
-        found, cached = self._roles_by_name.get(wanted.lower())
-        if not found or cached is None:
-            cached = []
-            async for page in self._http.paginate(
-                "/api/2/roles", subject=Subject.ROLE, params={"role_name": wanted}
-            ):
-                for raw in page:
-                    role_name = str(raw.get("name") or "")
-                    if role_name.lower() == wanted.lower() and raw.get("id") is not None:
-                        cached.append(DirectoryGroup(self.name, str(raw["id"]), role_name))
-            if cached:
-                # Misses are not cached: a role created a minute later should be found.
-                self._roles_by_name.put(wanted.lower(), cached)
-        if exact:
-            return [r for r in cached if r.name == wanted]
-        return list(cached)
-
-    async def _holds_role(self, raw_user: Mapping[str, Any], role_id: int) -> bool:
-        role_ids = raw_user.get("role_ids")
-        if isinstance(role_ids, list):
-            return role_id in {as_int(r) for r in role_ids}
-        # Answers without role_ids: list the role's members instead.
-        uid = as_int(raw_user.get("id"))
-        async for page in self._http.paginate(
-            f"/api/2/roles/{role_id}/users", subject=Subject.ROLE
-        ):
-            if any(as_int(member.get("id")) == uid for member in page):
-                return True
-        return False
+        return user_from(self.name, raw, self._now)
 
     async def _is_member_or_none(self, user: DirectoryUser, group: DirectoryGroup) -> bool:
         try:
@@ -544,13 +459,11 @@ def build(
     environ: Mapping[str, str],
     *,
     transport: httpx.AsyncBaseTransport | None = None,
-    sleep: Sleep | None = None,
-    monotonic: Callable[[], float] = time.monotonic,
-    now: Callable[[], datetime] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> OneLoginConnector:
     """Make the connector for one configured OneLogin account (secrets read from ``environ``).
 
-    ``transport``, ``sleep``, ``monotonic`` and ``now`` exist for tests.
+    ``transport`` and ``clock`` exist for tests.
     """
     verify: Any = True
     if settings.verify_ca_file is not None:
@@ -563,10 +476,7 @@ def build(
         timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
         verify=verify,
         policy=RetryPolicy(max_attempts=settings.max_attempts, max_wait=settings.max_retry_wait),
-        clock=monotonic,
-        sleep=sleep or asyncio.sleep,
+        clock=clock,
         transport=transport,
     )
-    return OneLoginConnector(
-        name, http, ConnectorOptions.from_settings(settings), now=now, monotonic=monotonic
-    )
+    return OneLoginConnector(name, http, ConnectorOptions.from_settings(settings), clock=clock)

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +45,7 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.stop import stop_base
 
+from config.clock import SYSTEM_CLOCK, Clock
 from config.logging import get_logger
 from config.secrets import Secret
 from connectors.errors import ConnectorError, PermissionDenied, Unavailable
@@ -68,8 +68,6 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 MAX_PAGE_SIZE = 100
 _MAX_PAGES = 100_000
 
-Sleep = Callable[[float], Awaitable[None]]
-Clock = Callable[[], float]
 _rng = random.SystemRandom()
 
 
@@ -136,7 +134,7 @@ class _StopOverBudget(stop_base):
 class _RateLimits:
     """The last ``X-RateLimit-*`` values, with the reset as a point on our clock."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self.limit: int | None = None
         self.remaining: int | None = None
@@ -181,8 +179,7 @@ class OneLoginHttp:
         timeout: httpx.Timeout | None = None,
         verify: Any = True,
         policy: RetryPolicy | None = None,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
+        clock: Clock = SYSTEM_CLOCK,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.provider = provider
@@ -190,8 +187,8 @@ class OneLoginHttp:
         self.policy = policy or RetryPolicy()
         self._client_id = client_id
         self._client_secret = client_secret
-        self._clock = clock
-        self._sleep = sleep
+        self._clock = clock.monotonic
+        self._sleep = clock.sleep
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout or httpx.Timeout(20.0, connect=5.0),
@@ -203,7 +200,7 @@ class OneLoginHttp:
         self._token: Secret | None = None
         self._token_expires_at = 0.0
         self._token_lock = asyncio.Lock()
-        self._limits = _RateLimits(clock)
+        self._limits = _RateLimits(clock.monotonic)
         self.token_fetches = 0
         self.stats = TransportStats()
 

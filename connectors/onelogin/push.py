@@ -16,10 +16,11 @@ Both calls need the *Manage All* scope. OneLogin Protect has no number matching.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from config.clock import Now
 from connectors.base import MfaFactor, PushChallenge, PushState
 from connectors.errors import ConnectorError
 from connectors.onelogin.errors import Subject
@@ -50,7 +51,7 @@ def _one(provider: str, body: Any) -> dict[str, Any]:
 class ProtectPush:
     """Sends and polls OneLogin Protect pushes for one connector."""
 
-    def __init__(self, provider: str, http: OneLoginHttp, now: Callable[[], datetime]) -> None:
+    def __init__(self, provider: str, http: OneLoginHttp, now: Now) -> None:
         self.provider = provider
         self.http = http
         self.now = now

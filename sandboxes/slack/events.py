@@ -37,7 +37,7 @@ from sandboxes.slack.clock import Clock, system_clock
 from sandboxes.slack.model import User, Workspace
 from sandboxes.slack.payloads import AppIdentity
 from sandboxes.slack.records import Ephemeral, Message, View, action_ids, dm_id_for
-from sandboxes.slack.render import message_object, view_object
+from sandboxes.slack.render import message_object, user_object, view_object
 from sandboxes.slack.state import SlackState
 
 ACK_DEADLINE = 3.0
@@ -247,6 +247,23 @@ class SlackEventSender:
         event = payloads.app_home_opened_event(
             user=user_id, channel=self._dm_channel(user_id), event_ts=self._ts(), tab=tab, view=view
         )
+        return await self.event(event)
+
+    async def user_change(self, user_id: str, *, kind: str = "user_change") -> Delivery:
+        """Slack tells the app a member changed (``user_change``) or joined (``team_join``).
+
+        The event carries the whole user object as ``users.info`` shows it (email included),
+        taken from ``state``'s workspace: change the user there first.
+        """
+        if self.state is None:
+            raise ValueError("user_change needs the fake's state")
+        ws = self.state.workspace
+        event = {
+            "type": kind,
+            "user": user_object(ws, ws.users[user_id], with_email=True),
+            "cache_ts": int(self.clock()),
+            "event_ts": self._ts(),
+        }
         return await self.event(event)
 
     async def url_verification(self, challenge: str | None = None) -> Delivery:

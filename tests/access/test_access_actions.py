@@ -377,7 +377,7 @@ async def test_a_slow_grant_keeps_its_lease(world: World) -> None:
         await asyncio.sleep(1.6)
         return await real_add(*args)
 
-    w.directory.add_to_group = slow_add  # type: ignore[method-assign]
+    w.directory.add_to_group = slow_add  # type: ignore[method-assign, assignment]
     now = lambda: datetime.now(UTC)  # noqa: E731 - real time: the lease must really run out
     first, _ = build_service(w.store, w.directory, now, owner="slow", lease=0.6)
     other, _ = build_service(w.store, w.directory, now, owner="other", lease=0.6)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import pytest
 
 from sandboxes.okta import DEMO_SEED, DEMO_TOKEN, OktaSandbox, load_seed, run_okta_sandbox
@@ -148,7 +148,7 @@ async def test_two_replicas_concurrent_clicks_and_a_crash(world: World) -> None:
     assert all(r.status_code == 200 and r.acked_in_time for r in results)
     for who, count in ((ADA, 1), (EDSGER, 2), (FRANCES, 1)):
         await w.state.wait_for(
-            lambda st, who=who, count=count: len(
+            lambda st, who=who, count=count: len(  # type: ignore[misc]
                 [m for m in st.messages_to(who) if "You're now a member" in m.text]) == count
             or None,
             timeout=20,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -124,7 +124,7 @@ def failing(exc: Exception) -> Callable[..., Awaitable[Any]]:
 
 
 def assert_failure_answered(
-    logs: list[dict[str, Any]], text: str, error: str, *, changing: bool = False
+    logs: Sequence[Mapping[str, Any]], text: str, error: str, *, changing: bool = False
 ) -> None:
     """``text`` is the failure's reply, and an error was logged under its reference.
 

@@ -63,7 +63,7 @@ async def _post(client: httpx.AsyncClient, url: str, body: bytes, **kw: Any) -> 
 
 async def test_a_burst_is_acked_then_handed_over_together() -> None:
     surface = Recorder()
-    app = build_http_app(surface)  # type: ignore[arg-type]
+    app = build_http_app(surface)
     async with running_http(app) as url, httpx.AsyncClient() as client:
         answers = await asyncio.gather(*(_post(client, url, _event(i)) for i in range(40)))
         acked = time.monotonic()
@@ -82,7 +82,7 @@ async def test_a_burst_is_acked_then_handed_over_together() -> None:
 
 async def test_forged_stale_and_malformed_requests_reach_nothing() -> None:
     surface = Recorder()
-    app = build_http_app(surface)  # type: ignore[arg-type]
+    app = build_http_app(surface)
     async with running_http(app) as url, httpx.AsyncClient() as client:
         body = _event(1)
         forged = await client.post(
@@ -109,7 +109,7 @@ async def test_forged_stale_and_malformed_requests_reach_nothing() -> None:
 
 async def test_answers_that_need_bolt_wait_for_it() -> None:
     surface = Recorder()
-    app = build_http_app(surface)  # type: ignore[arg-type]
+    app = build_http_app(surface)
     payload = {"type": "view_submission", "view": {"id": "V1"}}
     body = ("payload=" + json.dumps(payload)).encode()
     async with running_http(app) as url, httpx.AsyncClient() as client:
@@ -122,7 +122,7 @@ async def test_answers_that_need_bolt_wait_for_it() -> None:
 async def test_a_steady_stream_is_handed_over_within_max_wait() -> None:
     """Requests that never leave a quiet gap still start within ``max_wait``."""
     surface = Recorder()
-    handoff = Handoff(surface, quiet=0.05, max_wait=0.1)  # type: ignore[arg-type]
+    handoff = Handoff(surface, quiet=0.05, max_wait=0.1)
     first = time.monotonic()
     while time.monotonic() - first < 0.35:
         handoff.add(_event(0), "", {})
@@ -136,7 +136,7 @@ async def test_a_steady_stream_is_handed_over_within_max_wait() -> None:
 async def test_acked_requests_are_handed_over_when_the_server_stops() -> None:
     """Stopping inside the quiet window loses nothing: the ingress flushes on its way out."""
     surface = Recorder()
-    app = build_http_app(surface)  # type: ignore[arg-type]
+    app = build_http_app(surface)
     app.handoff.quiet = app.handoff.max_wait = 30.0  # nothing would go before the stop
     async with running_http(app) as url, httpx.AsyncClient() as client:
         answers = await asyncio.gather(*(_post(client, url, _event(i)) for i in range(5)))
@@ -149,7 +149,7 @@ async def test_acked_requests_are_handed_over_when_the_server_stops() -> None:
 
 async def test_slash_commands_are_acked_with_text() -> None:
     surface = Recorder()
-    app = build_http_app(surface)  # type: ignore[arg-type]
+    app = build_http_app(surface)
     body = b"command=%2Fhelpdesk&text=help&user_id=U1"
     headers = {**_signed(body), "Content-Type": "application/x-www-form-urlencoded"}
     async with running_http(app) as url, httpx.AsyncClient() as client:
@@ -163,7 +163,7 @@ async def test_slash_commands_are_acked_with_text() -> None:
 async def test_signed_requests_missing_what_the_listeners_need_are_refused() -> None:
     """Correctly signed, valid JSON, but not a shape Slack sends: 400, nothing starts."""
     surface = Recorder()
-    app = build_http_app(surface)  # type: ignore[arg-type]
+    app = build_http_app(surface)
     bodies = [
         {"type": "event_callback", "event": {"type": "message"}},  # no event_id
         {"type": "event_callback", "event_id": "Ev1", "event": "message"},

@@ -31,7 +31,7 @@ async def _until(check: object, limit: float = 10.0) -> None:
 async def test_acks_in_the_child_and_work_in_this_process() -> None:
     surface = Recorder()
     async with (
-        running_ingress(surface, "127.0.0.1", 0) as ingress,  # type: ignore[arg-type]
+        running_ingress(surface, "127.0.0.1", 0) as ingress,
         httpx.AsyncClient() as client,
     ):
         assert ingress.pid != os.getpid()
@@ -65,7 +65,7 @@ async def test_requests_acked_just_before_the_stop_still_reach_the_work() -> Non
     surface = Recorder()
     # A quiet window far longer than the test: nothing is handed over before the stop.
     async with (
-        running_ingress(surface, "127.0.0.1", 0, quiet=30, max_wait=30) as ingress,  # type: ignore[arg-type]
+        running_ingress(surface, "127.0.0.1", 0, quiet=30, max_wait=30) as ingress,
         httpx.AsyncClient() as client,
     ):
         answers = await asyncio.gather(*(_post(client, ingress.url, _event(i)) for i in range(5)))
@@ -77,7 +77,7 @@ async def test_requests_acked_just_before_the_stop_still_reach_the_work() -> Non
 
 async def test_a_dead_child_is_noticed() -> None:
     surface = Recorder()
-    async with running_ingress(surface, "127.0.0.1", 0) as ingress:  # type: ignore[arg-type]
+    async with running_ingress(surface, "127.0.0.1", 0) as ingress:
         os.kill(ingress.pid, signal.SIGKILL)
         await asyncio.wait_for(ingress.closed.wait(), 10)
         assert not ingress.stopping  # serve() exits non-zero on this
@@ -85,7 +85,7 @@ async def test_a_dead_child_is_noticed() -> None:
 
 async def test_the_child_exits_when_the_work_process_goes_away() -> None:
     surface = Recorder()
-    async with running_ingress(surface, "127.0.0.1", 0) as ingress:  # type: ignore[arg-type]
+    async with running_ingress(surface, "127.0.0.1", 0) as ingress:
         assert ingress._writer is not None
         ingress._writer.transport.abort()  # as when the work process is killed
         await asyncio.wait_for(ingress.closed.wait(), 10)
@@ -95,10 +95,10 @@ async def test_the_child_exits_when_the_work_process_goes_away() -> None:
 
 async def test_a_port_in_use_fails_the_start_clearly() -> None:
     surface = Recorder()
-    async with running_ingress(surface, "127.0.0.1", 0) as first:  # type: ignore[arg-type]
+    async with running_ingress(surface, "127.0.0.1", 0) as first:
         port = int(first.url.rsplit(":", 1)[1])
         with pytest.raises(RuntimeError, match="ingress process did not start"):
-            async with running_ingress(surface, "127.0.0.1", port):  # type: ignore[arg-type]
+            async with running_ingress(surface, "127.0.0.1", port):
                 pass
 
 
@@ -111,7 +111,7 @@ async def test_work_gone_mid_request_is_a_503_not_a_hang() -> None:
 
     surface = Stuck()
     async with (
-        running_ingress(surface, "127.0.0.1", 0) as ingress,  # type: ignore[arg-type]
+        running_ingress(surface, "127.0.0.1", 0) as ingress,
         httpx.AsyncClient(timeout=20) as client,
     ):
         form = ("payload=" + json.dumps({"type": "view_submission", "view": {"id": "V1"}})).encode()
@@ -131,7 +131,7 @@ async def test_work_gone_mid_request_is_a_503_not_a_hang() -> None:
 async def test_healthz_reports_a_wedged_work_loop() -> None:
     """The child acks on its own, so /healthz asks the work process: a blocked loop is a 503."""
     surface = Recorder()
-    async with running_ingress(surface, "127.0.0.1", 0) as ingress:  # type: ignore[arg-type]
+    async with running_ingress(surface, "127.0.0.1", 0) as ingress:
         async with httpx.AsyncClient() as client:
             assert (await client.get(f"{ingress.url}/healthz")).json() == {"ok": True}
 
@@ -176,8 +176,8 @@ async def test_requests_racing_the_start_do_not_break_it() -> None:
         acked: list[int] = []
         task = asyncio.create_task(_hammer(port, stop, acked))
         try:
-            async with running_ingress(surface, "127.0.0.1", port):  # type: ignore[arg-type]
-                await _until(lambda acked=acked: len(acked) >= 3)  # type: ignore[misc]
+            async with running_ingress(surface, "127.0.0.1", port):
+                await _until(lambda acked=acked: len(acked) >= 3)
                 stop.set()
                 await task
         finally:
@@ -199,7 +199,7 @@ async def test_the_child_inherits_no_secret_from_the_environment(
     }
     for name, value in leaks.items():
         monkeypatch.setenv(name, value)
-    async with running_ingress(Recorder(), "127.0.0.1", 0) as ingress:  # type: ignore[arg-type]
+    async with running_ingress(Recorder(), "127.0.0.1", 0) as ingress:
         environ = _environ_of(ingress.pid)
     names = {entry.split(b"=", 1)[0].decode() for entry in environ.split(b"\0") if entry}
     for name, value in leaks.items():

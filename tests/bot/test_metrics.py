@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -116,7 +116,7 @@ def test_event_kinds_follow_the_documented_values() -> None:
 
 def test_actions_are_counted_from_audit_results() -> None:
     def count(capability: str, result: str) -> float:
-        return metrics.ACTIONS.labels(capability=capability, result=result)._value.get()
+        return float(metrics.ACTIONS.labels(capability=capability, result=result)._value.get())
 
     before = (count("unlock", "ok"), count("groups", "refused"), count("groups", "error"))
     metrics.audited("unlock", "success")

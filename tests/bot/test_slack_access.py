@@ -154,7 +154,7 @@ async def test_request_approve_fulfil(world: World) -> None:
     await w.state.wait_for_message(ADA, "You're now a member of *Figma (editor)*")
     assert w.member("figma-editors")
     for card in (in_dm, in_channel):
-        await w.state.wait_for(lambda st, c=card: "access granted" in c.visible_text or None)
+        await w.state.wait_for(lambda st, c=card: "access granted" in c.visible_text or None)  # type: ignore[misc]
         assert "Approved by <@U0ANNA0001>" in card.visible_text and card.action_ids() == []
     assert await w.audit("access_grant") == ["success"]
     assert await w.audit("access_decide") == ["refused"]
@@ -302,7 +302,8 @@ async def test_app_home_my_requests_and_waiting_for_me(world: World) -> None:
     await w.sender.block_action(ANNA, "hd_access_approve.0", view=anna_home)
     await w.state.wait_for_message(ADA, "You're now a member of *Figma (editor)*")
     await w.state.wait_for(
-        lambda st: "Waiting for me" not in json.dumps(st.home_view(ANNA).definition) or None
+        lambda st: "Waiting for me" not in json.dumps(st.home_view(ANNA).definition)  # type: ignore[union-attr]
+        or None
     )
 
 

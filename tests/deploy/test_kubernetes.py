@@ -53,6 +53,7 @@ def _pod(folder: str) -> dict[str, Any]:
 
 
 def _container(folder: str) -> dict[str, Any]:
+    container: dict[str, Any]
     (container,) = _pod(folder)["containers"]
     return container
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.configuration import validate_config
-from bot.doctor_slack import manifest_scopes
+from bot.doctor.slack import manifest_scopes
 from config.settings import HelpdeskConfig
 from sandboxes.slack import RunningSlackFake, SlackState, Workspace, run_slack_fake
 from tests.ad.conftest import ad, make_connector, samba_dc  # noqa: F401 (fixtures)

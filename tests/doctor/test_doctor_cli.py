@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-import bot.doctor
+import bot.doctor.cli
 from actions.providers import Providers
 from bot.cli import main
 from bot.doctor import DoctorReport, connector_health, diagnose, render_table
@@ -140,7 +140,7 @@ def test_could_not_run_exits_2(
         async def broken(*_: Any, **__: Any) -> DoctorReport:
             raise RuntimeError(f"boom with {OKTA_TOKEN}")
 
-        monkeypatch.setattr(bot.doctor, "diagnose", broken)
+        monkeypatch.setattr(bot.doctor.cli, "diagnose", broken)
         assert main(["doctor", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "doctor could not run: RuntimeError" in err
@@ -197,7 +197,7 @@ async def test_a_connector_that_cannot_be_built_or_reached(tmp_path: Path) -> No
         },
         capabilities={"unlock": "dc", "mfa_reset": "dc", "password_expiry": "other"},
     )
-    report = await diagnose(cfg, {"AD_PW": "not-a-real-password"}, slack=False)
+    report = await diagnose(cfg, {"AD_PW": "not-a-real-password"}, skip={"slack"})
     by_area: dict[str, list[Finding]] = {a: report.in_area(a) for a in report.areas()}
     (connect,) = [f for f in by_area["dc"] if f.check == "connect"]
     assert connect.status is Status.FAIL
@@ -221,7 +221,7 @@ async def test_a_hanging_area_is_cut_off() -> None:
                 }
             }
         )
-        report = await diagnose(cfg, {"T": OKTA_TOKEN}, slack=False, area_timeout=0.5)
+        report = await diagnose(cfg, {"T": OKTA_TOKEN}, skip={"slack"}, area_timeout=0.5)
     (row,) = report.in_area("okta")
     assert row.status is Status.FAIL and "did not finish within 0.5s" in row.summary
 
@@ -247,7 +247,7 @@ async def test_the_audit_trail_past_retention_is_reported(tmp_path: Path) -> Non
         )
     await store.close()
     cfg = make_config({"mem": {"kind": "memory"}}, database_url=url)
-    report = await diagnose(cfg, {}, slack=False)
+    report = await diagnose(cfg, {}, skip={"slack"})
     found = {f.check: f for f in report.in_area("audit")}
     assert found["store"].status is Status.OK and found["store"].data["records"] == 3
     assert found["retention"].status is Status.WARN
@@ -260,7 +260,7 @@ async def test_retention_shorter_than_a_limit_window_fails() -> None:
         audit={"retention": "2d"},
         limits={"mfa_reset": {"count": 1, "per": "7d"}},
     )
-    report = await diagnose(cfg, {}, slack=False, audit=False)
+    report = await diagnose(cfg, {}, skip={"slack", "audit"})
     found = {f.check: f for f in report.in_area("config")}
     assert found["audit retention"].status is Status.FAIL
     assert report.exit_code == 1
@@ -274,7 +274,7 @@ async def test_slack_fake_and_json_shape() -> None:
     assert data["version"] == 1
     assert set(data["summary"]) == {"ok", "warn", "fail", "skip"}
     assert [a for a in data["areas"]] == [
-        "config", "verification", "slack", "audit", "mem", "notices"
+        "config", "verification", "slack", "audit", "notices", "mem"
     ]
     assert all(
         set(f) == {"area", "check", "status", "summary", "fix", "details", "data"}

@@ -252,7 +252,7 @@ async def test_targets_are_read_from_the_roles_api(
     """Real Okta answers the targets list; ``[]`` means the role is not limited."""
     connector = rig.connector()
     pages = connector.api.pages
-    answers = {
+    answers: dict[str, list[list[dict[str, Any]]]] = {
         "GROUP_MEMBERSHIP_ADMIN": [[{"id": "00g1", "profile": {"name": "figma-editors"}}]],
         "HELP_DESK_ADMIN": [[]],
     }

@@ -29,6 +29,7 @@ from connectors.onelogin.doctor import (
 )
 from connectors.onelogin.settings import Settings
 from sandboxes.onelogin import DEMO_SEED, OneLoginSandbox, load_seed, run_onelogin_sandbox
+from tests.onelogin.conftest import ConnectorClock
 
 SECRET_ENV = "ONELOGIN_DOCTOR_SECRET"
 ALL = (
@@ -106,7 +107,8 @@ def _connector(
         return None
 
     environ = {SECRET_ENV: secret or sb.client_secret}
-    return build("onelogin", settings, environ, transport=ScopedTransport(scope), sleep=no_sleep)
+    clock = ConnectorClock(sleep=no_sleep)
+    return build("onelogin", settings, environ, transport=ScopedTransport(scope), clock=clock)
 
 
 def _by_check(rows: list[Finding]) -> dict[str, Finding]:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-import bot.doctor_slack as doctor_slack
-from bot.doctor_slack import diagnose_slack, manifest_scopes
+import bot.doctor.slack as doctor_slack
+from bot.doctor.slack import diagnose_slack, manifest_scopes
 from config.settings import HelpdeskConfig
 from connectors.base import Capability
 from connectors.doctor import Finding, Status

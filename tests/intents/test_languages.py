@@ -120,6 +120,22 @@ def test_missing_accents_and_typos(router: IntentRouter, text: str, intent: Inte
 @pytest.mark.parametrize(
     ("text", "intent", "lang"),
     [
+        ("se me olvido la contrasela", Intent.PASSWORD_RESET, "es"),
+        ("on m'a verouillé le compte ce matin", Intent.ACCOUNT_UNLOCK, "fr"),
+        ("mein konto ist gespert", Intent.ACCOUNT_UNLOCK, "de"),
+        ("minha conta esta bloqeada", Intent.ACCOUNT_UNLOCK, "pt"),
+    ],
+)
+def test_a_typo_in_the_key_word_still_tells_the_language(
+    router: IntentRouter, text: str, intent: Intent, lang: str
+) -> None:
+    result = router.classify(text)
+    assert (result.intent, result.language) == (intent, lang)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "lang"),
+    [
         ("mi account está locked", Intent.ACCOUNT_UNLOCK, "es"),
         ("meu MFA não funciona", Intent.MFA_RESET, "pt"),
         ("mon password ne marche plus", Intent.PASSWORD_RESET, "fr"),
@@ -149,6 +165,12 @@ def test_english_words_inside_other_languages(
         ("de", "Ich habe keinen Zugang zu Jira", []),
         ("de", "Ich brauche kein neues Passwort, nur entsperren", ["ich", "brauche", "kein"]),
         ("de", "Mein Konto ist nicht gesperrt", ["mein", "konto", "ist"]),
+        ("de", "ich weiß mein Passwort nicht mehr", []),
+        ("de", "ich kenne mein Passwort, das Konto ist gesperrt", ["kenne", "mein", "passwort"]),
+        ("fr", "je ne retrouve plus mon mot de passe", []),
+        ("fr", "je connais mon mot de passe, mais le compte est bloqué", ["connais", "mon"]),
+        ("en", "I'm not able to remember my login password", []),
+        ("en", "I remember my password, the account is locked", ["remember", "my", "password"]),
     ],
 )
 def test_negation_per_language(code: str, text: str, expected: list[str]) -> None:
@@ -199,12 +221,25 @@ def test_a_long_message_is_read_from_its_text_not_the_locale(router: IntentRoute
     assert result.language == "de"
 
 
+def test_the_locale_breaks_a_near_tie(router: IntentRouter) -> None:
+    # Spanish and Portuguese share these words; the employee's locale decides.
+    spanish = router.classify("la impresora de la segunda planta no imprime", locale="es-ES")
+    assert spanish.language == "es"
+    assert router.classify("me das acceso a notion?", locale="es-MX").language == "es"
+    # A message clearly in another language keeps it.
+    assert router.classify("acesso ao jira por favor", locale="es-ES").language == "pt"
+    assert router.classify("mi cuenta esta bloqueada", locale="pt-BR").language == "es"
+
+
 @pytest.mark.parametrize(
     ("text", "key"),
     [
         ("necesito escritorio remoto", "vpn-users"),
         ("ich brauche Fernzugang", "vpn-users"),
         ("preciso de acesso remoto", "vpn-users"),
+        ("quiero usar el gestor de contraseñas del equipo", "1password-team"),
+        ("ich brauche den Passwortmanager", "1password-team"),
+        ("preciso do gerenciador de senhas", "1password-team"),
     ],
 )
 def test_catalogue_aliases_per_language(router: IntentRouter, text: str, key: str) -> None:

@@ -140,7 +140,7 @@ async def test_a_running_job_keeps_its_lease_and_a_lost_one_is_noticed(
     async def taken(job: Job, ttl: timedelta) -> bool:
         return False
 
-    first.jobs.renew = taken  # type: ignore[method-assign]
+    first.jobs.renew = taken  # type: ignore[method-assign, assignment]
     assert await asyncio.wait_for(running, 5) == 1  # LeaseLost ended the handler
     assert seen == ["slow:1"]
     job = await stores[0].jobs.get(1)

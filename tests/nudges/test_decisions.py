@@ -90,7 +90,7 @@ def test_assess_skips_and_keys() -> None:
 
 
 def test_settings_validate_schedule_zone_thresholds() -> None:
-    settings = NudgeSettings(thresholds=(1, 7, 14, 3, 7), lease="90s", catch_up="2h")
+    settings = NudgeSettings(thresholds=(1, 7, 14, 3, 7), lease="90s", catch_up="2h")  # type: ignore[arg-type]
     assert settings.thresholds == (14, 7, 3, 1)
     assert settings.lease == timedelta(seconds=90) and settings.catch_up == timedelta(hours=2)
     for bad in ({"schedule": "every day"}, {"schedule": "0 9 * * * *"}, {"timezone": "Mars/Base"},

@@ -132,6 +132,7 @@ def test_a_killed_sweep_is_resumed_exactly_once(tmp_path: Path) -> None:
         per_person: Counter[str] = Counter()
         for message in state.all_messages():
             if is_nudge(message):
+                assert message.blocks is not None
                 per_marker[message.blocks[0]["block_id"]] += 1
                 per_person[state.dm_owner(message.channel) or ""] += 1
         assert max(per_marker.values()) == 1, "a nudge went out twice"

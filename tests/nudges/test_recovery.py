@@ -27,7 +27,7 @@ from tests.nudges.helpers import IT_CHANNEL, NUDGED, PEOPLE, World, make_world
 
 SLACK_OF = {p.key: p.slack for p in PEOPLE}
 # A crashed sweeper's requests are waited out (nobody guesses it is dead): keep it short.
-QUICK = {"request_timeout": "2s"}
+QUICK: dict[str, Any] = {"request_timeout": "2s"}
 
 
 async def _nudge_for(world: World, key: str) -> Nudge:
@@ -132,7 +132,7 @@ async def test_an_unclear_delivery_is_checked_before_sending_again(tmp_path: Pat
     async with make_world(tmp_path) as world:
         runner = world.runner()
         make = runner.transport_factory
-        runner.transport_factory = lambda: Flaky(  # type: ignore[assignment, return-value]
+        runner.transport_factory = lambda: Flaky(
             make(), {SLACK_OF["ada"] or "": True, SLACK_OF["bob"] or "": False}
         )
         summary = await runner.run()
@@ -191,7 +191,7 @@ async def test_a_lost_lease_stops_the_sweep(tmp_path: Path) -> None:
                 await asyncio.sleep(0.8)
                 return await self.inner.deliver(nudge, recipient)
 
-        runner.transport_factory = lambda: Slow(make(), {})  # type: ignore[assignment, return-value]
+        runner.transport_factory = lambda: Slow(make(), {})
         # Half a second in, the database stops answering this replica's renewals: its
         # lease cannot be vouched for past its 3 seconds, and runs out for the others.
         outage = asyncio.Event()
@@ -202,7 +202,7 @@ async def test_a_lost_lease_stops_the_sweep(tmp_path: Path) -> None:
                 raise ConnectionError("the store is unreachable")
             return await renew(*args)
 
-        runner.jobs.jobs.renew = unreachable  # type: ignore[method-assign]
+        runner.jobs.jobs.renew = unreachable  # type: ignore[method-assign, assignment]
         task = asyncio.create_task(runner.run())
         await asyncio.sleep(0.5)
         outage.set()

@@ -35,7 +35,7 @@ def _script(*steps: Any) -> tuple[Callable[[], Awaitable[Any]], list[int]]:
         if isinstance(step, BaseException):
             raise step
         if step.status_code != 200 or not step.data.get("ok"):
-            raise SlackApiError("failed", step)
+            raise SlackApiError("failed", step)  # type: ignore[no-untyped-call]
         return step
 
     return send, sent

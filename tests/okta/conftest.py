@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from config.clock import Clock, SystemClock
 from connectors.okta.connector import OktaConnector, build
-from connectors.okta.pacing import Timer
 from connectors.okta.settings import Settings
 from sandboxes.okta import (
     Exchange,
@@ -131,7 +131,7 @@ def contract_state(**extra: Any) -> OktaState:
     return load_seed(contract_seed(**extra))
 
 
-class ManualTimer(Timer):
+class ManualTimer(SystemClock):
     """The connector's clock on the sandbox's ManualClock: sleeping advances both."""
 
     def __init__(self, clock: ManualClock) -> None:
@@ -171,7 +171,7 @@ class OktaRig:
         self,
         *,
         token: str = TOKEN,
-        timer: Timer | None = None,
+        timer: Clock | None = None,
         environ: dict[str, str] | None = None,
         **overrides: Any,
     ) -> OktaConnector:

@@ -31,6 +31,27 @@ class SleepRecorder:
             self._advance(seconds)
 
 
+class ConnectorClock:
+    """The connector's clock in tests: ``monotonic`` and ``sleep`` as given, real wall time."""
+
+    def __init__(
+        self,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        self._monotonic = monotonic
+        self._sleep = sleep or SleepRecorder()
+
+    def monotonic(self) -> float:
+        return self._monotonic()
+
+    def wall(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await self._sleep(seconds)
+
+
 def connector_for(
     sb: OneLoginSandbox,
     *,
@@ -53,8 +74,7 @@ def connector_for(
         "onelogin",
         Settings.model_validate(options),
         environ,
-        sleep=sleep or SleepRecorder(),
-        monotonic=monotonic,
+        clock=ConnectorClock(monotonic, sleep),
     )
 
 

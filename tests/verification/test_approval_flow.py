@@ -198,7 +198,7 @@ async def test_the_card_gives_the_employees_reason_in_their_words(two: World) ->
     from bot.replies import ActionId
     from tests.bot.helpers import KeywordRouter
 
-    conv = Conversation(two.service, KeywordRouter(), two.store, two.access)  # type: ignore[arg-type]
+    conv = Conversation(two.service, KeywordRouter(), two.store, two.access)
     said = "reset my password please, I was on holiday and   forgot it"
     [offer] = await conv.on_message(REQUESTER, said)
     assert offer.buttons, offer.text

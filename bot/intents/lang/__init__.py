@@ -81,7 +81,9 @@ def _snowball(code: str) -> Callable[[str], str]:
 
 
 #: Words that ask for a thing ("I need X", "can I have X").
-_ENGLISH_REQUESTS = words("need needs want like get have request requesting give add access use")
+_ENGLISH_REQUESTS = words(
+    "need needs needed want wanted like get getting got have request requesting give add access use"
+)
 
 
 def _build(code: str) -> Language:

@@ -44,7 +44,7 @@ SKIP_AT_START = words("hallo hi moin servus guten tag morgen kurze frage")
 REQUEST_WORDS = words(
     """
     brauche braucht brauchte brauchen mochte mochten hatte will haben bekommen geben beantrage
-    beantragen nutzen zugang zugriff
+    beantragen benotige benotigen kriegen nutzen zugang zugriff
     """
 )
 

@@ -36,7 +36,8 @@ COMMON_WORDS = words(
     sitio tarde tarea telefono tener tiempo tienda todo trabajo traer usuario valor venir ver
     verdad viaje viernes vida volver jueves sabado domingo enero febrero marzo abril junio julio
     agosto septiembre octubre noviembre diciembre luego primero segundo tercero mensaje correo
-    lista pregunta respuesta cosa coche clave llave nomina vacaciones baja sueldo
+    lista pregunta respuesta cosa coche clave llave nomina vacaciones baja sueldo coloca colocar
+    meter mete meteis
     """
 )
 
@@ -45,8 +46,8 @@ SKIP_AT_START = words("hola buenas buenos dias oye mira porfa vale una pregunta 
 
 REQUEST_WORDS = words(
     """
-    necesito necesita necesitaria quiero quisiera queria dame dar tener pido solicito falta usar
-    anadir acceso
+    necesito necesita necesitaria necesitaba quiero quisiera queria gustaria dame dar tener
+    conseguir pido solicito falta usar anadir acceso
     """
 )
 
@@ -66,7 +67,7 @@ NEGATION = NegationRules(
         funciona funcionan funciono va anda sirve deja dejan llega llegan llego recibo recibe
         recibi acuerdo recuerdo se sabe tengo tiene tenia puedo entra entro entrar accedo acceder
         aparece aparecen sale salen carga abre conecta conecto veo ve encuentro acepta acepto
-        reconoce muestra envia manda pasa pasan idea
+        reconoce muestra envia manda pasa pasan idea localizo
         """
     ),
     backward=words("necesario necesaria problema hace falta importa"),

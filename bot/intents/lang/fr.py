@@ -41,7 +41,8 @@ SKIP_AT_START = words("bonjour salut coucou hello bonsoir alors petite question 
 
 REQUEST_WORDS = words(
     """
-    besoin faut voudrais veux aimerais avoir donner demande demander ajouter utiliser acces
+    besoin faut faudrait voudrais voudrait veux aimerais aimerait souhaite souhaiterais avoir
+    obtenir donner demande demander ajouter utiliser acces
     """
 )
 
@@ -61,7 +62,7 @@ NEGATION = NegationRules(
     symptoms=words(
         """
         marche marchent fonctionne fonctionnent arrive arrivent recois recoit recu vois voit
-        trouve souviens rappelle sais connais peux accede acceder acces connecte connecter
+        trouve retrouve souviens rappelle sais connais peux accede acceder acces connecte connecter
         affiche apparait apparaissent charge ouvre accepte reconnait envoie passe veut idee
         """
     ),

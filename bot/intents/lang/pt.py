@@ -28,13 +28,19 @@ COMMON_WORDS = words(
     sempre senhor senhora sistema tarde tela tempo ter trabalho trazer usar vez vezes ver vida
     voltar segunda terca quarta quinta sexta sabado domingo janeiro fevereiro marco abril maio
     junho julho agosto setembro outubro novembro dezembro holerite salario toner andar chave
+    coloca colocar coloque bota botar
     """
 )
 
 OPENERS = words("quando como qual quais quanto quantos quantas onde porque quem posso pode tem e")
 SKIP_AT_START = words("oi ola bom boa dia tarde noite e ai pergunta rapida")
 
-REQUEST_WORDS = words("preciso precisa quero queria ter dar da peco solicito usar adicionar acesso")
+REQUEST_WORDS = words(
+    """
+    preciso precisa precisava precisaria quero queria gostaria ter conseguir dar da peco solicito
+    usar adicionar acesso
+    """
+)
 
 NEGATION = NegationRules(
     cues=words("nao nunca nem jamais"),

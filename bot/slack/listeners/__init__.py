@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack.listeners import actions, commands, home, messages, middleware, views
+from bot.slack.listeners import actions, commands, home, messages, middleware, people, views
 from bot.slack.listeners.deps import Answer, Deps, Work
 
 __all__ = ["Answer", "Deps", "Work", "register_all"]
@@ -18,5 +18,5 @@ __all__ = ["Answer", "Deps", "Work", "register_all"]
 
 def register_all(app: AsyncApp, deps: Deps) -> None:
     """Register every listener; the middleware first, so it sees every request."""
-    for kind in (middleware, messages, commands, actions, views, home):
+    for kind in (middleware, messages, commands, actions, views, home, people):
         kind.register(app, deps)

@@ -29,6 +29,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         name = parse_action_id(str(action.get("action_id", "")))
         value = str(action.get("value") or "")[:200]
         trigger_id = body.get("trigger_id")
+        response_url = body.get("response_url")
         from_home = (body.get("view") or {}).get("type") == "home"
         if name == ActionId.SECRET_DONE and prompt is not None:
             row = await deps.store.find_secret_message(*prompt)
@@ -38,6 +39,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             user_id, f"button:{name}",
             lambda actor: deps.conversation.on_button(actor, name, value),
             prompt, str(trigger_id) if isinstance(trigger_id, str) else None, click=True,
+            response_url=response_url if isinstance(response_url, str) else None,
         )
         if from_home:
             await deps.publish_home(user_id)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from actions.audit import Actor
 from bot.conversation import Conversation
 from bot.replies import Reply
+from bot.slack.directory import SlackDirectory
 from store.db import Store
 
 #: The employee's turn, once they are identified: the conversation's replies.
@@ -20,7 +21,8 @@ class Answer(Protocol):
 
     ``flow`` names the turn in logs; ``prompt`` (channel, ts) is the clicked
     message, ``trigger_id`` the click's (to open a form); a ``click`` has its own
-    concurrency slots, so it does not queue behind a burst of new messages.
+    concurrency slots, so it does not queue behind a burst of new messages. ``dm`` is
+    the DM channel the turn came from, when it did; ``response_url`` the click's.
     """
 
     def __call__(
@@ -32,6 +34,8 @@ class Answer(Protocol):
         trigger_id: str | None = None,
         *,
         click: bool = False,
+        dm: str | None = None,
+        response_url: str | None = None,
     ) -> Awaitable[None]: ...
 
 
@@ -40,7 +44,8 @@ class Deps:
     """The surface's services, as listeners use them.
 
     ``spawn`` runs work after the listener returned (tracked for a graceful
-    shutdown); ``tell`` posts one reply in a user's DM, never raising.
+    shutdown); ``tell`` posts one reply in a user's DM, never raising; ``directory``
+    keeps Slack profiles and DM channels.
     """
 
     conversation: Conversation
@@ -49,3 +54,4 @@ class Deps:
     publish_home: Callable[[str], Awaitable[None]]
     spawn: Callable[[Awaitable[Any]], None]
     tell: Callable[[str, Reply], Awaitable[None]]
+    directory: SlackDirectory

@@ -18,6 +18,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         user_id, text = event.get("user"), str(event.get("text") or "")
         if not user_id:
             return
+        # The answer goes where the message came from: no conversations.open for it.
+        channel = str(event.get("channel") or "") or None
+        if channel is not None:
+            await deps.directory.heard_from(str(user_id), channel)
         await deps.answer(
-            str(user_id), "message", lambda actor: deps.conversation.on_message(actor, text)
+            str(user_id), "message", lambda actor: deps.conversation.on_message(actor, text),
+            dm=channel,
         )

@@ -30,12 +30,13 @@ import yaml
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.doctor.family import DoctorContext, Family
 from config.secrets import MissingSecret
 from config.settings import HelpdeskConfig
 from connectors.base import Capability
 from connectors.doctor import Finding, Findings, join
 
-MANIFEST = Path(__file__).resolve().parents[1] / "config" / "slack-manifest.yaml"
+MANIFEST = Path(__file__).resolve().parents[2] / "config" / "slack-manifest.yaml"
 PROBE_EMAIL = "helpdesk-doctor-probe@invalid.invalid"
 # Scopes the doctor itself can use when granted (to find and check channels); the
 # bot does not need them, so they are not reported as extra.
@@ -358,3 +359,10 @@ async def _channel_names(client: AsyncWebClient) -> dict[str, str] | None:
         if not cursor:
             break
     return names
+
+
+async def _check(ctx: DoctorContext) -> list[Finding]:
+    return await diagnose_slack(ctx.cfg, ctx.environ, offered=ctx.offered)
+
+
+FAMILY = Family("slack", "Slack", _check)

@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): each ``*_bench.py`` runs as a script and prints JSON."""
