@@ -25,6 +25,9 @@ from config.settings import HelpdeskConfig
 
 log = get_logger("helpdesk.serve")
 
+#: Seconds a stopping replica gives the requests it is working on before handing them back.
+INBOX_GRACE = 20.0
+
 
 @contextlib.asynccontextmanager
 async def slack_surface(
@@ -59,7 +62,7 @@ async def slack_surface(
 
 
 async def serve(cfg: HelpdeskConfig) -> int:
-    """Serve until SIGINT/SIGTERM; work already acknowledged is finished before exit.
+    """Serve until SIGINT/SIGTERM; work already acknowledged is finished or handed back.
 
     Returns 1 when the HTTP ingress process dies under the bot (for the service manager
     to restart it), else 0.
@@ -76,6 +79,9 @@ async def serve(cfg: HelpdeskConfig) -> int:
         nudges = start_nudges(cfg, surface)
         # Access-request jobs: fulfilment retries, reminders, expiry, time-bound removal.
         access_worker = asyncio.create_task(surface.runtime.access.worker())
+        # Slack requests recorded in the store: this replica's, others' handed back or
+        # left behind by a replica that died.
+        surface.inbox.start()
         capabilities = surface.runtime.providers.describe()
         # Start-up's objects (modules, config, clients) live as long as the process: keep
         # full collections from walking them again and again (hundreds of ms on this heap).
@@ -115,6 +121,9 @@ async def serve(cfg: HelpdeskConfig) -> int:
                 nudges.cancel()
                 await asyncio.gather(nudges, return_exceptions=True)
             access_worker.cancel()
+            # The ingress has recorded what it acknowledged by now: finish what runs here,
+            # hand back what does not finish in time (another replica claims it).
+            await surface.inbox.stop(INBOX_GRACE)
             await surface.drain()
     tracing.shutdown()
     if failed:

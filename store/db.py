@@ -8,7 +8,8 @@ so two replicas or a double click cannot both win.
 
 Beside it, over the same engine: ``store.access`` (access requests,
 :mod:`store.access`), ``store.jobs`` (durable jobs, :mod:`store.jobs`) and
-``store.leases`` (named leases on the database's clock, :mod:`store.leases`).
+``store.leases`` (named leases on the database's clock, :mod:`store.leases`) and
+``store.inbox`` (Slack requests recorded before they are acknowledged, :mod:`store.inbox`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from store.access import AccessStore
+from store.inbox import InboxStore
 from store.jobs import JobStore
 from store.leases import Leases
 from store.models import (
@@ -95,6 +97,7 @@ class Store:
         self._session = async_sessionmaker(engine, expire_on_commit=False)
         self.access = AccessStore(engine)
         self.jobs = JobStore(engine)
+        self.inbox = InboxStore(engine)
         self.leases = Leases(engine)
 
     @classmethod
