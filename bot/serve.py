@@ -25,9 +25,6 @@ from config.settings import HelpdeskConfig
 
 log = get_logger("helpdesk.serve")
 
-#: Seconds a stopping replica gives the requests it is working on before handing them back.
-INBOX_GRACE = 20.0
-
 
 @contextlib.asynccontextmanager
 async def slack_surface(
@@ -123,7 +120,7 @@ async def serve(cfg: HelpdeskConfig) -> int:
             access_worker.cancel()
             # The ingress has recorded what it acknowledged by now: finish what runs here,
             # hand back what does not finish in time (another replica claims it).
-            await surface.inbox.stop(INBOX_GRACE)
+            await surface.inbox.stop(cfg.slack.inbox.grace.total_seconds())
             await surface.drain()
     tracing.shutdown()
     if failed:

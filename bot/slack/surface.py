@@ -99,7 +99,10 @@ class SlackSurface:
         runtime.conversation.admin = self.admin
         self.delivery = Delivery(client, runtime.store)
         # Acknowledged requests, recorded before the ack and worked on from the store.
-        self.inbox = Inbox(runtime.store.inbox, self.dispatch_payload)
+        inbox = runtime.cfg.slack.inbox
+        self.inbox = Inbox(
+            runtime.store.inbox, self.dispatch_payload, capacity=inbox.capacity, lease=inbox.lease
+        )
         self.health = Health(runtime, client)
         register_all(
             self.app,
