@@ -103,7 +103,7 @@ class Inbox:
         while self._pending:
             batch, self._pending = self._pending, []
             records = self.store.record([item for item, _ in batch])
-            write = asyncio.create_task(records)  # noqa: RUF006 - kept in _writes
+            write = asyncio.create_task(records)
             self._writes.add(write)
             write.add_done_callback(self._write_over)
             done, _ = await asyncio.wait({write}, timeout=self.record_timeout)

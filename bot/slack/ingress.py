@@ -24,8 +24,9 @@ bot's (its token, the connectors') is readable in the child either.
 Lifecycle: the work process sends ``stop`` (or the child gets SIGTERM); the child
 answers new requests 503 (Slack retries them on another replica), lets those it is
 recording finish, and closes; nothing it acknowledged is only in its memory. If the
-work process goes away, the child sees the socket close and exits. If the child goes away, ``IngressProcess.closed``
-is set and ``helpdesk run`` exits with an error for its service manager to restart it.
+work process goes away, the child sees the socket close and exits. If the child goes
+away, ``IngressProcess.closed`` is set and ``helpdesk run`` exits with an error for its
+service manager to restart it.
 """
 
 from __future__ import annotations

@@ -125,16 +125,17 @@ class Rig:
         await asyncio.sleep(2 * OKTA_LATENCY + 1.0)
         return self.answers()
 
-    def report(self, tally: Tally, got: dict[str, int]) -> dict[str, int]:
+    def report(self, tally: Tally, got: dict[str, int], **more: int) -> dict[str, int]:
         want = tally.expected()
         figures = {
             "sent": len(tally.sent),
-            "deliveries": tally.deliveries,
+            "deliveries": tally.deliveries + tally.unreachable,
             "acknowledged": len(tally.acknowledged),
             "refused": sum(1 for s in tally.statuses if s >= 300) + tally.unreachable,
             "answered": sum(got.values()),
             "duplicates": sum(max(0, got[u] - want[u]) for u in PEOPLE),
             "lost": sum(max(0, want[u] - got[u]) for u in PEOPLE),
+            **more,
         }
         print("FAULTS " + json.dumps({"class": tally.name, **figures}))
         return figures
@@ -263,21 +264,23 @@ async def test_a_locked_sqlite_store_is_a_503_too(rig: Rig) -> None:
     """SQLite locked by another writer past the record's time: 503, then the retry, once."""
     path = rig.folder / "locked.sqlite3"
     tally = Tally("sqlite_locked_at_ack")
-    async with _replicas(rig, f"sqlite:///{path}", 1, "sqlite") as (replica,):
-        async with SlackEventSender(SECRET, replica.events_url, state=rig.state) as sender:
-            holder = sqlite3.connect(path, timeout=30, isolation_level=None)
-            try:
-                holder.execute("BEGIN EXCLUSIVE")
-                refused = await asyncio.gather(*(_dm(sender, u) for u in _users(3)))
-                holder.execute("COMMIT")
-            finally:
-                holder.close()
-            for user, delivery in zip(_users(3), refused, strict=True):
-                assert delivery is not None and delivery.status_code == 503
-                tally.note(_event_id(delivery), user, delivery)
-                again = await _redeliver(sender, delivery, 1)
-                tally.note(_event_id(delivery), user, again)
-            got = await rig.settled(tally.expected())
+    async with (
+        _replicas(rig, f"sqlite:///{path}", 1, "sqlite") as (replica,),
+        SlackEventSender(SECRET, replica.events_url, state=rig.state) as sender,
+    ):
+        holder = sqlite3.connect(path, timeout=30, isolation_level=None)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            refused = await asyncio.gather(*(_dm(sender, u) for u in _users(3)))
+            holder.execute("COMMIT")
+        finally:
+            holder.close()
+        for user, delivery in zip(_users(3), refused, strict=True):
+            assert delivery is not None and delivery.status_code == 503
+            tally.note(_event_id(delivery), user, delivery)
+            again = await _redeliver(sender, delivery, 1)
+            tally.note(_event_id(delivery), user, again)
+        got = await rig.settled(tally.expected())
     figures = rig.report(tally, got)
     assert figures["acknowledged"] == 3
     assert figures["lost"] == 0 and figures["duplicates"] == 0
@@ -330,7 +333,8 @@ async def test_sigterm_mid_burst_every_ack_is_answered_once_by_the_replica_that_
         code = await asyncio.wait_for(going.process.wait(), 60)
         got = await rig.settled(tally.expected(), limit=90)
         log = going.log.read_text(errors="replace")
-    figures = rig.report(tally, got)
+    handed = [json.loads(line) for line in log.splitlines() if "inbox_handed_back" in line]
+    figures = rig.report(tally, got, handed_back=sum(int(e["requests"]) for e in handed))
     assert code == 0
     assert figures["acknowledged"] == 60
     assert figures["refused"] > 0, "the stop came too late to refuse anything"

@@ -16,7 +16,7 @@ import pytest
 from bot.slack.inbox import Inbox
 from bot.slack.server import Accepted
 from store.db import Store
-from store.inbox import Incoming, InboxState
+from store.inbox import InboxState, Incoming
 from store.leases import new_holder
 from tests.conftest import fresh_pg_database
 
