@@ -7,6 +7,7 @@ loop and when; the requests are real signed HTTP requests over a socket on 127.0
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -242,3 +243,36 @@ async def test_signed_requests_missing_what_the_listeners_need_are_refused() -> 
     assert [a.status_code for a in answers] == [400] * (len(bodies) + len(forms))
     assert fine.status_code == 200  # and the process keeps serving
     assert [b for _, b in surface.started] == [_event(7)]
+
+
+async def test_a_slow_client_storm_does_not_starve_valid_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """300 connections sending half a request each (more than ``MAX_CONNECTIONS``): valid
+    requests and /healthz are still served, and the slow ones are cut at ``HEADER_TIMEOUT``."""
+    monkeypatch.setattr(server, "MAX_CONNECTIONS", 100)
+    monkeypatch.setattr(server, "HEADER_TIMEOUT", 1.5)
+    surface = Recorder()
+    app = build_http_app(surface)  # type: ignore[arg-type]
+    async with running_http(app) as url:
+        port = int(url.rsplit(":", 1)[1])
+        slow: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        for _ in range(300):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nX-Slow: ")
+            slow.append((reader, writer))
+        async with httpx.AsyncClient(timeout=5) as client:
+            answers = await asyncio.gather(*(_post(client, url, _event(i)) for i in range(20)))
+            health = await client.get(f"{url}/healthz")
+        # Every slow connection is closed by now or within the header deadline.
+        await asyncio.sleep(2.0)
+        closed = 0
+        for reader, writer in slow:
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                if await asyncio.wait_for(reader.read(), 1) == b"":
+                    closed += 1
+            writer.close()
+    assert [a.status_code for a in answers] == [200] * 20
+    assert health.status_code == 200
+    assert closed == 300
+    assert len(surface.keys) == 20
