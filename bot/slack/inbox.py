@@ -108,10 +108,12 @@ class Inbox:
             write.add_done_callback(self._write_over)
             done, _ = await asyncio.wait({write}, timeout=self.record_timeout)
             outcomes: list[Accepted]
-            if not done or write.exception() is not None:
+            if not done or write.cancelled() or write.exception() is not None:
                 # Left to finish on its own (cancelling a write half-way helps nobody): if
                 # it commits after all, Slack's retry finds the row and adds nothing.
-                error = "timeout" if not done else type(write.exception()).__name__
+                error = "timeout" if not done or write.cancelled() else (
+                    type(write.exception()).__name__
+                )
                 log.error("inbox_record_failed", error=error, requests=len(batch))
                 outcomes = [Accepted.FAILED] * len(batch)
             else:
@@ -263,7 +265,7 @@ class Inbox:
                 self._timer.cancel()
                 self._fire()
             busy = {t for t in (self._claiming, self._finisher) if t is not None and not t.done()}
-            busy |= set(self._held.values())
+            busy |= {t for t in self._held.values() if not t.done()}
             if not busy:
                 return
             await asyncio.wait(busy, timeout=max(0.0, deadline - time.monotonic()))
