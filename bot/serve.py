@@ -99,9 +99,12 @@ async def serve(cfg: HelpdeskConfig) -> int:
                     await stop.wait()
                     surface.health.stopping = True
             else:
+                # The ingress records what it acknowledges in the store itself, on its own
+                # connection: it gets the database's URL (over its socket pair).
+                database = surface.runtime.store.engine.url.render_as_string(hide_password=False)
                 async with running_ingress(
                     surface, cfg.slack.host, cfg.slack.port, cfg.slack.path,
-                    log_level=cfg.log_level,
+                    log_level=cfg.log_level, database_url=database,
                 ) as ingress:
                     log.info("starting", mode="http", url=ingress.url, pid=ingress.pid,
                              capabilities=capabilities)

@@ -89,6 +89,26 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def open_engine(url: str, *, small: bool = False) -> AsyncEngine:
+    """An engine on ``url`` (normalised) with this store's settings; no migration.
+
+    ``small``: a few connections, for one job (the inbox's records), beside the main pool.
+    """
+    url = normalise_url(url)
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        # SQLite has one writer at a time: more connections only add waiting threads.
+        kwargs.update(connect_args={"timeout": 30}, pool_size=1, max_overflow=0)
+    elif small:
+        kwargs.update(pool_pre_ping=True, pool_size=3, max_overflow=2)
+    else:
+        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_async_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 class Store:
     """Durable state behind the bot; one instance per process."""
 
@@ -98,6 +118,7 @@ class Store:
         self.access = AccessStore(engine)
         self.jobs = JobStore(engine)
         self.inbox = InboxStore(engine)
+        self._own: list[AsyncEngine] = []  # engines besides ``engine`` to close with the store
         self.leases = Leases(engine)
 
     @classmethod
@@ -108,16 +129,15 @@ class Store:
             Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir(
                 parents=True, exist_ok=True
             )
-        kwargs: dict[str, Any] = {}
-        if url.startswith("sqlite"):
-            # SQLite has one writer at a time: more connections only add waiting threads.
-            kwargs.update(connect_args={"timeout": 30}, pool_size=1, max_overflow=0)
-        else:
-            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
-        engine = create_async_engine(url, **kwargs)
-        if url.startswith("sqlite"):
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        engine = open_engine(url)
+        # The inbox has connections of its own: recording a request holds up Slack's ack,
+        # so it must not queue for a connection behind the work's queries (SQLite's pool
+        # is one connection; SQLite still lets one writer at a time, briefly, through).
         store = cls(engine)
+        if ":memory:" not in url:  # another engine would be another database
+            inbox_engine = open_engine(url, small=True)
+            store.inbox = InboxStore(inbox_engine)
+            store._own.append(inbox_engine)
         await store.migrate()
         return store
 
@@ -130,6 +150,8 @@ class Store:
             await conn.run_sync(_upgrade)
 
     async def close(self) -> None:
+        for other in self._own:
+            await other.dispose()
         await self.engine.dispose()
 
     @property

@@ -124,6 +124,12 @@ class InboxStore:
                        InboxEvent.attempts)
             .execution_options(synchronize_session=False)
         )
+        if self.dialect != "postgresql":
+            # SQLite: an UPDATE takes the one write lock even when it changes nothing; a
+            # poll that finds nothing to claim should not.
+            async with self._session() as s:
+                if await s.scalar(select(InboxEvent.id).where(self._claimable()).limit(1)) is None:
+                    return []
         async with self._session.begin() as s:
             if self.dialect == "postgresql":
                 locked = (await s.scalars(pick.with_for_update(skip_locked=True))).all()

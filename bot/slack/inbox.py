@@ -49,43 +49,27 @@ def kind_of(key: str) -> str:
     return key.split(":", 1)[0][:32]
 
 
-class Inbox:
-    """Records acknowledged requests and works on recorded ones, once, across replicas."""
+class Recorder:
+    """Records requests about to be acknowledged, many per transaction (the ack's path).
+
+    Used where the requests arrive: in the HTTP ingress process (with its own connection
+    to the store) and in the work process for Socket Mode. ``on_new`` is called after a
+    batch that recorded something new (to have it claimed soon).
+    """
 
     def __init__(
         self,
         store: InboxStore,
-        run: Run,
-        *,
-        capacity: int = 32,
-        lease: timedelta = LEASE,
-        quiet: float = 0.05,
-        max_wait: float = 0.25,
-        poll: float = 1.0,
+        on_new: Callable[[], None],
         record_timeout: float = RECORD_TIMEOUT,
     ) -> None:
         self.store = store
-        self.run = run
-        self.owner = new_holder()
-        self.capacity = capacity
-        self.lease = lease
-        self.quiet, self.max_wait, self.poll = quiet, max_wait, poll
+        self.on_new = on_new
         self.record_timeout = record_timeout
-        self.stopping = False
         self._pending: list[tuple[Incoming, asyncio.Future[Accepted]]] = []
         self._recorder: asyncio.Task[None] | None = None
         self._writes: set[asyncio.Task[Any]] = set()  # records past their time, still running
-        self._held: dict[int, asyncio.Task[None]] = {}
-        self._done: list[int] = []
-        self._finisher: asyncio.Task[None] | None = None
-        self._claiming: asyncio.Task[None] | None = None
-        self._again = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._oldest = 0.0
-        self._poller: asyncio.Task[None] | None = None
-        self._renewer: asyncio.Task[None] | None = None
 
-    # -- recording (the acknowledgement path) ---------------------------------------------
     async def accept(self, key: str, payload: bytes, retry: int = 0) -> Accepted:
         """Record one request; ``NEW``/``DUPLICATE`` once committed, ``FAILED`` otherwise."""
         future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
@@ -122,12 +106,70 @@ class Inbox:
                 if not future.done():
                     future.set_result(outcome)
             if Accepted.NEW in outcomes:
-                self._soon()
+                self.on_new()
 
     def _write_over(self, task: asyncio.Task[Any]) -> None:
         self._writes.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved: a late failure was logged when it was late
+
+    async def settle(self, limit: float) -> None:
+        """Wait (up to ``limit`` seconds) for the requests being recorded to be answered."""
+        if self._recorder is not None and not self._recorder.done():
+            await asyncio.wait({self._recorder}, timeout=max(0.0, limit))
+
+
+class Inbox:
+    """Records acknowledged requests and works on recorded ones, once, across replicas."""
+
+    def __init__(
+        self,
+        store: InboxStore,
+        run: Run,
+        *,
+        capacity: int = 32,
+        lease: timedelta = LEASE,
+        quiet: float = 0.05,
+        max_wait: float = 0.5,
+        poll: float = 1.0,
+        record_timeout: float = RECORD_TIMEOUT,
+    ) -> None:
+        self.store = store
+        self.run = run
+        self.owner = new_holder()
+        self.capacity = capacity
+        self.lease = lease
+        self.quiet, self.max_wait, self.poll = quiet, max_wait, poll
+        self.recorder = Recorder(store, lambda: self.arrived(True), record_timeout)
+        self.stopping = False
+        self._held: dict[int, asyncio.Task[None]] = {}
+        self._done: list[int] = []
+        self._finisher: asyncio.Task[None] | None = None
+        self._claiming: asyncio.Task[None] | None = None
+        self._again = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._oldest = 0.0
+        self._poller: asyncio.Task[None] | None = None
+        self._renewer: asyncio.Task[None] | None = None
+
+    # -- recording (Socket Mode, and tests serving HTTP in one process) --------------------
+    async def accept(self, key: str, payload: bytes, retry: int = 0) -> Accepted:
+        """Record one request; ``NEW``/``DUPLICATE`` once committed, ``FAILED`` otherwise."""
+        self._hold_claims()
+        return await self.recorder.accept(key, payload, retry)
+
+    def arrived(self, recorded: bool) -> None:
+        """A request is arriving (False) or was recorded, maybe by another process (True)."""
+        if recorded:
+            self._soon()
+        else:
+            self._hold_claims()
+
+    def _hold_claims(self) -> None:
+        """A request is arriving: push a claim that is due back to ``quiet`` from now (never
+        past ``max_wait`` after the first): work started mid-burst slows the burst's acks."""
+        if self._timer is not None:
+            self._soon()
 
     # -- claiming and working ------------------------------------------------------------
     def _soon(self) -> None:
@@ -259,8 +301,7 @@ class Inbox:
         """Claim and finish everything recorded by now, within ``grace`` (tests, shutdown)."""
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
-            if self._recorder is not None and not self._recorder.done():
-                await asyncio.wait({self._recorder}, timeout=deadline - time.monotonic())
+            await self.recorder.settle(deadline - time.monotonic())
             if self._timer is not None:
                 self._timer.cancel()
                 self._fire()

@@ -5,21 +5,23 @@ Acknowledging a Slack request takes an HMAC and a parse; the work behind it
 process it competes with the acks for the GIL, and its garbage collections (a
 full one over the work's heap takes tens to hundreds of milliseconds) stop them.
 So ``helpdesk run`` in HTTP mode starts this module as a child process: it
-serves ``POST /slack/events`` (``bot.slack.server.Ingress``, unchanged) and hands
-requests to the work over a private socket pair: an event, click or command is
-acknowledged once the work process has recorded it in the store's inbox (an ``accept``
-frame and its answer; 503 when that fails or takes over ``ACCEPT_TIMEOUT``), and the
-work process answers the requests whose answer is its own (view submissions, URL
-verification).
+serves ``POST /slack/events`` (``bot.slack.server.Ingress``, unchanged). An event,
+click or command is recorded in the store's inbox by this process, on a connection of
+its own, and acknowledged once recorded (503 when that fails or takes over
+``bot.slack.inbox.RECORD_TIMEOUT``): the work's load never stands between a request and
+its record. A ``recorded`` frame then tells the work process to claim it. Requests whose
+answer is the work's own (view submissions, URL verification) are handed to it over a
+private socket pair. Without a database URL (tests) the child asks the work process to
+record each request instead (an ``accept`` frame and its answer, ``ACCEPT_TIMEOUT``).
 
 ``/healthz`` pings the work process through the same pair (503 when it does not answer
 within ``HEALTH_TIMEOUT``), so a wedged work loop shows even though acks still flow.
 
 The wire between them is length-prefixed frames (``encode`` / ``read_frame``): a JSON
-header and the raw request body. The signing secret travels over the socket pair
-as the first frame, never on the command line or in the environment; the child's
-environment is an allow-list (``child_environment``), so no other secret of the
-bot's (its token, the connectors') is readable in the child either.
+header and the raw request body. The signing secret and the database URL travel over
+the socket pair as the first frame, never on the command line or in the environment;
+the child's environment is an allow-list (``child_environment``), so no other secret of
+the bot's (its token, the connectors') is readable in the child.
 
 Lifecycle: the work process sends ``stop`` (or the child gets SIGTERM); the child
 answers new requests 503 (Slack retries them on another replica), lets those it is
@@ -45,9 +47,12 @@ import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.slack.server import Accepted, Ingress, Readiness, Worker, server_for
+
+if TYPE_CHECKING:
+    from bot.slack.inbox import Recorder
 from config import metrics
 from config.logging import configure_logging, get_logger
 
@@ -113,16 +118,32 @@ class Reply:
 
 
 class PipeWorker:
-    """The child's ``Worker``: hands requests to the work process over the socket pair."""
+    """The child's ``Worker``: hands requests to the work process over the socket pair.
 
-    def __init__(self, signing_secret: str, writer: asyncio.StreamWriter) -> None:
+    With ``recorder`` (the store's inbox, on this process's own connection) requests are
+    recorded here and the work process is only told to claim them.
+    """
+
+    def __init__(
+        self, signing_secret: str, writer: asyncio.StreamWriter, recorder: Recorder | None = None
+    ) -> None:
         self.signing_secret = signing_secret
         self._writer = writer
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[Reply]] = {}
+        self.recorder = recorder
+
+    def recorded(self) -> None:
+        """Tell the work process that new requests are in the inbox."""
+        if not self._writer.is_closing():
+            self._writer.write(encode({"k": "recorded"}))
 
     async def accept(self, key: str, payload: bytes, retry: int) -> Accepted:
-        """Have the work process record the request; ``FAILED`` if it cannot say it did."""
+        """Record the request (here, or by the work process); ``FAILED`` if not recorded."""
+        if self.recorder is not None:
+            if not self._writer.is_closing():
+                self._writer.write(encode({"k": "arriving"}))
+            return await self.recorder.accept(key, payload, retry)
         if self._writer.is_closing():
             return Accepted.FAILED
         ident = next(self._ids)
@@ -220,6 +241,15 @@ async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
 
     secret = Secret(str(first[0]["secret"]))  # known to the log redactor from here on
     worker = PipeWorker(secret.reveal(), writer)
+    engine = None
+    if first[0].get("db"):
+        from bot.slack.inbox import Recorder
+        from store.db import open_engine
+        from store.inbox import InboxStore
+
+        database = Secret(str(first[0]["db"]))  # its password, if any, is redacted too
+        engine = open_engine(database.reveal(), small=True)
+        worker.recorder = Recorder(InboxStore(engine), worker.recorded)
     app = Ingress(worker, args.path)
     # Bound here, and "ready" sent, before the server accepts anything: no request (and
     # no frame it causes) can reach the work process ahead of "ready".
@@ -260,6 +290,8 @@ async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
     listening = asyncio.create_task(listen())
     await serving
     worker.fail_all()
+    if engine is not None:
+        await engine.dispose()
     listening.cancel()
     with contextlib.suppress(ConnectionError):
         await writer.drain()
@@ -302,10 +334,12 @@ class IngressProcess:
         path: str = "/slack/events",
         *,
         log_level: str = "INFO",
+        database_url: str | None = None,
     ) -> None:
         self.worker = worker
         self.host, self.port, self.path = host, port, path
         self.log_level = log_level
+        self.database_url = database_url
         self.url = ""
         self.pid = 0
         self.closed = asyncio.Event()  # the child is gone (or has stopped)
@@ -330,7 +364,10 @@ class IngressProcess:
             theirs.close()
         self.pid = self._proc.pid
         reader, self._writer = await asyncio.open_unix_connection(sock=ours)
-        self._writer.write(encode({"k": "hello", "secret": self.worker.signing_secret}))
+        hello = {"k": "hello", "secret": self.worker.signing_secret}
+        if self.database_url:
+            hello["db"] = self.database_url
+        self._writer.write(encode(hello))
         try:
             ready = await asyncio.wait_for(read_frame(reader), START_TIMEOUT)
         except TimeoutError:
@@ -348,7 +385,11 @@ class IngressProcess:
             while (frame := await read_frame(reader)) is not None:
                 meta, body = frame
                 kind = meta.get("k")
-                if kind == "accept":
+                if kind in ("recorded", "arriving"):
+                    arrived = getattr(self.worker, "arrived", None)
+                    if arrived is not None:
+                        arrived(kind == "recorded")
+                elif kind == "accept":
                     task = asyncio.create_task(self._accept(meta, body))
                     self._answers.add(task)
                     task.add_done_callback(self._answers.discard)

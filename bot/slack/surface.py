@@ -147,6 +147,10 @@ class SlackSurface:
         await self.health.refresh_metrics()
         return []
 
+    def arrived(self, recorded: bool) -> None:
+        """The ingress process is recording a request (False) or has recorded one (True)."""
+        self.inbox.arrived(recorded)
+
     async def accept(self, key: str, payload: bytes, retry: int = 0) -> Accepted:
         """Record a request about to be acknowledged in the inbox (``bot.slack.inbox``).
 
