@@ -148,7 +148,8 @@ class InboxSettings(_Strict):
     """On SIGTERM, how long requests already being worked on may take to finish; the rest are
     handed back to the other replicas. Keep it under the orchestrator's grace period."""
     capacity: int = Field(default=32, ge=1, le=1000)
-    """Requests one replica works on at once; the rest wait in the store for any replica."""
+    """Requests one replica works on at once, clicks and other requests each (a click does not
+    wait behind a burst of messages); the rest wait in the store for any replica."""
 
     @field_validator("lease", "grace", mode="before")
     @classmethod

@@ -20,10 +20,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -31,6 +31,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from store.leases import db_later, db_now
 from store.models import InboxEvent
+
+CLICK = "action"  # the kind of a click's row (its key is ``action:<user>:<action ts>``)
 
 
 class InboxState(enum.StrEnum):
@@ -86,18 +88,22 @@ class InboxStore:
             first.setdefault(item.key, item)
         if not first:
             return []
+        table = cast(Table, InboxEvent.__table__)
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        rows_in = insert(InboxEvent).values([
-            {"key": i.key, "kind": i.kind, "payload": i.payload, "state": InboxState.QUEUED,
-             "attempts": 0, "deliveries": 1, "received_at": db_now(self.dialect)}
-            for i in first.values()
-        ])
-        statement = rows_in.on_conflict_do_update(
-            index_elements=[InboxEvent.key],
-            set_={"deliveries": InboxEvent.deliveries + 1},
-        ).returning(InboxEvent.key, InboxEvent.deliveries)
+        # One statement for many rows (SQLAlchemy's "insertmanyvalues": compiled once and
+        # cached, no SQL expression per row); a key already there counts one more delivery.
+        statement = insert(table).on_conflict_do_update(
+            index_elements=[table.c.key], set_={"deliveries": table.c.deliveries + 1}
+        ).returning(table.c.key, table.c.deliveries)
+        now = datetime.now(UTC)
         async with self._session.begin() as s:
-            rows = (await s.execute(statement)).all()
+            conn = await s.connection()
+            rows = (await conn.execute(statement, [
+                {"key": i.key, "kind": i.kind, "payload": i.payload, "state": InboxState.QUEUED,
+                 "attempts": 0, "deliveries": 1, "received_at": now}
+                for i in first.values()
+            ])).all()
+        # A key recorded before (now, by another process too) comes back with more deliveries.
         new = {str(key) for key, deliveries in rows if int(deliveries) == 1}
         seen: set[str] = set()
         answers: list[bool] = []
@@ -106,13 +112,23 @@ class InboxStore:
             seen.add(item.key)
         return answers
 
-    async def claim(self, owner: str, lease: timedelta, limit: int) -> list[Claimed]:
-        """Lease up to ``limit`` free, queued rows to ``owner``, oldest first."""
+    async def claim(
+        self, owner: str, lease: timedelta, limit: int, *, clicks: bool | None = None
+    ) -> list[Claimed]:
+        """Lease up to ``limit`` free, queued rows to ``owner``, oldest first.
+
+        ``clicks``: only clicks (True), only the rest (False) or any (None): someone is
+        looking at a button, so clicks are not left waiting behind a burst of messages.
+        """
         if limit <= 0:
             return []
+        which = self._claimable()
+        if clicks is not None:
+            lane = (InboxEvent.kind == CLICK) if clicks else (InboxEvent.kind != CLICK)
+            which = and_(which, lane)
         pick = (
             select(InboxEvent.id)
-            .where(self._claimable())
+            .where(which)
             .order_by(InboxEvent.id)
             .limit(limit)
         )
@@ -128,7 +144,7 @@ class InboxStore:
             # SQLite: an UPDATE takes the one write lock even when it changes nothing; a
             # poll that finds nothing to claim should not.
             async with self._session() as s:
-                if await s.scalar(select(InboxEvent.id).where(self._claimable()).limit(1)) is None:
+                if await s.scalar(select(InboxEvent.id).where(which).limit(1)) is None:
                     return []
         async with self._session.begin() as s:
             if self.dialect == "postgresql":
@@ -138,7 +154,7 @@ class InboxStore:
                 statement = claim.where(InboxEvent.id.in_(list(locked)))
             else:
                 statement = claim.where(
-                    InboxEvent.id.in_(pick.correlate(None).scalar_subquery()), self._claimable()
+                    InboxEvent.id.in_(pick.correlate(None).scalar_subquery()), which
                 )
             rows = (await s.execute(statement)).all()
         claimed = [Claimed(int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]

@@ -9,11 +9,13 @@ batch, not per request, under a burst.
 Recorded requests are claimed from the store, not from memory, by whichever replica
 gets there first: after a burst (once no new request has come for ``quiet`` seconds,
 or the oldest has waited ``max_wait``), and every ``poll`` seconds for the others'
-leftovers. At most ``capacity`` are held at a time, each under a lease renewed while
-it runs; a replica that dies stops renewing, and another claims its rows once the
-lease runs out. A request whose run fails is finished all the same (the failure was
-answered to the employee); one that was claimed ``MAX_ATTEMPTS`` times without
-finishing (it took its replica down each time) is given up, with a log line.
+leftovers. At most ``capacity`` clicks and ``capacity`` other requests are held at a
+time (someone is looking at a button: clicks do not wait behind a burst of messages),
+each under a lease renewed while it runs; a replica that dies stops renewing, and
+another claims its rows once the lease runs out. A request whose run fails is finished
+all the same (the failure was answered to the employee); one that was claimed
+``MAX_ATTEMPTS`` times without finishing (it took its replica down each time) is given
+up, with a log line.
 
 ``stop`` ends claiming, lets what runs finish within its grace and hands the rest
 back for another replica; what the ingress still records meanwhile stays queued.
@@ -143,6 +145,7 @@ class Inbox:
         self.recorder = Recorder(store, lambda: self.arrived(True), record_timeout)
         self.stopping = False
         self._held: dict[int, asyncio.Task[None]] = {}
+        self._lanes: dict[int, bool] = {}  # held row -> is it a click
         self._done: list[int] = []
         self._finisher: asyncio.Task[None] | None = None
         self._claiming: asyncio.Task[None] | None = None
@@ -199,21 +202,25 @@ class Inbox:
         self._claiming = asyncio.create_task(self._claim())
 
     async def _claim(self) -> None:
+        """Claim into two lanes of ``capacity`` each: clicks, and everything else."""
         self._again = True
         while self._again and not self.stopping:
             self._again = False
-            room = self.capacity - len(self._held)
-            if room <= 0:
-                return  # a finishing row claims again
-            try:
-                rows = await self.store.claim(self.owner, self.lease, room)
-            except Exception as exc:
-                log.warning("inbox_claim_failed", error=type(exc).__name__)
-                return
-            for row in rows:
-                self._start(row)
-            if len(rows) == room:
-                self._again = True  # there may be more
+            for clicks in (True, False):
+                held = sum(1 for lane in self._lanes.values() if lane is clicks)
+                room = self.capacity - held
+                if room <= 0:
+                    continue  # a finishing row claims again
+                try:
+                    rows = await self.store.claim(self.owner, self.lease, room, clicks=clicks)
+                except Exception as exc:
+                    log.warning("inbox_claim_failed", error=type(exc).__name__)
+                    return
+                for row in rows:
+                    self._lanes[row.id] = clicks
+                    self._start(row)
+                if len(rows) == room:
+                    self._again = True  # there may be more
         self._ensure_renewer()
 
     def _start(self, row: Claimed) -> None:
@@ -229,6 +236,7 @@ class Inbox:
         except Exception as exc:
             log.warning("inbox_finish_failed", error=type(exc).__name__)
         self._held.pop(row.id, None)
+        self._lanes.pop(row.id, None)
 
     async def _work(self, row: Claimed) -> None:
         started = time.perf_counter()
@@ -261,6 +269,7 @@ class Inbox:
             for row_id in batch:
                 self._done.remove(row_id)
                 self._held.pop(row_id, None)
+                self._lanes.pop(row_id, None)
             self.claim_now()
 
     def _ensure_renewer(self) -> None:
