@@ -23,15 +23,16 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, delete, event, func, select, text, update
+from sqlalchemy import Connection, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     async_sessionmaker,
-    create_async_engine,
 )
 
 from store.access import AccessStore
+from store.engine import normalise_url as normalise_url
+from store.engine import open_engine
 from store.inbox import InboxStore
 from store.jobs import JobStore
 from store.leases import Leases
@@ -58,16 +59,6 @@ def _upgrade(sync_conn: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # WAL lets readers run beside the writer; NORMAL syncs at checkpoints, not every
-    # commit (still durable across a crash of the process, which is what matters here).
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
 @dataclass(frozen=True)
 class Claimed:
     """A pending action that this caller, and only this caller, now owns."""
@@ -76,37 +67,6 @@ class Claimed:
     kind: str
     slack_user: str
     payload: dict[str, Any]
-
-
-def normalise_url(url: str) -> str:
-    """Accept plain ``postgresql://`` and ``sqlite:///`` URLs; use the async drivers."""
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://") :]
-    if url.startswith("postgresql://"):
-        return "postgresql+asyncpg://" + url[len("postgresql://") :]
-    if url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
-    return url
-
-
-def open_engine(url: str, *, small: bool = False) -> AsyncEngine:
-    """An engine on ``url`` (normalised) with this store's settings; no migration.
-
-    ``small``: a few connections, for one job (the inbox's records), beside the main pool.
-    """
-    url = normalise_url(url)
-    kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        # SQLite has one writer at a time: more connections only add waiting threads.
-        kwargs.update(connect_args={"timeout": 30}, pool_size=1, max_overflow=0)
-    elif small:
-        kwargs.update(pool_pre_ping=True, pool_size=3, max_overflow=2)
-    else:
-        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
-    engine = create_async_engine(url, **kwargs)
-    if url.startswith("sqlite"):
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    return engine
 
 
 class Store:

@@ -141,8 +141,6 @@ class PipeWorker:
     async def accept(self, key: str, payload: bytes, retry: int) -> Accepted:
         """Record the request (here, or by the work process); ``FAILED`` if not recorded."""
         if self.recorder is not None:
-            if not self._writer.is_closing():
-                self._writer.write(encode({"k": "arriving"}))
             return await self.recorder.accept(key, payload, retry)
         if self._writer.is_closing():
             return Accepted.FAILED
@@ -244,7 +242,7 @@ async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
     engine = None
     if first[0].get("db"):
         from bot.slack.inbox import Recorder
-        from store.db import open_engine
+        from store.engine import open_engine
         from store.inbox import InboxStore
 
         database = Secret(str(first[0]["db"]))  # its password, if any, is redacted too
@@ -385,10 +383,10 @@ class IngressProcess:
             while (frame := await read_frame(reader)) is not None:
                 meta, body = frame
                 kind = meta.get("k")
-                if kind in ("recorded", "arriving"):
+                if kind == "recorded":
                     arrived = getattr(self.worker, "arrived", None)
                     if arrived is not None:
-                        arrived(kind == "recorded")
+                        arrived(True)
                 elif kind == "accept":
                     task = asyncio.create_task(self._accept(meta, body))
                     self._answers.add(task)

@@ -351,9 +351,12 @@ class Ingress:
         retry = _retry_num(headers)
         accepting = self.surface.accept(inbox_key(parsed, body), payload, retry)
         try:
-            outcome = await asyncio.wrap_future(
-                asyncio.run_coroutine_threadsafe(accepting, loop)
-            )
+            if self.work_loop is None:
+                outcome = await accepting  # the ingress process: it records itself
+            else:
+                outcome = await asyncio.wrap_future(
+                    asyncio.run_coroutine_threadsafe(accepting, loop)
+                )
         except ConnectionError:
             outcome = Accepted.FAILED
         if outcome is Accepted.FAILED:
