@@ -68,6 +68,7 @@ class InboxStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.dialect = engine.dialect.name
+        self._engine = engine
         self._session = async_sessionmaker(engine, expire_on_commit=False)
 
     def _free(self) -> ColumnElement[bool]:
@@ -96,8 +97,7 @@ class InboxStore:
             index_elements=[table.c.key], set_={"deliveries": table.c.deliveries + 1}
         ).returning(table.c.key, table.c.deliveries)
         now = datetime.now(UTC)
-        async with self._session.begin() as s:
-            conn = await s.connection()
+        async with self._engine.begin() as conn:  # Core, not a session: the ack waits on it
             rows = (await conn.execute(statement, [
                 {"key": i.key, "kind": i.kind, "payload": i.payload, "state": InboxState.QUEUED,
                  "attempts": 0, "deliveries": 1, "received_at": now}

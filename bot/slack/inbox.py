@@ -277,9 +277,9 @@ class Inbox:
             self._renewer = asyncio.create_task(self._renew())
 
     async def _renew(self) -> None:
-        """Keep the lease of every row held while any is held."""
+        """Keep the lease of every row held while any is held (during ``stop``'s grace too)."""
         every = self.lease.total_seconds() / 3
-        while self._held and not self.stopping:
+        while any(not t.done() for t in self._held.values()):
             await asyncio.sleep(every)
             ids = [i for i in self._held if i not in self._done]
             try:
