@@ -79,7 +79,13 @@ class Recorder:
         self._pending.append((item, future))
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.create_task(self._record())
-        outcome = await future
+        try:
+            # Its own deadline, from its arrival: a batch stuck ahead of it must not make
+            # it wait for that batch's time and then its own (past Slack's 3 seconds).
+            outcome = await asyncio.wait_for(asyncio.shield(future), self.record_timeout)
+        except TimeoutError:
+            log.error("inbox_record_failed", error="timeout", requests=1)
+            return Accepted.FAILED
         if outcome is Accepted.DUPLICATE:
             log.info("duplicate_request_dropped", key=key, retry=retry)
             metrics.received("duplicate")
@@ -116,9 +122,12 @@ class Recorder:
             task.exception()  # retrieved: a late failure was logged when it was late
 
     async def settle(self, limit: float) -> None:
-        """Wait (up to ``limit`` seconds) for the requests being recorded to be answered."""
+        """Wait (up to ``limit`` seconds) for the requests being recorded, and late writes."""
+        busy = set(self._writes)
         if self._recorder is not None and not self._recorder.done():
-            await asyncio.wait({self._recorder}, timeout=max(0.0, limit))
+            busy.add(self._recorder)
+        if busy:
+            await asyncio.wait(busy, timeout=max(0.0, limit))
 
 
 class Inbox:

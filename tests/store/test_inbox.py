@@ -180,3 +180,31 @@ async def test_a_stop_hands_back_what_does_not_finish_and_another_runs_it(store:
     await second.drain(10)
     assert sorted(p["n"] for p in other.payloads) == list(range(6))
     assert await store.inbox.waiting() == 0
+
+
+async def test_requests_behind_a_stuck_batch_fail_within_their_own_time(store: Store) -> None:
+    """A batch stuck on the store: the requests queued behind it are refused within the
+    record timeout of their own arrival, not after the stuck batch's time and then theirs."""
+    inbox = Inbox(store.inbox, Runs(), record_timeout=0.5)
+    real = store.inbox.record
+    release = asyncio.Event()
+
+    async def stuck(incoming: Any) -> list[bool]:
+        await release.wait()
+        return await real(incoming)
+
+    store.inbox.record = stuck  # type: ignore[method-assign]
+    first = asyncio.create_task(inbox.accept("event:Ev1", _body(1)))
+    await asyncio.sleep(0.3)  # the first batch is stuck; these queue behind it
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    behind = await asyncio.gather(*(inbox.accept(f"event:Ev{i}", _body(i)) for i in (2, 3)))
+    took = loop.time() - started
+    assert behind == [Accepted.FAILED, Accepted.FAILED] and took < 0.5 + 0.2
+    assert await first is Accepted.FAILED
+    release.set()
+    store.inbox.record = real  # type: ignore[method-assign]
+    await inbox.recorder.settle(5)
+    # Written late after all: Slack's retries find them and nothing runs twice.
+    retried = [await inbox.accept(f"event:Ev{i}", _body(i), retry=1) for i in (1, 2, 3)]
+    assert retried == [Accepted.DUPLICATE] * 3
