@@ -95,7 +95,7 @@ class Store:
         # is one connection; SQLite still lets one writer at a time, briefly, through).
         store = cls(engine)
         if ":memory:" not in url:  # another engine would be another database
-            inbox_engine = open_engine(url, small=True)
+            inbox_engine = open_engine(url, small=True, name="helpdesk-inbox")
             store.inbox = InboxStore(inbox_engine)
             store._own.append(inbox_engine)
         await store.migrate()

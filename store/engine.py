@@ -34,10 +34,12 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def open_engine(url: str, *, small: bool = False) -> AsyncEngine:
+def open_engine(url: str, *, small: bool = False, name: str = "helpdesk") -> AsyncEngine:
     """An engine on ``url`` (normalised) with this store's settings; no migration.
 
     ``small``: a few connections, for one job (the inbox's records), beside the main pool.
+    ``name``: PostgreSQL's ``application_name`` for its connections (``pg_stat_activity``
+    then says which part of the bot holds which connection).
     """
     url = normalise_url(url)
     kwargs: dict[str, Any] = {}
@@ -48,6 +50,8 @@ def open_engine(url: str, *, small: bool = False) -> AsyncEngine:
         kwargs.update(pool_pre_ping=True, pool_size=3, max_overflow=2)
     else:
         kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+    if url.startswith("postgresql+asyncpg"):
+        kwargs["connect_args"] = {"server_settings": {"application_name": name}}
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

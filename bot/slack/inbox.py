@@ -40,6 +40,7 @@ from store.leases import new_holder
 log = get_logger("helpdesk.inbox")
 
 RECORD_TIMEOUT = 2.0  # seconds a record may take before the ingress answers 503
+RECORD_ATTEMPTS = 3  # writes of one batch within that time, when one fails fast
 LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 3
 
@@ -92,24 +93,37 @@ class Recorder:
         return outcome
 
     async def _record(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._pending:
             batch, self._pending = self._pending, []
-            records = self.store.record([item for item, _ in batch])
-            write = asyncio.create_task(records)
-            self._writes.add(write)
-            write.add_done_callback(self._write_over)
-            done, _ = await asyncio.wait({write}, timeout=self.record_timeout)
-            outcomes: list[Accepted]
-            if not done or write.cancelled() or write.exception() is not None:
-                # Left to finish on its own (cancelling a write half-way helps nobody): if
-                # it commits after all, Slack's retry finds the row and adds nothing.
-                error = "timeout" if not done or write.cancelled() else (
-                    type(write.exception()).__name__
-                )
+            items = [item for item, _ in batch]
+            deadline = loop.time() + self.record_timeout
+            outcomes: list[Accepted] | None = None
+            error = "timeout"
+            # A write that fails fast (a connection the server closed: a failover, an idle
+            # timeout) is tried again on a fresh connection while there is time.
+            for _attempt in range(RECORD_ATTEMPTS):
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                write = asyncio.create_task(self.store.record(items))
+                self._writes.add(write)
+                write.add_done_callback(self._write_over)
+                done, _ = await asyncio.wait({write}, timeout=left)
+                if not done or write.cancelled():
+                    # Left to finish on its own (cancelling a write half-way helps nobody):
+                    # if it commits after all, Slack's retry finds the row and adds nothing.
+                    error = "timeout"
+                    break
+                failure = write.exception()
+                if failure is None:
+                    outcomes = [Accepted.NEW if new else Accepted.DUPLICATE
+                                for new in write.result()]
+                    break
+                error = type(failure).__name__
+            if outcomes is None:
                 log.error("inbox_record_failed", error=error, requests=len(batch))
                 outcomes = [Accepted.FAILED] * len(batch)
-            else:
-                outcomes = [Accepted.NEW if new else Accepted.DUPLICATE for new in write.result()]
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if not future.done():
                     future.set_result(outcome)

@@ -246,7 +246,7 @@ async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
         from store.inbox import InboxStore
 
         database = Secret(str(first[0]["db"]))  # its password, if any, is redacted too
-        engine = open_engine(database.reveal(), small=True)
+        engine = open_engine(database.reveal(), small=True, name="helpdesk-ingress")
         worker.recorder = Recorder(InboxStore(engine), worker.recorded)
     app = Ingress(worker, args.path)
     # Bound here, and "ready" sent, before the server accepts anything: no request (and

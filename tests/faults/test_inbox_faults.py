@@ -425,3 +425,59 @@ async def test_a_replica_killed_holding_requests_leaves_them_to_the_other(rig: R
     assert figures["acknowledged"] == 24 and claimed > 0
     assert answered_before < 24, "the kill came too late to test anything"
     assert figures["lost"] == 0 and figures["duplicates"] == 0
+
+
+@pytest.mark.postgres
+async def test_the_ingress_connections_dropped_server_side_lose_nothing(rig: Rig) -> None:
+    """The ingress's PostgreSQL connections closed by the server (``pg_terminate_backend``)
+    every 10 ms for 2 seconds while 24 DMs arrive: what could not be recorded is a 503,
+    Slack's retries (up to three, a second apart) are recorded, and every acknowledged DM
+    is answered once."""
+    tally = Tally("pg_connections_terminated")
+    async with contextlib.AsyncExitStack() as stack:
+        db = await stack.enter_async_context(fresh_pg_database())
+        (replica,) = await stack.enter_async_context(_replicas(rig, db, 1, "terminated"))
+        sender = await stack.enter_async_context(
+            SlackEventSender(SECRET, replica.events_url, state=rig.state)
+        )
+        admin = await asyncpg.connect(db)
+        stop = asyncio.Event()
+        terminated = 0
+
+        async def terminate() -> None:
+            nonlocal terminated
+            until = asyncio.get_running_loop().time() + 2.0
+            while not stop.is_set() and asyncio.get_running_loop().time() < until:
+                terminated += len(await admin.fetch(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND application_name = $1",
+                    "helpdesk-ingress",
+                ))
+                await asyncio.sleep(0.01)
+
+        async def one(i: int, user: str) -> None:
+            await asyncio.sleep(i * 0.05)
+            first = await _dm(sender, user)
+            assert first is not None
+            tally.note(_event_id(first), user, first)
+            retry, last = 0, first
+            while not (last is not None and last.response.is_success) and retry < 3:
+                retry += 1
+                await asyncio.sleep(1.0)
+                last = await _redeliver(sender, first, retry)
+                tally.note(_event_id(first), user, last)
+
+        terminating = asyncio.create_task(terminate())
+        try:
+            await asyncio.gather(*(one(i, u) for i, u in enumerate(_users(24))))
+        finally:
+            stop.set()
+            await terminating
+            await admin.close()
+        got = await rig.settled(tally.expected())
+    figures = rig.report(tally, got, connections_terminated=terminated)
+    assert terminated > 0
+    assert figures["acknowledged"] == 24, {
+        e: h for e, h in tally.history.items() if e not in tally.acknowledged
+    }
+    assert figures["lost"] == 0 and figures["duplicates"] == 0
