@@ -68,6 +68,7 @@ PROFILE: list[str] = os.environ.get("HELPDESK_BENCH_PROFILE", "").split() or []
 # The Slack fake's limits: Slack's published tiers unless `--limits unlimited` asks for none
 # (a figure measured without them hides exactly the failures a workspace meets).
 PUBLISHED = RateLimits.slack()
+DATABASE = [""]  # --database: the bot's database URL (empty: SQLite in a temporary folder)
 SLACK_TIERS: list[RateLimits] = [PUBLISHED]
 
 OKTA_PID: list[int] = [0]
@@ -269,7 +270,7 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
         port = free_port()
         cfg = yaml.safe_load((ROOT / "config" / "helpdesk.yaml").read_text())
         cfg.update(
-            database_url=f"sqlite:///{tmp}/bench.sqlite3",
+            database_url=DATABASE[0] or f"sqlite:///{tmp}/bench.sqlite3",
             log_level="WARNING",
             # This bench measures the Slack path; the verification step is not part of it.
             verification={"password_reset": ["none"], "unlock": ["none"], "mfa_reset": ["none"]},
@@ -408,12 +409,15 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--database", default="",
+                        help="the bot's database URL (default: SQLite in a temporary folder)")
     parser.add_argument("--limits", choices=("published", "unlimited"), default="published",
                         help="the Slack fake's rate limits (default: Slack's published tiers)")
     args = parser.parse_args()
     if args.limits == "unlimited":
         SLACK_TIERS[0] = RateLimits.unlimited()
     LATENCY = args.latency
+    DATABASE[0] = args.database
     # uvloop, and the GIL handed over every 0.5 ms instead of 5: the fake Slack serving the
     # bot runs on a thread of this process, and the sender's own delays are part of every
     # time measured.

@@ -132,9 +132,11 @@ class Health:
                 figures = await read_figures(
                     self.runtime.store.engine, RequestState.PENDING.value, datetime.now(UTC)
                 )
+                inbox = await self.runtime.store.inbox.waiting()
         except Exception as exc:  # a scrape must answer even with the store down
             log.warning("metrics_store_unavailable", error=type(exc).__name__)
             return
+        metrics.INBOX_DEPTH.set(inbox)
         metrics.JOBS_DEPTH.set(figures.jobs_due)
         metrics.JOBS_OLDEST.set(figures.jobs_oldest_seconds)
         metrics.APPROVALS_PENDING.set(figures.approvals_pending)

@@ -76,7 +76,7 @@ async def slack_surface(
 
 
 async def serve(cfg: HelpdeskConfig) -> int:
-    """Serve until SIGINT/SIGTERM; work already acknowledged is finished before exit.
+    """Serve until SIGINT/SIGTERM; work already acknowledged is finished or handed back.
 
     Returns 1 when the HTTP ingress process dies under the bot (for the service manager
     to restart it), else 0.
@@ -97,6 +97,9 @@ async def serve(cfg: HelpdeskConfig) -> int:
         nudges = start_nudges(cfg, surface)
         # Access-request jobs: fulfilment retries, reminders, expiry, time-bound removal.
         access_worker = asyncio.create_task(surface.runtime.access.worker())
+        # Slack requests recorded in the store: this replica's, others' handed back or
+        # left behind by a replica that died.
+        surface.inbox.start()
         capabilities = surface.runtime.providers.describe()
         # Start-up's objects (modules, config, clients) live as long as the process: keep
         # full collections from walking them again and again (hundreds of ms on this heap).
@@ -117,9 +120,12 @@ async def serve(cfg: HelpdeskConfig) -> int:
                     await stop.wait()
                     surface.health.stopping = True
             else:
+                # The ingress records what it acknowledges in the store itself, on its own
+                # connection: it gets the database's URL (over its socket pair).
+                database = surface.runtime.store.engine.url.render_as_string(hide_password=False)
                 async with running_ingress(
                     surface, cfg.slack.host, cfg.slack.port, cfg.slack.path,
-                    log_level=cfg.log_level,
+                    log_level=cfg.log_level, database_url=database,
                 ) as ingress:
                     log.info("starting", mode="http", url=ingress.url, pid=ingress.pid,
                              capabilities=capabilities)
@@ -137,6 +143,9 @@ async def serve(cfg: HelpdeskConfig) -> int:
                 nudges.cancel()
                 await asyncio.gather(nudges, return_exceptions=True)
             access_worker.cancel()
+            # The ingress has recorded what it acknowledged by now: finish what runs here,
+            # hand back what does not finish in time (another replica claims it).
+            await surface.inbox.stop(cfg.slack.inbox.grace.total_seconds())
             await surface.drain()
     tracing.shutdown()
     if failed:

@@ -67,6 +67,9 @@ OUTBOX_DEPTH = Gauge(
 OUTBOX_OLDEST = Gauge(
     "helpdesk_outbox_oldest_seconds", "Age of the oldest message not yet posted",
     registry=REGISTRY)
+INBOX_DEPTH = Gauge(
+    "helpdesk_inbox_depth", "Slack requests acknowledged and not yet worked through",
+    registry=REGISTRY)
 JOBS_DEPTH = Gauge(
     "helpdesk_jobs_depth", "Durable jobs due and not done", registry=REGISTRY)
 JOBS_OLDEST = Gauge(

@@ -139,6 +139,26 @@ class Organisation(_Strict):
         return v
 
 
+class InboxSettings(_Strict):
+    """Slack's requests, recorded in the store before they are acknowledged and worked on from
+    there by any replica."""
+
+    lease: timedelta = timedelta(seconds=30)
+    """How long a replica holds a request it works on without renewing (it renews every third
+    of this): a replica that dies leaves its requests to the others after this long."""
+    grace: timedelta = timedelta(seconds=20)
+    """On SIGTERM, how long requests already being worked on may take to finish; the rest are
+    handed back to the other replicas. Keep it under the orchestrator's grace period."""
+    capacity: int = Field(default=32, ge=1, le=1000)
+    """Requests one replica works on at once, clicks and other requests each (a click does not
+    wait behind a burst of messages); the rest wait in the store for any replica."""
+
+    @field_validator("lease", "grace", mode="before")
+    @classmethod
+    def _dur(cls, v: Any) -> timedelta:
+        return parse_duration(v)
+
+
 class SlackSettings(_Strict):
     bot_token: SecretRef = SecretRef(env="SLACK_BOT_TOKEN")
     """The bot token (`xoxb-`)."""
@@ -188,6 +208,8 @@ class SlackSettings(_Strict):
                     "`chat.postMessage:channel`)"
                 )
         return v
+    inbox: InboxSettings = InboxSettings()
+    """The durable inbox of acknowledged requests."""
 
 
 class PasswordResetSettings(_Strict):

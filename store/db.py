@@ -8,7 +8,8 @@ so two replicas or a double click cannot both win.
 
 Beside it, over the same engine: ``store.access`` (access requests,
 :mod:`store.access`), ``store.jobs`` (durable jobs, :mod:`store.jobs`) and
-``store.leases`` (named leases on the database's clock, :mod:`store.leases`).
+``store.leases`` (named leases on the database's clock, :mod:`store.leases`) and
+``store.inbox`` (Slack requests recorded before they are acknowledged, :mod:`store.inbox`).
 """
 
 from __future__ import annotations
@@ -22,15 +23,17 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, delete, event, func, select, text, update
+from sqlalchemy import Connection, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     async_sessionmaker,
-    create_async_engine,
 )
 
 from store.access import AccessStore
+from store.engine import normalise_url as normalise_url
+from store.engine import open_engine
+from store.inbox import InboxStore
 from store.jobs import JobStore
 from store.leases import Leases
 from store.models import (
@@ -56,16 +59,6 @@ def _upgrade(sync_conn: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # WAL lets readers run beside the writer; NORMAL syncs at checkpoints, not every
-    # commit (still durable across a crash of the process, which is what matters here).
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
 @dataclass(frozen=True)
 class Claimed:
     """A pending action that this caller, and only this caller, now owns."""
@@ -76,17 +69,6 @@ class Claimed:
     payload: dict[str, Any]
 
 
-def normalise_url(url: str) -> str:
-    """Accept plain ``postgresql://`` and ``sqlite:///`` URLs; use the async drivers."""
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://") :]
-    if url.startswith("postgresql://"):
-        return "postgresql+asyncpg://" + url[len("postgresql://") :]
-    if url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
-    return url
-
-
 class Store:
     """Durable state behind the bot; one instance per process."""
 
@@ -95,6 +77,8 @@ class Store:
         self._session = async_sessionmaker(engine, expire_on_commit=False)
         self.access = AccessStore(engine)
         self.jobs = JobStore(engine)
+        self.inbox = InboxStore(engine)
+        self._own: list[AsyncEngine] = []  # engines besides ``engine`` to close with the store
         self.leases = Leases(engine)
 
     @classmethod
@@ -105,16 +89,15 @@ class Store:
             Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir(
                 parents=True, exist_ok=True
             )
-        kwargs: dict[str, Any] = {}
-        if url.startswith("sqlite"):
-            # SQLite has one writer at a time: more connections only add waiting threads.
-            kwargs.update(connect_args={"timeout": 30}, pool_size=1, max_overflow=0)
-        else:
-            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
-        engine = create_async_engine(url, **kwargs)
-        if url.startswith("sqlite"):
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        engine = open_engine(url)
+        # The inbox has connections of its own: recording a request holds up Slack's ack,
+        # so it must not queue for a connection behind the work's queries (SQLite's pool
+        # is one connection; SQLite still lets one writer at a time, briefly, through).
         store = cls(engine)
+        if ":memory:" not in url:  # another engine would be another database
+            inbox_engine = open_engine(url, small=True, name="helpdesk-inbox")
+            store.inbox = InboxStore(inbox_engine)
+            store._own.append(inbox_engine)
         await store.migrate()
         return store
 
@@ -127,6 +110,8 @@ class Store:
             await conn.run_sync(_upgrade)
 
     async def close(self) -> None:
+        for other in self._own:
+            await other.dispose()
         await self.engine.dispose()
 
     @property

@@ -203,3 +203,33 @@ class Job(Base):
         UniqueConstraint("key", name="uq_jobs_key"),
         Index("ix_jobs_state_run_at", "state", "run_at"),
     )
+
+
+class InboxEvent(Base):
+    """A request from Slack recorded before it was acknowledged (``store.inbox``).
+
+    ``key`` is Slack's own identity for it (the event id, the click's action ts), so
+    a redelivery finds the row already there. ``payload`` is the request as JSON text
+    (not a JSON column: PostgreSQL's ``jsonb`` refuses NUL characters). A claim sets
+    ``owner`` and ``lease_until`` (database clock); a crashed owner's lease runs out
+    and another replica claims the row again.
+    """
+
+    __tablename__ = "inbox_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    deliveries: Mapped[int] = mapped_column(Integer, default=1)
+    owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_inbox_events_key"),
+        Index("ix_inbox_events_state_id", "state", "id"),
+    )

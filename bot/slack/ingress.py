@@ -5,23 +5,30 @@ Acknowledging a Slack request takes an HMAC and a parse; the work behind it
 process it competes with the acks for the GIL, and its garbage collections (a
 full one over the work's heap takes tens to hundreds of milliseconds) stop them.
 So ``helpdesk run`` in HTTP mode starts this module as a child process: it
-serves ``POST /slack/events`` (``bot.slack.server.Ingress``, unchanged), acks, and
-hands requests to the work over a private socket pair; the work process answers
-the requests whose answer is its own (view submissions, URL verification).
+serves ``POST /slack/events`` (``bot.slack.server.Ingress``, unchanged). An event,
+click or command is recorded in the store's inbox by this process, on a connection of
+its own, and acknowledged once recorded (503 when that fails or takes over
+``bot.slack.inbox.RECORD_TIMEOUT``): the work's load never stands between a request and
+its record. A ``recorded`` frame then tells the work process to claim it. Requests whose
+answer is the work's own (view submissions, URL verification) are handed to it over a
+private socket pair. Without a database URL (tests) the child asks the work process to
+record each request instead (an ``accept`` frame and its answer, ``ACCEPT_TIMEOUT``).
 
 ``/healthz`` pings the work process through the same pair (503 when it does not answer
 within ``HEALTH_TIMEOUT``), so a wedged work loop shows even though acks still flow.
 
 The wire between them is length-prefixed frames (``encode`` / ``read_frame``): a JSON
-header and the raw request body. The signing secret travels over the socket pair
-as the first frame, never on the command line or in the environment; the child's
-environment is an allow-list (``child_environment``), so no other secret of the
-bot's (its token, the connectors') is readable in the child either.
+header and the raw request body. The signing secret and the database URL travel over
+the socket pair as the first frame, never on the command line or in the environment;
+the child's environment is an allow-list (``child_environment``), so no other secret of
+the bot's (its token, the connectors') is readable in the child.
 
-Lifecycle: the work process sends ``stop``; the child stops accepting, answers what it
-has, forwards what it acknowledged, and closes. If the work process goes away, the
-child sees the socket close and exits. If the child goes away, ``IngressProcess.closed``
-is set and ``helpdesk run`` exits with an error for its service manager to restart it.
+Lifecycle: the work process sends ``stop`` (or the child gets SIGTERM); the child
+answers new requests 503 (Slack retries them on another replica), lets those it is
+recording finish, and closes; nothing it acknowledged is only in its memory. If the
+work process goes away, the child sees the socket close and exits. If the child goes
+away, ``IngressProcess.closed`` is set and ``helpdesk run`` exits with an error for its
+service manager to restart it.
 """
 
 from __future__ import annotations
@@ -40,9 +47,12 @@ import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.slack.server import Handoff, Ingress, Readiness, Worker, server_for
+from bot.slack.server import Accepted, Ingress, Readiness, Worker, server_for
+
+if TYPE_CHECKING:
+    from bot.slack.inbox import Recorder
 from config import metrics
 from config.logging import configure_logging, get_logger
 
@@ -54,6 +64,9 @@ _MAX_BODY = 4 << 20  # a frame's body: a request body (the endpoint refuses over
 START_TIMEOUT = 30.0
 HEALTH_TIMEOUT = 2.0  # seconds the work process has to answer /healthz's ping
 READY_TIMEOUT = 8.0  # /readyz and /metrics: the work's checks have their own time limits
+# The work records within 2 s (``bot.slack.inbox.RECORD_TIMEOUT``) or says it failed; this
+# covers a stalled work loop too, inside Slack's 3 seconds.
+ACCEPT_TIMEOUT = 2.5
 _ROOT = str(Path(__file__).resolve().parents[2])  # where ``bot`` is importable from
 
 
@@ -105,19 +118,44 @@ class Reply:
 
 
 class PipeWorker:
-    """The child's ``Worker``: hands requests to the work process over the socket pair."""
+    """The child's ``Worker``: hands requests to the work process over the socket pair.
 
-    def __init__(self, signing_secret: str, writer: asyncio.StreamWriter) -> None:
+    With ``recorder`` (the store's inbox, on this process's own connection) requests are
+    recorded here and the work process is only told to claim them.
+    """
+
+    def __init__(
+        self, signing_secret: str, writer: asyncio.StreamWriter, recorder: Recorder | None = None
+    ) -> None:
         self.signing_secret = signing_secret
         self._writer = writer
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[Reply]] = {}
+        self.recorder = recorder
 
-    def start(self, body: bytes, query: str, headers: dict[str, str]) -> None:
+    def recorded(self) -> None:
+        """Tell the work process that new requests are in the inbox."""
+        if not self._writer.is_closing():
+            self._writer.write(encode({"k": "recorded"}))
+
+    async def accept(self, key: str, payload: bytes, retry: int) -> Accepted:
+        """Record the request (here, or by the work process); ``FAILED`` if not recorded."""
+        if self.recorder is not None:
+            return await self.recorder.accept(key, payload, retry)
         if self._writer.is_closing():
-            log.error("worker_unavailable", dropped="acknowledged request")
-            return
-        self._writer.write(encode({"k": "start", "q": query, "h": headers}, body))
+            return Accepted.FAILED
+        ident = next(self._ids)
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._waiting[ident] = future
+        try:
+            meta = {"k": "accept", "id": ident, "key": key, "r": retry}
+            self._writer.write(encode(meta, payload))
+            reply = await asyncio.wait_for(future, ACCEPT_TIMEOUT)
+            return Accepted(reply.body)
+        except (TimeoutError, ConnectionError, ValueError):
+            return Accepted.FAILED
+        finally:
+            self._waiting.pop(ident, None)
 
     async def dispatch(self, body: bytes, query: str, headers: dict[str, str]) -> Reply:
         if self._writer.is_closing():
@@ -201,9 +239,16 @@ async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
 
     secret = Secret(str(first[0]["secret"]))  # known to the log redactor from here on
     worker = PipeWorker(secret.reveal(), writer)
-    app = Ingress(
-        worker, args.path, handoff=Handoff(worker, quiet=args.quiet, max_wait=args.max_wait)
-    )
+    engine = None
+    if first[0].get("db"):
+        from bot.slack.inbox import Recorder
+        from store.engine import open_engine
+        from store.inbox import InboxStore
+
+        database = Secret(str(first[0]["db"]))  # its password, if any, is redacted too
+        engine = open_engine(database.reveal(), small=True, name="helpdesk-ingress")
+        worker.recorder = Recorder(InboxStore(engine), worker.recorded)
+    app = Ingress(worker, args.path)
     # Bound here, and "ready" sent, before the server accepts anything: no request (and
     # no frame it causes) can reach the work process ahead of "ready".
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
@@ -242,10 +287,9 @@ async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
 
     listening = asyncio.create_task(listen())
     await serving
-    # Acknowledged but not yet handed over: forward before closing (flush schedules it).
-    app.handoff.flush()
-    await asyncio.sleep(0)
     worker.fail_all()
+    if engine is not None:
+        await engine.dispose()
     listening.cancel()
     with contextlib.suppress(ConnectionError):
         await writer.drain()
@@ -262,8 +306,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--path", default="/slack/events")
     parser.add_argument("--log-level", default="INFO")
-    parser.add_argument("--quiet", type=float, default=0.05)
-    parser.add_argument("--max-wait", type=float, default=0.25)
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
     # The work process decides when to stop (and the terminal's ^C reaches it).
@@ -290,16 +332,12 @@ class IngressProcess:
         path: str = "/slack/events",
         *,
         log_level: str = "INFO",
-        # The work starts once the endpoint has been quiet this long: 50 ms (not the 20 of
-        # one process) so a short stall mid-burst does not start 500 conversations on the
-        # cores the burst's acks still need; a user cannot tell 50 ms from 20.
-        quiet: float = 0.05,
-        max_wait: float = 0.25,
+        database_url: str | None = None,
     ) -> None:
         self.worker = worker
         self.host, self.port, self.path = host, port, path
         self.log_level = log_level
-        self.quiet, self.max_wait = quiet, max_wait
+        self.database_url = database_url
         self.url = ""
         self.pid = 0
         self.closed = asyncio.Event()  # the child is gone (or has stopped)
@@ -316,8 +354,7 @@ class IngressProcess:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot.slack.ingress", "--fd", str(theirs.fileno()),
                 "--host", self.host, "--port", str(self.port), "--path", self.path,
-                "--log-level", self.log_level, "--quiet", str(self.quiet),
-                "--max-wait", str(self.max_wait),
+                "--log-level", self.log_level,
                 pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL, env=env,
                 start_new_session=True,
             )
@@ -325,7 +362,10 @@ class IngressProcess:
             theirs.close()
         self.pid = self._proc.pid
         reader, self._writer = await asyncio.open_unix_connection(sock=ours)
-        self._writer.write(encode({"k": "hello", "secret": self.worker.signing_secret}))
+        hello = {"k": "hello", "secret": self.worker.signing_secret}
+        if self.database_url:
+            hello["db"] = self.database_url
+        self._writer.write(encode(hello))
         try:
             ready = await asyncio.wait_for(read_frame(reader), START_TIMEOUT)
         except TimeoutError:
@@ -343,8 +383,14 @@ class IngressProcess:
             while (frame := await read_frame(reader)) is not None:
                 meta, body = frame
                 kind = meta.get("k")
-                if kind == "start":
-                    self.worker.start(body, str(meta["q"]), dict(meta["h"]))
+                if kind == "recorded":
+                    arrived = getattr(self.worker, "arrived", None)
+                    if arrived is not None:
+                        arrived(True)
+                elif kind == "accept":
+                    task = asyncio.create_task(self._accept(meta, body))
+                    self._answers.add(task)
+                    task.add_done_callback(self._answers.discard)
                 elif kind == "dispatch":
                     task = asyncio.create_task(self._answer(meta, body))
                     self._answers.add(task)
@@ -374,6 +420,16 @@ class IngressProcess:
             reply = {"k": "reply", "id": meta["id"], "status": status, "headers": headers}
             self._writer.write(encode(reply, text.encode("utf-8")))
 
+    async def _accept(self, meta: Mapping[str, Any], body: bytes) -> None:
+        try:
+            outcome = await self.worker.accept(str(meta["key"]), body, int(meta.get("r", 0)))
+        except Exception as exc:  # the ingress must get an answer: "failed" is a 503
+            log.error("accept_failed", error=type(exc).__name__)
+            outcome = Accepted.FAILED
+        if self._writer is not None and not self._writer.is_closing():
+            reply = {"k": "reply", "id": meta["id"], "status": 200}
+            self._writer.write(encode(reply, outcome.value.encode()))
+
     async def _report(self, kind: str, meta: Mapping[str, Any]) -> None:
         """Answer the ingress's ``ready`` or ``metrics`` frame from this (the work) process."""
         body: Any
@@ -399,7 +455,7 @@ class IngressProcess:
             self._writer.write(encode(reply, json.dumps(body).encode("utf-8")))
 
     async def stop(self, grace: float = 30.0) -> None:
-        """Stop the child: it answers what it has, forwards what it acked, then exits."""
+        """Stop the child: it refuses new requests, records what it holds, then exits."""
         self.stopping = True
         if self._writer is not None and not self._writer.is_closing():
             self._writer.write(encode({"k": "stop"}))

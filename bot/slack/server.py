@@ -3,12 +3,21 @@
 Ingress and work are separate. The endpoint checks the signature (HMAC of the
 raw bytes, timestamp within five minutes) and the shape of the body, then:
 
-- events, button clicks and slash commands are acknowledged at once and handed
-  to the work loop in batches once the ingress is quiet (``Handoff``): nothing in
-  their answer depends on the work, and Slack retries (or disables the app) when
-  acks take over 3 seconds;
+- events, button clicks and slash commands are recorded in the store's inbox
+  (``Worker.accept``) and acknowledged once the record has committed; nothing in
+  their answer depends on the work, and a request that could not be recorded is
+  answered 503, so Slack sends it again instead of it being lost after an ack. The
+  work claims recorded requests from the inbox (``bot.slack.inbox``), on any replica;
 - everything else (view submissions, URL verification) is dispatched through
   Bolt on the work loop and its answer returned.
+
+Hostile or broken traffic is refused cheaply and clearly: a connection that has not
+sent its headers within ``HEADER_TIMEOUT`` is closed, and past ``MAX_CONNECTIONS`` the
+oldest such connection makes room for the new one (``GuardedHttp``: a storm of
+half-sent requests cannot starve Slack's or the probes'); a body over ``MAX_BODY``
+(413), one not sent within ``BODY_TIMEOUT`` (408), a content type Slack never sends
+(415), a body that is not JSON or a form, nested past ``MAX_DEPTH`` or carrying a NUL
+character (400). A refused request records nothing.
 
 The work behind the endpoint is a ``Worker``: the Slack surface itself (tests,
 one process) or, in the running bot, a pipe to it from a separate ingress process
@@ -20,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import hashlib
 import hmac
 import json
@@ -42,6 +52,11 @@ MAX_PAGE_BODY = 4096  # the report page's form: one token
 # The "This wasn't me" page of the change notices (actions.notices), served here too.
 REPORT_PATH = "/notices/report"
 PAGE_HEADER = "x-helpdesk-page"
+BODY_TIMEOUT = 10.0  # seconds a client has to send its whole body (a slow client's cut-off)
+HEADER_TIMEOUT = 10.0  # seconds from connecting (or the request's first byte) to its last header
+MAX_CONNECTIONS = 512  # open connections; past it the slowest still sending headers is dropped
+MAX_DEPTH = 32  # nesting of a payload's objects and lists; Slack's stay under ten
+_CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
 MAX_SKEW = 300  # seconds; Slack's own rule for replayed requests
 # The slash command's immediate answer; the result follows in the DM.
 COMMAND_ACK = "On it: I'll answer in our direct messages."
@@ -71,35 +86,89 @@ class Answer(Protocol):
     def headers(self) -> Mapping[str, Sequence[str]]: ...
 
 
+class Accepted(enum.StrEnum):
+    """What became of a request handed to ``Worker.accept``."""
+
+    NEW = "new"  # recorded: it will be worked on once, by some replica
+    DUPLICATE = "duplicate"  # recorded before (Slack's redelivery): nothing more to do
+    FAILED = "failed"  # not recorded (the store is down): answer 503 so Slack retries
+
+
 class Worker(Protocol):
     """The work behind the endpoint (``SlackSurface``, or the pipe to it from the ingress)."""
 
     signing_secret: str
 
-    def start(self, body: bytes, query: str, headers: dict[str, str]) -> None:
-        """Start an acknowledged request in the background."""
+    async def accept(self, key: str, payload: bytes, retry: int) -> Accepted:
+        """Record an acknowledged request (``payload``: its JSON) in the inbox under ``key``."""
 
     async def dispatch(self, body: bytes, query: str, headers: dict[str, str]) -> Answer:
         """Run a request whose answer is the work's (view submissions, URL verification)."""
 
 
+def media_type(content_type: str) -> str | None:
+    """The content type's media type when it is one Slack sends (JSON or a form), else None."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media if media in _CONTENT_TYPES else None
+
+
 def _parse(body: bytes, content_type: str) -> dict[str, Any] | None:
-    """The request as Slack could have sent it (JSON object or form), or None if malformed."""
+    """The request as Slack could have sent it (JSON object or form), or None if malformed.
+
+    Malformed includes nesting deeper than ``MAX_DEPTH`` and any NUL character: no
+    Slack payload has either, and the store (PostgreSQL) cannot keep a NUL.
+    """
     try:
         text = body.decode("utf-8")
-        if "application/json" in content_type:
+        if media_type(content_type) == "application/json":
             parsed = json.loads(text)
-            return parsed if isinstance(parsed, dict) else None
-        form = parse_qs(text, strict_parsing=bool(text))
-        if not form:
-            return None
-        flat: dict[str, Any] = {k: v[0] for k, v in form.items()}
-        if "payload" in flat:
-            payload = json.loads(flat["payload"])
-            return payload if isinstance(payload, dict) else None
-        return flat
-    except (UnicodeDecodeError, ValueError):
+        else:
+            form = parse_qs(text, strict_parsing=bool(text))
+            if not form:
+                return None
+            parsed = {k: v[0] for k, v in form.items()}
+            if "payload" in parsed:
+                parsed = json.loads(parsed["payload"])
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None
+    return parsed if isinstance(parsed, dict) and _plain(parsed) else None
+
+
+def _plain(value: Any) -> bool:
+    """No NUL character anywhere (keys too), and nested at most ``MAX_DEPTH`` deep."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return False
+        elif isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                return False
+            if isinstance(item, dict):
+                stack.extend((k, depth) for k in item)
+                stack.extend((v, depth + 1) for v in item.values())
+            else:
+                stack.extend((v, depth + 1) for v in item)
+    return True
+
+
+def inbox_key(parsed: dict[str, Any], body: bytes) -> str:
+    """Slack's own identity for an acknowledged request: the inbox's key for it.
+
+    Events carry an id that Slack's redeliveries repeat; a click is its user and the
+    click's ``action_ts``; a slash command its ``trigger_id``. Anything without one is
+    keyed by a hash of its body (a redelivery is the same body).
+    """
+    if parsed.get("type") == "event_callback" and _str(parsed.get("event_id")):
+        return f"event:{parsed['event_id']}"
+    if parsed.get("type") == "block_actions":
+        action = parsed["actions"][0]
+        if _str(action.get("action_ts")):
+            return f"action:{parsed['user']['id']}:{action['action_ts']}"[:200]
+    if "command" in parsed and _str(parsed.get("trigger_id")):
+        return f"command:{parsed['trigger_id']}"[:200]
+    return "body:" + hashlib.sha256(body).hexdigest()
 
 
 def _signature_ok(signing_secret: str, headers: dict[str, str], body: bytes) -> bool:
@@ -156,59 +225,6 @@ def _response(answer: Answer) -> Response:
     return Response(content=answer.body, status_code=answer.status, headers=headers)
 
 
-class Handoff:
-    """Acknowledged requests go to the work loop in batches, once the ingress is quiet.
-
-    Handing each request over as it arrives starts the work in the middle of a burst, and
-    every request still waiting for its ack then competes with Bolt: for the GIL when both
-    share a process (tests), for the CPU cores when the ingress is its own process
-    (``bot.slack.ingress``). So requests are collected and handed over together when no
-    new one has come for ``quiet`` seconds, or when the oldest has waited ``max_wait``
-    (under a steady stream). Only the start of the work waits, never an ack.
-    """
-
-    def __init__(
-        self,
-        surface: Worker,
-        work_loop: asyncio.AbstractEventLoop | None = None,
-        *,
-        quiet: float = 0.02,
-        max_wait: float = 0.25,
-    ) -> None:
-        self.surface = surface
-        self.work_loop = work_loop
-        self.quiet = quiet
-        self.max_wait = max_wait
-        self._pending: list[tuple[bytes, str, dict[str, str]]] = []
-        self._oldest = 0.0
-        self._timer: asyncio.TimerHandle | None = None
-
-    def add(self, body: bytes, query: str, headers: dict[str, str]) -> None:
-        """Queue one request (on the ingress loop); it starts with the next batch."""
-        loop = asyncio.get_running_loop()
-        if not self._pending:
-            self._oldest = loop.time()
-        self._pending.append((body, query, headers))
-        if self._timer is not None:
-            self._timer.cancel()
-        left = self._oldest + self.max_wait - loop.time()
-        self._timer = loop.call_later(max(0.0, min(self.quiet, left)), self.flush)
-
-    def flush(self) -> None:
-        """Hand everything queued to the work loop now (also when the ingress stops)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        batch, self._pending = self._pending, []
-        if batch:
-            loop = self.work_loop or asyncio.get_running_loop()
-            loop.call_soon_threadsafe(self._start, batch)
-
-    def _start(self, batch: list[tuple[bytes, str, dict[str, str]]]) -> None:
-        for body, query, headers in batch:
-            self.surface.start(body, query, headers)
-
-
 _EMPTY_200 = {"type": "http.response.start", "status": 200, "headers": []}
 
 
@@ -216,9 +232,8 @@ class Ingress:
     """The ASGI app Slack calls; ``work_loop`` is where Bolt runs (default: the serving loop).
 
     Plain ASGI rather than a framework's router: an ack is a few dictionary look-ups,
-    an HMAC and a parse, and under a burst every microsecond here is queueing for the
-    requests behind it. ``handoff`` holds requests acknowledged but not yet handed over:
-    whoever stops the server flushes it (``running_http`` and the ingress process do).
+    an HMAC, a parse and the inbox's record, and under a burst every microsecond here
+    is queueing for the requests behind it.
     """
 
     def __init__(
@@ -226,14 +241,13 @@ class Ingress:
         surface: Worker,
         path: str | None = "/slack/events",
         work_loop: asyncio.AbstractEventLoop | None = None,
-        handoff: Handoff | None = None,
     ) -> None:
         """``path`` None: only the health and metrics endpoints (Socket Mode's port)."""
         self.surface = surface
         self.path = path
         self.work_loop = work_loop
-        self.handoff = handoff or Handoff(surface, work_loop)
-        # Set when the server is told to stop: /readyz fails at once, so traffic moves on.
+        # Set when the server is told to stop: /readyz fails and Slack's requests are
+        # answered 503 at once, so Slack sends them again to a replica that stays.
         self.stopping = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -260,7 +274,10 @@ class Ingress:
 
     async def _page(self, scope: Scope, receive: Receive, send: Send, method: str) -> None:
         """The "This wasn't me" page: unsigned (a browser), so handed to the work as a page."""
-        body = await _read_body(receive, MAX_PAGE_BODY)
+        try:
+            body = await asyncio.wait_for(_read_body(receive, MAX_PAGE_BODY), BODY_TIMEOUT)
+        except TimeoutError:
+            body = None  # a slow or oversized form: no token, so the page says it's invalid
         query = scope.get("query_string", b"").decode("latin-1")
         loop = self.work_loop or asyncio.get_running_loop()
         coro = self.surface.dispatch(body or b"", query, {PAGE_HEADER: method})
@@ -314,7 +331,13 @@ class Ingress:
     async def _answer(self, scope: Scope, receive: Receive) -> tuple[Response | None, str]:
         """The answer (None for the empty 200 that acknowledges events and clicks) and the
         request's kind for ``helpdesk_events_total``."""
-        body = await _read_body(receive)
+        if self.stopping:
+            # Not even read: this replica is going away, Slack retries on another.
+            return PlainTextResponse("stopping", status_code=503), "rejected"
+        try:
+            body = await asyncio.wait_for(_read_body(receive), BODY_TIMEOUT)
+        except TimeoutError:
+            return PlainTextResponse("request body too slow", status_code=408), "rejected"
         if body is None:
             return PlainTextResponse("payload too large", status_code=413), "rejected"
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
@@ -323,16 +346,20 @@ class Ingress:
         # The signature is checked before anything else is revealed about the request.
         if not _signature_ok(self.surface.signing_secret, headers, body):
             return PlainTextResponse("invalid request signature", status_code=401), "rejected"
-        parsed = _parse(body, headers.get("content-type", ""))
+        content_type = headers.get("content-type", "")
+        if media_type(content_type) is None:
+            log.warning("unsupported_content_type", length=len(body))
+            return PlainTextResponse("unsupported content type", status_code=415), "rejected"
+        parsed = _parse(body, content_type)
         if parsed is None or not well_formed(parsed):
             log.warning("malformed_request", length=len(body))
             return PlainTextResponse("malformed request body", status_code=400), "rejected"
         event = metrics.event_kind(parsed)
         query = scope.get("query_string", b"").decode("latin-1")
         kind = ack_kind(parsed)
+        loop = self.work_loop or asyncio.get_running_loop()
         if kind is None:
             # View submissions, URL verification: the answer is Bolt's.
-            loop = self.work_loop or asyncio.get_running_loop()
             coro = self.surface.dispatch(body, query, headers)
             try:
                 answer = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
@@ -340,8 +367,33 @@ class Ingress:
                 log.error("worker_unavailable")
                 return PlainTextResponse("service unavailable", status_code=503), event
             return _response(answer), event
-        self.handoff.add(body, query, headers)
+        # Recorded before it is acknowledged: an ack promises Slack the request is safe.
+        payload = body if media_type(content_type) == "application/json" else (
+            json.dumps(parsed, separators=(",", ":")).encode()
+        )
+        retry = _retry_num(headers)
+        accepting = self.surface.accept(inbox_key(parsed, body), payload, retry)
+        try:
+            if self.work_loop is None:
+                outcome = await accepting  # the ingress process: it records itself
+            else:
+                outcome = await asyncio.wrap_future(
+                    asyncio.run_coroutine_threadsafe(accepting, loop)
+                )
+        except ConnectionError:
+            outcome = Accepted.FAILED
+        if outcome is Accepted.FAILED:
+            log.error("not_recorded", kind=event, retry=retry)
+            return PlainTextResponse("could not record the request", status_code=503), event
         return (None if kind == "empty" else PlainTextResponse(COMMAND_ACK)), event
+
+
+def _retry_num(headers: Mapping[str, str]) -> int:
+    """Slack's ``X-Slack-Retry-Num`` (0 for a first delivery)."""
+    try:
+        return max(0, int(headers.get("x-slack-retry-num", "0")))
+    except ValueError:
+        return 0
 
 
 async def _read_body(receive: Receive, limit: int = MAX_BODY) -> bytes | None:
@@ -373,10 +425,72 @@ def build_http_app(
     return Ingress(surface, path, work_loop)
 
 
-def _flush(app: Any) -> None:
-    handoff = getattr(app, "handoff", None)
-    if isinstance(handoff, Handoff):
-        handoff.flush()
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # pragma: no cover - httptools ships with uvicorn[standard]
+    HttpToolsProtocol = None  # type: ignore[assignment,misc]
+
+
+if HttpToolsProtocol is not None:
+
+    class GuardedHttp(HttpToolsProtocol):
+        """uvicorn's HTTP protocol with a deadline on headers and a cap on connections.
+
+        uvicorn times out idle keep-alive connections only: a client that sends its
+        headers a byte at a time (or never) holds a connection, and a file descriptor,
+        for ever. Here each connection must complete its headers within
+        ``HEADER_TIMEOUT``; and when ``MAX_CONNECTIONS`` are open, the one that has been
+        sending headers longest is closed for the newcomer, so valid requests (whose
+        headers arrive in one packet) keep being served under a slow-client storm.
+        """
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._deadline: asyncio.TimerHandle | None = None
+            self._headers_since = self.loop.time()
+            self._arm()
+            if len(self.connections) > MAX_CONNECTIONS:
+                slow = [c for c in self.connections if isinstance(c, GuardedHttp)
+                        and c is not self and c._deadline is not None]
+                if slow:
+                    oldest = min(slow, key=lambda c: c._headers_since)
+                    log.warning("connection_dropped", reason="connection limit")
+                    oldest.transport.close()
+                else:
+                    transport.close()
+
+        def _arm(self) -> None:
+            if self._deadline is None:
+                self._headers_since = self.loop.time()
+                self._deadline = self.loop.call_later(HEADER_TIMEOUT, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _too_slow(self) -> None:
+            self._deadline = None
+            if not self.transport.is_closing():
+                log.warning("connection_dropped", reason="headers too slow")
+                self.transport.close()
+
+        def on_message_begin(self) -> None:
+            self._arm()
+            super().on_message_begin()
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            # Idle until the next request: uvicorn's keep-alive timeout covers that.
+            self._disarm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
 
 
 class _QuietServer(uvicorn.Server):
@@ -387,11 +501,12 @@ class _QuietServer(uvicorn.Server):
 
 
 def server_for(app: Any, host: str, port: int) -> _QuietServer:
-    # httptools when installed ("auto"): less CPU per request than h11.
+    # httptools when installed: less CPU per request than h11; guarded against slow clients.
     return _QuietServer(
         uvicorn.Config(
             app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
-            http="auto", backlog=4096, proxy_headers=False, server_header=False,
+            http=GuardedHttp if HttpToolsProtocol is not None else "auto", backlog=4096,
+            proxy_headers=False, server_header=False,
         )
     )
 
@@ -412,6 +527,7 @@ async def running_http(
         bound = server.servers[0].sockets[0].getsockname()[1]
         yield f"http://{host}:{bound}"
     finally:
+        if isinstance(app, Ingress):
+            app.stopping = True
         server.should_exit = True
         await task
-        _flush(app)

@@ -2,9 +2,10 @@
 
 Used when ``slack.app_token`` (an app-level ``xapp-`` token with ``connections:write``) is
 configured. The same rule as the HTTP endpoint: events, clicks and slash commands are
-acknowledged at once (the envelope id sent back) and their work runs afterwards on this
-loop, tracked by the surface so a shutdown waits for it; view submissions are answered
-with Bolt's answer as the acknowledgement's payload. Envelopes without what the listeners
+recorded in the inbox and acknowledged once recorded (the envelope id sent back), and
+their work runs afterwards from the store (``bot.slack.inbox``); an envelope that could
+not be recorded is not acknowledged, so Slack sends it again. View submissions are
+answered with Bolt's answer as the acknowledgement's payload. Envelopes without what the listeners
 need are acknowledged (so Slack does not resend them) and dropped with a log line.
 Reconnection (Slack refreshes links every few hours) is slack_sdk's client's job.
 """
@@ -21,7 +22,7 @@ from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot.slack.server import COMMAND_ACK, ack_kind, well_formed
+from bot.slack.server import COMMAND_ACK, Accepted, ack_kind, inbox_key, well_formed
 from bot.slack.surface import SlackSurface
 from config import metrics
 from config.logging import get_logger
@@ -48,10 +49,15 @@ class SocketModeIngress:
         event = metrics.event_kind(payload)
         kind = ack_kind(payload)
         if kind is not None:
+            raw = json.dumps(payload, separators=(",", ":")).encode()
+            retry = int(req.retry_attempt or 0)
+            outcome = await self.surface.accept(inbox_key(payload, raw), raw, retry)
+            if outcome is Accepted.FAILED:
+                log.error("not_recorded", kind=event, retry=retry)
+                return  # unacknowledged: Slack sends the envelope again
             answer = {"text": COMMAND_ACK} if kind == "command" else None
             await client.send_socket_mode_response(SocketModeResponse(req.envelope_id, answer))
             metrics.acknowledged(event, started)
-            self.surface.start_payload(payload)
             return
         bolt = await self.surface.dispatch_payload(payload)
         body: Any = None

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -42,8 +42,9 @@ from bot.slack.app import SlackPeople
 from bot.slack.delivery import Delivery
 from bot.slack.directory import SlackDirectory
 from bot.slack.identity import IdentityRefused, SlackIdentity
+from bot.slack.inbox import Inbox
 from bot.slack.listeners import Deps, Work, register_all
-from bot.slack.server import Readiness
+from bot.slack.server import Accepted, Readiness
 from bot.views.blocks import reply_blocks
 from bot.views.home import home_view
 from bot.views.notices import PAGE_HEADER
@@ -108,6 +109,11 @@ class SlackSurface:
         self.admin = AdminView(runtime.cfg, runtime.store, runtime.providers, admins)
         runtime.conversation.admin = self.admin
         self.delivery = Delivery(client, runtime.store, self.directory)
+        # Acknowledged requests, recorded before the ack and worked on from the store.
+        inbox = runtime.cfg.slack.inbox
+        self.inbox = Inbox(
+            runtime.store.inbox, self.dispatch_payload, capacity=inbox.capacity, lease=inbox.lease
+        )
         self.health = Health(runtime, client)
         register_all(
             self.app,
@@ -163,16 +169,18 @@ class SlackSurface:
         await self.health.refresh_metrics()
         return []
 
-    def start(self, body: bytes, query: str, headers: dict[str, str]) -> None:
-        """Dispatch one acknowledged request in the background (call on this loop).
+    def arrived(self, recorded: bool) -> None:
+        """The ingress process is recording a request (False) or has recorded one (True)."""
+        self.inbox.arrived(recorded)
 
-        The task is tracked from now, so ``drain`` waits for it even before it has run.
+    async def accept(self, key: str, payload: bytes, retry: int = 0) -> Accepted:
+        """Record a request about to be acknowledged in the inbox (``bot.slack.inbox``).
+
+        Its work runs from the store, claimed by this replica or another, as a payload
+        (its signature was checked on arrival; it may run after the five minutes a
+        signature is good for).
         """
-        self._spawn(self.dispatch(body, query, headers))
-
-    def start_payload(self, payload: dict[str, Any]) -> None:
-        """``start`` for an acknowledged Socket Mode payload."""
-        self._spawn(self.dispatch_payload(payload))
+        return await self.inbox.accept(key, payload, retry)
 
     def _spawn(self, work: Awaitable[Any]) -> None:
         task: asyncio.Task[Any] = asyncio.ensure_future(work)
@@ -186,9 +194,10 @@ class SlackSurface:
 
     async def drain(self, grace: float = 10.0) -> None:
         """Wait for work already acknowledged to finish (graceful shutdown)."""
-        # Hand-offs the ingress queued for this loop before it stopped start first.
+        # Requests recorded by now are claimed and run first.
         await asyncio.sleep(0)
         deadline = time.monotonic() + grace
+        await self.inbox.drain(grace)
         # Work can start more work (a form's submission, its follow-up): wait until none is left.
         while self._tasks and (left := deadline - time.monotonic()) > 0:
             await asyncio.wait(set(self._tasks), timeout=left)
@@ -287,8 +296,10 @@ class SlackSurface:
             await asyncio.sleep(interval)
 
     async def prune_events(self) -> int:
-        """Forget processed event ids after a day (Slack redelivers within minutes)."""
+        """Forget processed requests after a day (Slack redelivers within minutes)."""
         try:
+            before = datetime.now(UTC) - EVENT_MEMORY
+            await self.runtime.store.inbox.prune(before)
             return await self.runtime.store.prune_events(EVENT_MEMORY)
         except Exception as exc:
             log.warning("event_prune_failed", error=type(exc).__name__)

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from bot.slack.ingress import running_ingress
+from bot.slack.server import Accepted
 from tests.bot.test_ingress import SECRET, Recorder, _event, _post, _signed
 
 
@@ -61,18 +62,43 @@ async def test_acks_in_the_child_and_work_in_this_process() -> None:
     assert ingress.closed.is_set() and ingress.stopping
 
 
-async def test_requests_acked_just_before_the_stop_still_reach_the_work() -> None:
-    surface = Recorder()
-    # A quiet window far longer than the test: nothing is handed over before the stop.
-    async with (
-        running_ingress(surface, "127.0.0.1", 0, quiet=30, max_wait=30) as ingress,
-        httpx.AsyncClient() as client,
-    ):
-        answers = await asyncio.gather(*(_post(client, ingress.url, _event(i)) for i in range(5)))
-        assert [a.status_code for a in answers] == [200] * 5
-        await asyncio.sleep(0.2)
-        assert surface.started == []
+async def test_requests_being_recorded_when_the_stop_comes_are_acked_once_recorded() -> None:
+    """A stop mid-record: those requests are still recorded and acknowledged, none lost."""
+
+    class Slow(Recorder):
+        async def accept(self, key: str, payload: bytes, retry: int) -> Accepted:
+            await asyncio.sleep(0.5)
+            return await super().accept(key, payload, retry)
+
+    surface = Slow()
+    async with httpx.AsyncClient() as client:
+        async with running_ingress(surface, "127.0.0.1", 0) as ingress:
+            sent = [asyncio.create_task(_post(client, ingress.url, _event(i))) for i in range(5)]
+            await asyncio.sleep(0.2)  # received, not yet recorded
+            assert surface.started == []
+        answers = await asyncio.gather(*sent)
+    assert [a.status_code for a in answers] == [200] * 5
     assert sorted(b for _, b in surface.started) == sorted(_event(i) for i in range(5))
+
+
+async def test_a_work_process_too_slow_to_record_is_a_503_in_time() -> None:
+    """Slack waits 3 seconds: past ``ACCEPT_TIMEOUT`` the child answers 503 (Slack retries)."""
+
+    class Stalled(Recorder):
+        async def accept(self, key: str, payload: bytes, retry: int) -> Accepted:
+            await asyncio.sleep(10)
+            return Accepted.NEW
+
+    async with (
+        running_ingress(Stalled(), "127.0.0.1", 0) as ingress,
+        httpx.AsyncClient(timeout=20) as client,
+    ):
+        started = time.monotonic()
+        answer = await _post(client, ingress.url, _event(1))
+        took = time.monotonic() - started
+        for task in list(ingress._answers):
+            task.cancel()
+    assert answer.status_code == 503 and took < 3.0
 
 
 async def test_a_dead_child_is_noticed() -> None:

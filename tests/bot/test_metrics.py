@@ -170,6 +170,7 @@ async def test_a_flow_moves_the_counters_in_one_process(tmp_path: Path) -> None:
     assert moved("helpdesk_connector_calls_total", connector="mem", outcome="ok") >= 1
     assert moved("helpdesk_connector_seconds_count", connector="mem") >= 1
     assert ("helpdesk_jobs_depth", ()) in after
+    assert value(after, "helpdesk_inbox_depth") == 0  # the DM was worked through
 
 
 async def test_ready_when_the_store_answers_and_not_when_it_is_gone(

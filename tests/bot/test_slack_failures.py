@@ -139,15 +139,22 @@ async def test_identity_lookup_that_crashes(people: World, monkeypatch: pytest.M
     assert_failure_answered(logs, text, "RuntimeError")
 
 
-async def test_store_failing_before_any_listener(
+async def test_store_failing_when_the_request_arrives(
     people: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = people.surface.runtime.store
-    monkeypatch.setattr(store, "mark_event_processed", failing(ConnectionError("db down")))
+    """Not recorded, so not acknowledged: Slack gets a 503 (and retries); the retry is answered."""
+    inbox = people.surface.runtime.store.inbox
+    real = inbox.record
+    monkeypatch.setattr(inbox, "record", failing(ConnectionError("db down")))
     with capture_logs() as logs:
-        await people.sender.dm(ADA, "help")
-        text = await _answered(people, ADA)
-    assert_failure_answered(logs, text, "ConnectionError")
+        first = await people.sender.dm(ADA, "help")
+    assert first.status_code == 503
+    assert any(e["event"] == "inbox_record_failed" for e in logs)
+    assert people.state.messages_to(ADA) == []
+    monkeypatch.setattr(inbox, "record", real)
+    again = await people.sender.redeliver(first, retry_num=1)
+    assert again.status_code == 200
+    await people.state.wait_for(lambda st: st.messages_to(ADA) or None)
 
 
 # -- group access ------------------------------------------------------------------------

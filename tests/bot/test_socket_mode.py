@@ -179,3 +179,22 @@ async def test_a_failure_is_answered_over_socket_mode(
         await linked.sender.dm(LOCKED, "I'm locked out")
         message = await linked.state.wait_for_message(LOCKED, NOT_FINISHED)
     assert_failure_answered(logs, message.visible_text, "RuntimeError", changing=True)
+
+
+async def test_an_envelope_the_store_cannot_record_is_not_acknowledged(
+    linked: Link, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ack without a record: Slack sends the envelope again, and the retry is answered once."""
+    s = linked
+    s.sender.client._transport.timeout = 3.0  # type: ignore[attr-defined]
+    inbox = s.surface.runtime.store.inbox
+    real = inbox.record
+    monkeypatch.setattr(inbox, "record", failing(ConnectionError("db down")))
+    first = await s.sender.dm(LOCKED, "I'm locked out")
+    assert first.status_code == 504  # the fake's "no acknowledgement"
+    monkeypatch.setattr(inbox, "record", real)
+    again = await s.sender.redeliver(first, retry_num=1, reason="timeout")
+    assert again.status_code == 200
+    await s.state.wait_for_message(LOCKED, "is unlocked")
+    await asyncio.sleep(0.3)
+    assert len(s.state.messages_to(LOCKED)) == 1

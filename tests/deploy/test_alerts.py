@@ -20,7 +20,7 @@ PLANNED = {
     "helpdesk_actions_total", "helpdesk_connector_calls_total", "helpdesk_connector_seconds",
     "helpdesk_api_throttled_total", "helpdesk_api_retries_total", "helpdesk_outbox_depth",
     "helpdesk_outbox_oldest_seconds", "helpdesk_jobs_depth", "helpdesk_jobs_oldest_seconds",
-    "helpdesk_approvals_pending", "helpdesk_sweep_progress_ratio",
+    "helpdesk_approvals_pending", "helpdesk_sweep_progress_ratio", "helpdesk_inbox_depth",
     "helpdesk_sweep_last_success_timestamp_seconds",
 }
 

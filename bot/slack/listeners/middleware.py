@@ -1,10 +1,9 @@
-"""What runs around every listener: dropping Slack's redeliveries, and the last-resort error.
+"""What runs around every listener: tracing each request, and the last-resort error.
 
-Slack redelivers an event it thinks was not received (``X-Slack-Retry-Num``);
-event ids are recorded in the store, so a duplicate is acknowledged and dropped.
-A failure outside an employee's turn (``Deps.answer`` answers those) reaches
-Bolt's error handler, which tells the employee the same way when the payload
-says who they are.
+Slack's redeliveries (``X-Slack-Retry-Num``) never get here: the inbox records each
+request under its event id (``bot.slack.inbox``) and works on it once. A failure
+outside an employee's turn (``Deps.answer`` answers those) reaches Bolt's error
+handler, which tells the employee the same way when the payload says who they are.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.response import BoltResponse
 
 from actions.audit import new_correlation_id
 from actions.errors import Progress
@@ -46,16 +44,7 @@ def employee_of(body: dict[str, Any]) -> str | None:
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.middleware
-    async def drop_duplicates(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> Any:
-        event_id = body.get("event_id")
-        if (
-            body.get("type") == "event_callback"
-            and isinstance(event_id, str)
-            and not await deps.store.mark_event_processed(event_id)
-        ):
-            log.info("duplicate_event_dropped", event_id=event_id)
-            metrics.received("duplicate")
-            return BoltResponse(status=200, body="")
+    async def trace(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> Any:
         cid = new_correlation_id()
         with tracing.span("slack.request", cid, kind=metrics.event_kind(body)):
             await next()
