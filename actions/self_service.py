@@ -20,12 +20,14 @@ from typing import Protocol
 
 from actions.audit import Actor, Auditor
 from actions.errors import Refusal, connector_call, protections_that_count
+from actions.notices import Change, ChangeNotices
 from actions.providers import Providers
 from actions.verification import ApprovalGate, PushPrompter, Verification, Verified
 from config import metrics
 from config.clock import Now, utc_now
 from config.logging import get_logger
 from config.settings import HelpdeskConfig, Limit
+from config.verification import Method
 from connectors.base import (
     Capability,
     Directory,
@@ -37,6 +39,7 @@ from connectors.base import (
     UnlockResult,
     UserStatus,
 )
+from connectors.emails import lookalike
 from connectors.errors import ConnectorError, Unavailable, UserNotFound
 from store.db import Store
 from store.leases import new_holder
@@ -104,8 +107,11 @@ class SelfService:
         clock: Now = utc_now,
         prompter: PushPrompter | None = None,
         approval: ApprovalGate | None = None,
+        notices: ChangeNotices | None = None,
     ) -> None:
         self.cfg = cfg
+        # After every change: an email and a DM with a "This wasn't me" link.
+        self.notices = notices
         self.providers = providers
         self.store = store
         self.auditor = Auditor(store)
@@ -167,6 +173,25 @@ class SelfService:
                 f"I can't help with that here. Please ask {self._where_to_go()}.",
             )
         label = self.providers.label(conn)
+        if lookalike(actor.email):
+            # Matching is exact (``connectors.emails``), so this finds nobody anyway; a chat
+            # profile imitating a plain address is worth a human's look, though.
+            await self.auditor.record(
+                actor, capability.label, "refused", provider=conn.name,
+                detail={"reason": "lookalike_email"},
+            )
+            await self._notify_security(
+                f"<@{actor.slack_user_id}> asked the helpdesk bot for "
+                f"{capability.label.replace('_', ' ')} with a Slack profile email that imitates "
+                f"a plain address ({actor.email.encode('ascii', 'backslashreplace').decode()}). "
+                "Nothing was changed; please check that Slack account.",
+                capability,
+            )
+            raise Refusal(
+                "unknown_user",
+                f"I couldn't find an account for your Slack email in {label}. "
+                f"Please contact {self._where_to_go()}.",
+            )
         try:
             async with connector_call(label, self._where_to_go(), catch=Unavailable):
                 user = await conn.find_user_by_email(actor.email)
@@ -276,6 +301,17 @@ class SelfService:
             f"Please ask {self._where_to_go()}: they can tell you why and reactivate it.",
         )
 
+    def _announce(
+        self, actor: Actor, target: Target, capability: Capability, verified: Verified
+    ) -> None:
+        """Start the change's notices (background: they never delay or undo the change)."""
+        if self.notices is None:
+            return
+        self.notices.changed(Change(
+            actor, target.user, target.label, capability, _verified_words(verified),
+            self.clock(),
+        ))
+
     # -- workflows ----------------------------------------------------------------
     async def reset_password(
         self, actor: Actor, delivery: ResetDelivery | None = None
@@ -292,6 +328,7 @@ class SelfService:
                 actor, cap.label, "success", target=target.user,
                 detail={"delivery": grant.delivery.value, "verified_by": verified.method.value},
             )
+        self._announce(actor, target, cap, verified)
         return ResetOutcome(target, grant)
 
     async def unlock(self, actor: Actor) -> tuple[Target, UnlockResult]:
@@ -307,6 +344,8 @@ class SelfService:
                 actor, cap.label, outcome, target=target.user,
                 detail={"result": result.value, "verified_by": verified.method.value},
             )
+        if result is UnlockResult.UNLOCKED:
+            self._announce(actor, target, cap, verified)
         return target, result
 
     async def mfa_factors(self, actor: Actor) -> tuple[Target, Sequence[MfaFactor]]:
@@ -329,6 +368,8 @@ class SelfService:
                 actor, cap.label, "success", target=target.user,
                 detail={"factors_removed": removed, "verified_by": verified.method.value},
             )
+        if removed:
+            self._announce(actor, target, cap, verified)
         await self._notify_security(
             f"MFA reset through the helpdesk bot: <@{actor.slack_user_id}> ({actor.email}) "
             f"removed {removed} factor{'' if removed == 1 else 's'} from their "
@@ -347,6 +388,15 @@ class SelfService:
         # A read: not audited, so counted here (its refusals and failures are audited).
         metrics.audited(cap.label, "success")
         return target, status
+
+
+def _verified_words(verified: Verified) -> str:
+    """How the employee was verified, in a notice's words."""
+    if verified.method is Method.PUSH:
+        return "a push approved on the phone"
+    if verified.method is Method.APPROVAL:
+        return "a colleague's confirmation in Slack"
+    return "no check (the bot is configured without one)"
 
 
 def _human(delta: object) -> str:

@@ -20,6 +20,7 @@ from typing import Protocol
 from actions.access import AccessService
 from actions.audit import Actor, new_correlation_id
 from actions.self_service import SelfService
+from actions.verification.approval import REQUEST_REASON
 from bot.dialogues.access import AccessDialogue
 from bot.dialogues.common import ButtonHandler, FormHandler, stale
 from bot.dialogues.expiry import ExpiryDialogue
@@ -204,7 +205,11 @@ class Conversation:
         if intent in (Intent.GREETING, Intent.HELP):
             return [self.help(greeting=intent is Intent.GREETING)]
         flow = self._flows.get(intent)
-        return await flow(actor) if flow is not None else [self._out_of_scope()]
+        if flow is None:
+            return [self._out_of_scope()]
+        # The employee's words go on an identity check's card as its reason.
+        REQUEST_REASON.set(text or None)
+        return await flow(actor)
 
     # -- routing --------------------------------------------------------------------
     async def _message(self, actor: Actor, text: str) -> list[Reply]:

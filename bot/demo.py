@@ -44,6 +44,7 @@ from bot.terminal import (
     Keyboard,
     Screen,
     TerminalAccessNotifier,
+    TerminalMailer,
     TerminalNotifier,
     TerminalPhone,
 )
@@ -278,7 +279,7 @@ async def demo_runtime(
     async with demo_config(state, people, database_url) as (cfg, environ):
         runtime = await Runtime.start(
             cfg, notifier, environ, access_notifier=access_notifier, people=people,
-            prompter=prompter,
+            prompter=prompter, mailer=TerminalMailer(notifier.out),
         )
         try:
             yield runtime

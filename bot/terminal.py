@@ -104,6 +104,20 @@ class TerminalNotifier:
     async def security_notice(self, text: str) -> None:
         print(f"[security channel] {terminal_text(text, self.people)}", file=self.out, flush=True)
 
+    async def direct_message(self, slack_user: str, text: str) -> None:
+        print(f"[DM from the bot] {terminal_text(text, self.people)}", file=self.out, flush=True)
+
+
+class TerminalMailer:
+    """The demo's ``Mailer``: each email printed, marked with its recipients."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    async def send(self, to: Sequence[str], subject: str, text: str) -> None:
+        body = "\n".join(f"    {line}" if line else "" for line in text.splitlines())
+        print(f"[email to {', '.join(to)}] {subject}\n{body}", file=self.out, flush=True)
+
 
 @dataclass(frozen=True)
 class Choice:

@@ -39,6 +39,7 @@ from config.access import CatalogueEntry as CatalogueEntry
 from config.access import approver_kind as approver_kind
 from config.audit import AuditSettings
 from config.durations import parse_duration
+from config.notices import NoticeSettings
 from config.nudges import NudgeSettings, RateSpec
 from config.problems import describe
 from config.secrets import SecretRef
@@ -287,6 +288,8 @@ class HelpdeskConfig(_Strict):
     """How long the audit trail is kept."""
     verification: VerificationSettings = VerificationSettings()
     """How the employee is verified before a reset, an unlock or an MFA reset."""
+    notices: NoticeSettings = NoticeSettings()
+    """The email and DM after every reset, unlock and MFA reset, with a "This wasn't me" link."""
     intents_file: Path | None = None
     """The intent examples (YAML) to route with instead of the packaged `config/intents.yaml`;
     a relative path is looked up beside this file first."""

@@ -32,6 +32,9 @@ class Capability(enum.Flag):
     #: Not offered to employees: a push to a factor they already have, to verify them
     #: before a change (``verification:`` in the configuration).
     PUSH_VERIFY = enum.auto()
+    #: Not offered to employees: contain an account its owner reported ("This wasn't
+    #: me" after a change): clear its sessions, suspend it, reset its factors.
+    CONTAIN = enum.auto()
 
     @classmethod
     def parse(cls, name: str) -> Capability:
@@ -69,6 +72,11 @@ class UserStatus(enum.StrEnum):
     OTHER = "other"
 
 
+#: ``DirectoryUser.attributes`` key of the profile's secondary email (Okta's
+#: ``secondEmail``), where a connector reads one: change notices go there too.
+SECONDARY_EMAIL = "secondary_email"
+
+
 @dataclass(frozen=True, slots=True)
 class DirectoryUser:
     """A person in one identity provider, keyed by that provider's stable ``id``."""
@@ -84,6 +92,16 @@ class DirectoryUser:
     @property
     def locked(self) -> bool:
         return self.status is UserStatus.LOCKED_OUT
+
+    @property
+    def notice_addresses(self) -> list[str]:
+        """Where a change to this account is announced: the primary and secondary emails."""
+        out: list[str] = []
+        for address in (self.email, self.attributes.get(SECONDARY_EMAIL, "")):
+            address = address.strip()
+            if "@" in address and address.lower() not in {a.lower() for a in out}:
+                out.append(address)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +336,31 @@ class PushVerifier(Protocol):
         ...
 
 
+class ContainStep(enum.StrEnum):
+    """One thing done to an account reported as taken over, in the order given."""
+
+    CLEAR_SESSIONS = "clear_sessions"
+    SUSPEND = "suspend"
+    RESET_FACTORS = "reset_factors"
+
+
+@runtime_checkable
+class AccountContainer(Protocol):
+    """Contains an account whose owner says a change through the bot wasn't them."""
+
+    def containment_steps(self) -> frozenset[ContainStep]:
+        """The steps this connector can take (the others are left to a person)."""
+        ...
+
+    async def contain(
+        self, user: DirectoryUser, steps: Sequence[ContainStep]
+    ) -> list[ContainStep]:
+        """Take ``steps`` in order; return those done. Idempotent: a step already in
+        effect (a suspended account, no sessions) counts as done. A failure raises
+        ``ConnectorError`` after the steps before it were taken."""
+        ...
+
+
 ROLE_OF_CAPABILITY: dict[Capability, type] = {
     Capability.GROUPS: GroupManager,
     Capability.PASSWORD_RESET: PasswordResetter,
@@ -325,6 +368,7 @@ ROLE_OF_CAPABILITY: dict[Capability, type] = {
     Capability.MFA_RESET: MfaResetter,
     Capability.PASSWORD_EXPIRY: ExpiryReporter,
     Capability.PUSH_VERIFY: PushVerifier,
+    Capability.CONTAIN: AccountContainer,
 }
 
 

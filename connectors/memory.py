@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from config.secrets import Secret
 from connectors.base import (
     Capability,
+    ContainStep,
     Directory,
     DirectoryGroup,
     DirectoryUser,
@@ -37,6 +38,7 @@ from connectors.base import (
     UserStatus,
 )
 from connectors.doctor import Finding, Needs, probe_only
+from connectors.emails import same_email
 from connectors.errors import (
     ConnectorError,
     GroupNotFound,
@@ -58,6 +60,8 @@ class MemoryAccount:
     never_expires: bool = False
     admin_roles: list[str] = field(default_factory=list)
     factors: list[MfaFactor] = field(default_factory=list)
+    #: Open sign-in sessions (a count: enough to show they were cleared).
+    sessions: int = 1
 
 
 @dataclass
@@ -82,6 +86,7 @@ class MemoryDirectory:
         | Capability.MFA_RESET
         | Capability.PASSWORD_EXPIRY
         | Capability.PUSH_VERIFY
+        | Capability.CONTAIN
     )
 
     def __init__(
@@ -183,9 +188,8 @@ class MemoryDirectory:
     # -- Directory -----------------------------------------------------------
     async def find_user_by_email(self, email: str) -> DirectoryUser:
         self._enter("find_user_by_email")
-        wanted = email.strip().lower()
         for acct in self.accounts.values():
-            if acct.user.email.lower() == wanted:
+            if same_email(acct.user.email, email):
                 return acct.user
         raise UserNotFound(self.name, "no user with that email")
 
@@ -283,6 +287,27 @@ class MemoryDirectory:
         before = len(acct.factors)
         acct.factors = [f for f in acct.factors if factor_id is not None and f.id != factor_id]
         return before - len(acct.factors)
+
+    # -- AccountContainer ----------------------------------------------------
+    def containment_steps(self) -> frozenset[ContainStep]:
+        return frozenset(ContainStep)
+
+    async def contain(
+        self, user: DirectoryUser, steps: Sequence[ContainStep]
+    ) -> list[ContainStep]:
+        done: list[ContainStep] = []
+        for step in steps:
+            self._enter(f"contain:{step.value}")
+            acct = self._account(user)
+            if step is ContainStep.CLEAR_SESSIONS:
+                acct.sessions = 0
+            elif step is ContainStep.SUSPEND:
+                if acct.user.status is not UserStatus.DEPROVISIONED:
+                    acct.user = replace(acct.user, status=UserStatus.SUSPENDED)
+            elif step is ContainStep.RESET_FACTORS:
+                acct.factors = []
+            done.append(step)
+        return done
 
     # -- PushVerifier --------------------------------------------------------
     async def push_factors(self, user: DirectoryUser) -> Sequence[MfaFactor]:

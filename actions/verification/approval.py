@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from actions.access import AccessService, RequestState
 from actions.access.jobs import access_job
@@ -40,6 +41,21 @@ CHECK_NAMES: dict[str, str] = {
     "unlock": "account unlock",
     "mfa_reset": "MFA reset",
 }
+
+
+#: The employee's own words for the change being verified ("new phone, authenticator is
+#: empty"), set by the conversation for the turn (and kept with a confirmation button):
+#: the approvers' card shows it as the reason. Their words, never a proof of anything.
+REQUEST_REASON: ContextVar[str | None] = ContextVar("helpdesk_request_reason", default=None)
+MAX_REASON = 300
+
+
+def reason_of(text: str | None) -> str | None:
+    """The words as the card shows them: one line, at most ``MAX_REASON`` characters."""
+    if not text:
+        return None
+    line = " ".join(text.split())
+    return (line[: MAX_REASON - 1] + "…") if len(line) > MAX_REASON else (line or None)
 
 
 def identity_key(capability: Capability) -> str:
@@ -137,7 +153,7 @@ class ApprovalVerifier:
             provider=user.provider,
             provider_group=entry.provider_group,
             provider_group_id=entry.provider_group,
-            justification=None,
+            justification=reason_of(REQUEST_REASON.get()),
             duration_seconds=None,
             state=RequestState.PENDING,
             approvals_required=entry.approvals_required,

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from actions.audit import Actor
 from actions.errors import Refusal
 from actions.self_service import ResetOutcome, SelfService
+from actions.verification.approval import REQUEST_REASON
 from bot.dialogues.common import CONFIRM_TTL, ButtonHandler, reset_offer, stale
 from bot.replies import ActionId, Button, Reply
 from bot.views.text import plural, when
@@ -50,8 +51,9 @@ class SelfServiceDialogue:
 
     async def _offer_or_refuse(self, actor: Actor, capability: Capability) -> list[Reply]:
         target = await self.service.preflight(actor, capability)
+        payload = {"provider": target.connector.name, "reason": REQUEST_REASON.get() or ""}
         token = await self.store.create_pending(
-            actor.slack_user_id, capability.label, {"provider": target.connector.name}, CONFIRM_TTL
+            actor.slack_user_id, capability.label, payload, CONFIRM_TTL
         )
         cancel = Button("Cancel", ActionId.CANCEL, token)
         if capability is Capability.PASSWORD_RESET:
@@ -93,6 +95,7 @@ class SelfServiceDialogue:
         claimed = await self.store.claim_pending(token, actor.slack_user_id)
         if claimed is None:
             return [stale()]
+        REQUEST_REASON.set(str(claimed.payload.get("reason") or "") or None)
         try:
             capability = Capability.parse(claimed.kind)
         except ValueError:

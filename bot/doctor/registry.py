@@ -6,6 +6,7 @@ Connectors are not listed: every configured connector is an area of its own
 
 from __future__ import annotations
 
+from bot import doctor_notices
 from bot.doctor import audit, config, slack, verification
 from bot.doctor.family import Family
 
@@ -14,4 +15,5 @@ FAMILIES: tuple[Family, ...] = (
     verification.FAMILY,
     slack.FAMILY,
     audit.FAMILY,
+    doctor_notices.FAMILY,
 )

@@ -44,6 +44,10 @@ class SlackNotifier:
             return
         await self.client.chat_postMessage(channel=self.channel, text=text)
 
+    async def direct_message(self, slack_user: str, text: str) -> None:
+        """A DM from the bot (``chat.postMessage`` accepts a user id as the channel)."""
+        await self.client.chat_postMessage(channel=slack_user, text=text)
+
     async def post_request(self, snapshot: AccessSnapshot, destination: str) -> MessageRef:
         card = approval_card(snapshot)
         resp = await self.client.chat_postMessage(

@@ -48,6 +48,10 @@ from config.logging import get_logger
 
 log = get_logger("helpdesk.http")
 MAX_BODY = 1_000_000
+MAX_PAGE_BODY = 4096  # the report page's form: one token
+# The "This wasn't me" page of the change notices (actions.notices), served here too.
+REPORT_PATH = "/notices/report"
+PAGE_HEADER = "x-helpdesk-page"
 BODY_TIMEOUT = 10.0  # seconds a client has to send its whole body (a slow client's cut-off)
 HEADER_TIMEOUT = 10.0  # seconds from connecting (or the request's first byte) to its last header
 MAX_CONNECTIONS = 512  # open connections; past it the slowest still sending headers is dropped
@@ -252,6 +256,8 @@ class Ingress:
         path, method = scope["path"], scope["method"]
         if path == self.path and method == "POST":
             await self._events(scope, receive, send)
+        elif path == REPORT_PATH and method in ("GET", "POST"):
+            await self._page(scope, receive, send, method)
         elif path == "/healthz" and method in ("GET", "HEAD"):
             alive = getattr(self.surface, "alive", None)
             ok = True if alive is None else await alive()
@@ -265,6 +271,22 @@ class Ingress:
             await PlainTextResponse("method not allowed", status_code=405)(scope, receive, send)
         else:
             await PlainTextResponse("not found", status_code=404)(scope, receive, send)
+
+    async def _page(self, scope: Scope, receive: Receive, send: Send, method: str) -> None:
+        """The "This wasn't me" page: unsigned (a browser), so handed to the work as a page."""
+        try:
+            body = await asyncio.wait_for(_read_body(receive, MAX_PAGE_BODY), BODY_TIMEOUT)
+        except TimeoutError:
+            body = None  # a slow or oversized form: no token, so the page says it's invalid
+        query = scope.get("query_string", b"").decode("latin-1")
+        loop = self.work_loop or asyncio.get_running_loop()
+        coro = self.surface.dispatch(body or b"", query, {PAGE_HEADER: method})
+        try:
+            answer = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+        except ConnectionError:
+            await PlainTextResponse("service unavailable", status_code=503)(scope, receive, send)
+            return
+        await _response(answer)(scope, receive, send)
 
     async def _readyz(self, scope: Scope, receive: Receive, send: Send) -> None:
         check = getattr(self.surface, "ready", None)
@@ -320,6 +342,7 @@ class Ingress:
             return PlainTextResponse("payload too large", status_code=413), "rejected"
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers}
+        headers.pop(PAGE_HEADER, None)  # only the page route sets it
         # The signature is checked before anything else is revealed about the request.
         if not _signature_ok(self.surface.signing_secret, headers, body):
             return PlainTextResponse("invalid request signature", status_code=401), "rejected"
@@ -373,15 +396,15 @@ def _retry_num(headers: Mapping[str, str]) -> int:
         return 0
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The request body, or None past ``MAX_BODY`` (the rest is not read)."""
+async def _read_body(receive: Receive, limit: int = MAX_BODY) -> bytes | None:
+    """The request body, or None past ``limit`` (the rest is not read)."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY:
+        if size > limit:
             return None
         chunks.append(chunk)
         if not message.get("more_body"):

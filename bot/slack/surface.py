@@ -47,6 +47,8 @@ from bot.slack.listeners import Deps, Work, register_all
 from bot.slack.server import Accepted, Readiness
 from bot.views.blocks import reply_blocks
 from bot.views.home import home_view
+from bot.views.notices import PAGE_HEADER
+from bot.views.notices import handle as notice_page
 from config.logging import get_logger
 from store.slack_directory import SlackDirectoryStore
 
@@ -127,7 +129,17 @@ class SlackSurface:
         )
 
     async def dispatch(self, body: bytes, query: str, headers: dict[str, str]) -> BoltResponse:
-        """Run one verified request through Bolt on this loop, tracked for a graceful shutdown."""
+        """Run one verified request through Bolt on this loop, tracked for a graceful shutdown.
+
+        The endpoint also hands over the "This wasn't me" page (``PAGE_HEADER`` set to the
+        method), which is answered here, by the change notices, not by Bolt.
+        """
+        page = headers.get(PAGE_HEADER)
+        if page is not None:
+            status, text, extra = await notice_page(
+                self.runtime.notices, page, query, body
+            )
+            return BoltResponse(status=status, body=text, headers=dict(extra))
         request = AsyncBoltRequest(
             body=body.decode("utf-8"), query=query, headers=dict[str, Any](headers)
         )

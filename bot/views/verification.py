@@ -59,6 +59,7 @@ def identity_card(snap: AccessSnapshot) -> Reply:
         f"{identity_status(snap)}"
     )
     fields = [
+        ("Reason, in their words", escape(req.justification or "Not given")),
         ("Approvals needed", str(req.approvals_required)),
         ("Requested", when(req.created_at)),
         ("Expires", when(req.expires_at)),

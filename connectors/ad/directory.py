@@ -32,6 +32,7 @@ from connectors.ad.values import (
     split_sid,
 )
 from connectors.base import DirectoryUser, Protection, ProtectionKind
+from connectors.emails import same_email
 from connectors.errors import ConnectorError, GroupNotFound, PermissionDenied, UserNotFound
 
 log = get_logger("connectors.ad")
@@ -316,8 +317,15 @@ class AdDirectory:
         return self._user(found[0], await self.domain_policy())
 
     async def find_user_by_email(self, email: str) -> DirectoryUser:
-        """The one user whose mail or userPrincipalName is ``email`` (any case)."""
-        return await self.find_user(email)
+        """The one user whose mail or userPrincipalName is exactly ``email``.
+
+        The directory's own matching folds more than ASCII case (and also matches
+        ``sAMAccountName``), so the account it finds must carry the very address.
+        """
+        user = await self.find_user(email)
+        if not (same_email(user.email, email) or same_email(user.login, email)):
+            raise UserNotFound(self.name, "no user with exactly that email")
+        return user
 
     async def get_user(self, user_id: str) -> DirectoryUser:
         """The user with this objectGUID (string form)."""

@@ -22,6 +22,7 @@ from config.logging import get_logger
 from config.secrets import Secret
 from connectors.base import (
     Capability,
+    ContainStep,
     DirectoryGroup,
     DirectoryUser,
     ExpiringUser,
@@ -37,6 +38,7 @@ from connectors.base import (
     UnlockResult,
     UserStatus,
 )
+from connectors.emails import same_email
 from connectors.errors import ConnectorError, GroupNotFound, UserNotFound
 from connectors.okta.api import OktaApi, gather_all
 from connectors.okta.errors import Subject
@@ -91,6 +93,7 @@ class OktaConnector:
         | Capability.MFA_RESET
         | Capability.PASSWORD_EXPIRY
         | Capability.PUSH_VERIFY
+        | Capability.CONTAIN
     )
 
     def __init__(
@@ -128,7 +131,7 @@ class OktaConnector:
     # -- Directory -----------------------------------------------------------------
 
     async def find_user_by_email(self, email: str) -> DirectoryUser:
-        """Return the one user whose ``profile.email`` is ``email``, ignoring case.
+        """Return the one user whose ``profile.email`` is ``email`` (``connectors.emails``).
 
         Searches ``profile.email eq "..."`` with the value quoted, so no input can
         change the expression. Deprovisioned accounts count only when no other matches;
@@ -145,7 +148,8 @@ class OktaConnector:
         async for page in self.api.pages("/api/v1/users", params, Subject.USER):
             for item in page:
                 found = user_from_json(self.name, item).user
-                if found.email.casefold() == wanted.casefold():
+                # Okta's search ignores case more widely; only the exact address counts.
+                if same_email(found.email, wanted):
                     matches.append(found)
         live = [u for u in matches if u.status is not UserStatus.DEPROVISIONED] or matches
         if len(live) != 1:
@@ -364,6 +368,46 @@ class OktaConnector:
             raise
         log.info("okta factor removed", connector=self.name, user_id=user.id, factor_id=factor_id)
         return 1
+
+    # -- AccountContainer ---------------------------------------------------------------
+
+    def containment_steps(self) -> frozenset[ContainStep]:
+        return frozenset(ContainStep)
+
+    async def contain(
+        self, user: DirectoryUser, steps: Sequence[ContainStep]
+    ) -> list[ContainStep]:
+        """Revoke sessions (``DELETE /users/{id}/sessions?oauthTokens=true``), suspend
+        (``lifecycle/suspend``), reset factors, in the order given.
+
+        Okta suspends only ``ACTIVE`` users: an account in another state (``RECOVERY``
+        after a reset link, ``LOCKED_OUT``) is left unsuspended and the step is not in
+        the result, for a person to finish. Suspending needs a role that may suspend
+        (Group Administrator, or a custom role with ``okta.users.lifecycle.suspend``):
+        a Help Desk Administrator's token gets ``PermissionDenied``.
+        """
+        done: list[ContainStep] = []
+        for step in steps:
+            if step is ContainStep.CLEAR_SESSIONS:
+                path = f"/api/v1/users/{quote(user.id, safe='')}/sessions"
+                await self.api.request(
+                    "DELETE", self.api.url(path, {"oauthTokens": "true"}), Subject.USER
+                )
+            elif step is ContainStep.SUSPEND:
+                current = (await self._fetch_user(user.id)).user
+                if current.status is not UserStatus.SUSPENDED:
+                    if current.status is not UserStatus.ACTIVE:
+                        log.warning("okta suspend not possible", connector=self.name,
+                                    user_id=user.id, status=current.status.value)
+                        continue
+                    path = f"/api/v1/users/{quote(user.id, safe='')}/lifecycle/suspend"
+                    await self.api.request("POST", self.api.url(path), Subject.USER)
+            elif step is ContainStep.RESET_FACTORS:
+                await self.reset_factors(user)
+            log.info("okta containment step", connector=self.name, user_id=user.id,
+                     step=step.value)
+            done.append(step)
+        return done
 
     # -- PushVerifier -----------------------------------------------------------------
 

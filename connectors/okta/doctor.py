@@ -22,6 +22,7 @@ retries, pacing, error mapping) and only reads; nothing is changed.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -363,3 +364,32 @@ async def _check_policies(connector: OktaConnector, out: Findings) -> None:
         )
         return
     out.ok("password policies", "readable (password expiry works)")
+
+
+#: Roles whose holders may suspend users (Okta's comparison of admin roles; a custom
+#: role with ``okta.users.lifecycle.suspend`` does too but is not read here).
+SUSPEND_ROLES = frozenset({"SUPER_ADMIN", "ORG_ADMIN", "USER_ADMIN"})
+
+
+@dataclass(frozen=True)
+class CredentialRoles:
+    """What the connector's credential holds: its kind, scopes and admin role types."""
+
+    kind: str
+    scopes: tuple[str, ...]
+    roles: frozenset[str] | None  # None: they could not be read
+
+
+async def credential_roles(connector: Directory, settings: Settings) -> CredentialRoles | None:
+    """The credential's admin roles (read-only); ``None`` when it can't connect."""
+    if not isinstance(connector, OktaConnector):
+        raise TypeError(f"not an Okta connector: {type(connector).__name__}")
+    out = Findings(connector.name)
+    principal = await _connect(connector, settings, out)
+    if principal is None:
+        return None
+    await _read_roles(connector, principal, Needs(), out)
+    roles = (frozenset(g.role for g in principal.grants)
+             if principal.grants is not None else None)
+    scopes = tuple(settings.scopes) if principal.kind == "service app" else ()
+    return CredentialRoles(principal.kind, scopes, roles)

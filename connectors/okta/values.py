@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import DirectoryUser, MfaFactor, UserStatus
+from connectors.base import SECONDARY_EMAIL, DirectoryUser, MfaFactor, UserStatus
 
 STATUS = {
     "ACTIVE": UserStatus.ACTIVE,
@@ -90,6 +90,9 @@ def user_from_json(provider: str, data: Mapping[str, Any]) -> OktaUser:
     credential = str(((data.get("credentials") or {}).get("provider") or {}).get("type") or "")
     changed = parse_time(data.get("passwordChanged"))
     attributes = {"okta_status": raw_status, "credential_provider": credential}
+    second = str(profile.get("secondEmail") or "").strip()
+    if second:
+        attributes[SECONDARY_EMAIL] = second
     if changed is not None:
         attributes["password_changed"] = changed.isoformat()
     user = DirectoryUser(

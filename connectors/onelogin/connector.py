@@ -58,6 +58,7 @@ from config.logging import get_logger
 from config.secrets import Secret
 from connectors.base import (
     Capability,
+    ContainStep,
     DirectoryGroup,
     DirectoryUser,
     ExpiringUser,
@@ -72,6 +73,7 @@ from connectors.base import (
     ResetDelivery,
     UnlockResult,
 )
+from connectors.emails import same_email
 from connectors.errors import (
     ConnectorError,
     GroupNotFound,
@@ -92,6 +94,7 @@ from connectors.onelogin.values import (
     CLOSED_STATES,
     EMAIL,
     STATUS_AWAITING_PASSWORD_RESET,
+    STATUS_SUSPENDED,
     generate_temp_password,
 )
 
@@ -108,6 +111,7 @@ class OneLoginConnector:
         | Capability.MFA_RESET
         | Capability.PASSWORD_EXPIRY
         | Capability.PUSH_VERIFY
+        | Capability.CONTAIN
     )
 
     def __init__(
@@ -143,7 +147,7 @@ class OneLoginConnector:
 
     # -- Directory ------------------------------------------------------------
     async def find_user_by_email(self, email: str) -> DirectoryUser:
-        """Return the one user whose email is exactly ``email`` (any case)."""
+        """Return the one user whose email is exactly ``email`` (``connectors.emails``)."""
         wanted = email.strip()
         if len(wanted) > 254 or not EMAIL.fullmatch(wanted):
             raise UserNotFound(self.name, "not an email address OneLogin can search for exactly")
@@ -153,7 +157,7 @@ class OneLoginConnector:
         ):
             for raw in page:
                 # The server filter may be looser than equality; only exact matches count.
-                if str(raw.get("email") or "").lower() == wanted.lower():
+                if same_email(str(raw.get("email") or ""), wanted):
                     matches[str(raw.get("id"))] = raw
         if not matches:
             raise UserNotFound(self.name, "no OneLogin user with that email")
@@ -369,6 +373,38 @@ class OneLoginConnector:
         if removed:
             log.info("onelogin.mfa_reset", provider=self.name, user_id=user.id, removed=removed)
         return removed
+
+    # -- AccountContainer -----------------------------------------------------
+    def containment_steps(self) -> frozenset[ContainStep]:
+        return frozenset(ContainStep)
+
+    async def contain(
+        self, user: DirectoryUser, steps: Sequence[ContainStep]
+    ) -> list[ContainStep]:
+        """Log out (``PUT /api/1/users/{id}/logout``, "Log User Out": ends the OneLogin
+        session, not those of apps already signed in to), suspend (API v2 Update User,
+        ``status`` 2: nobody signs in until an admin reactivates), remove every MFA device.
+
+        Logging out needs Manage users; suspending, Manage All (OneLogin's scope table).
+        """
+        uid = self._user_id(user.id)
+        done: list[ContainStep] = []
+        for step in steps:
+            if step is ContainStep.CLEAR_SESSIONS:
+                await self._http.request(
+                    "PUT", f"/api/1/users/{uid}/logout", subject=Subject.USER,
+                    replay_safe=True,
+                )
+            elif step is ContainStep.SUSPEND:
+                await self._http.request(
+                    "PUT", f"/api/2/users/{uid}", subject=Subject.USER,
+                    json={"status": STATUS_SUSPENDED}, replay_safe=True,
+                )
+            elif step is ContainStep.RESET_FACTORS:
+                await self.reset_factors(user)
+            log.info("onelogin.contained", provider=self.name, user_id=user.id, step=step.value)
+            done.append(step)
+        return done
 
     # -- ExpiryReporter -------------------------------------------------------
     async def password_status(self, user: DirectoryUser) -> PasswordStatus:

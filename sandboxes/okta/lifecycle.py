@@ -26,6 +26,7 @@ class Operation(enum.StrEnum):
     UNLOCK = "unlock"
     RESET_FACTORS = "reset_factors"
     UNENROLL_FACTOR = "unenroll_factor"
+    SUSPEND = "suspend"
 
 
 _S = UserStatus
@@ -38,6 +39,8 @@ ALLOWED_FROM: dict[Operation, frozenset[UserStatus]] = {
     Operation.UNLOCK: frozenset({_S.LOCKED_OUT}),
     Operation.RESET_FACTORS: _FACTOR_STATUSES,
     Operation.UNENROLL_FACTOR: _FACTOR_STATUSES,
+    # "Perform this operation only on users with an ACTIVE status" (suspendUser).
+    Operation.SUSPEND: frozenset({_S.ACTIVE}),
 }
 
 
@@ -69,6 +72,19 @@ def unlock(state: OktaState, user: User) -> None:
     """Unlock a locked-out user, who becomes ``ACTIVE``."""
     check_allowed(Operation.UNLOCK, user)
     state.set_status(user, UserStatus.ACTIVE)
+
+
+def suspend(state: OktaState, user: User) -> None:
+    """Suspend an ``ACTIVE`` user, who then can't sign in; their sessions end."""
+    check_allowed(Operation.SUSPEND, user)
+    state.set_status(user, UserStatus.SUSPENDED)
+    user.sessions = 0
+
+
+def revoke_sessions(state: OktaState, user: User) -> None:
+    """End every sign-in session of the user (``DELETE /users/{id}/sessions``)."""
+    user.sessions = 0
+    user.last_updated = state.now()
 
 
 def reset_factors(state: OktaState, user: User) -> None:

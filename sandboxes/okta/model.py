@@ -41,6 +41,8 @@ class User:
     has_password: bool = True
     recovery_question: str | None = None
     provider: str = "OKTA"
+    #: Open sign-in sessions (a count: enough to show they were revoked).
+    sessions: int = 1
 
     @property
     def login(self) -> str:

@@ -33,6 +33,9 @@ class Permission(enum.Flag):
     GROUP_MEMBERSHIP = enum.auto()
     POLICIES_READ = enum.auto()
     ROLES_READ = enum.auto()
+    #: Suspending users: Okta's Group (User) Administrator may, the Help Desk
+    #: Administrator may not (Okta's admin role permissions, okta.users.lifecycle.suspend).
+    USERS_SUSPEND = enum.auto()
 
 
 _READ_ALL = (
@@ -41,13 +44,16 @@ _READ_ALL = (
     | Permission.POLICIES_READ
     | Permission.ROLES_READ
 )
-_ALL = _READ_ALL | Permission.USERS_LIFECYCLE | Permission.GROUP_MEMBERSHIP
+_ALL = (
+    _READ_ALL | Permission.USERS_LIFECYCLE | Permission.GROUP_MEMBERSHIP | Permission.USERS_SUSPEND
+)
 
 ROLE_PERMISSIONS: dict[str, Permission] = {
     "SUPER_ADMIN": _ALL,
     "ORG_ADMIN": _ALL,
     "USER_ADMIN": Permission.USERS_READ
     | Permission.USERS_LIFECYCLE
+    | Permission.USERS_SUSPEND
     | Permission.GROUPS_READ
     | Permission.GROUP_MEMBERSHIP,
     "HELP_DESK_ADMIN": Permission.USERS_READ | Permission.USERS_LIFECYCLE | Permission.GROUPS_READ,
@@ -80,7 +86,8 @@ ROLE_TYPES = frozenset(ROLE_PERMISSIONS)
 # What each OAuth scope lets a service app do (on top of its admin roles).
 SCOPE_PERMISSIONS: dict[str, Permission] = {
     "okta.users.read": Permission.USERS_READ,
-    "okta.users.manage": Permission.USERS_READ | Permission.USERS_LIFECYCLE,
+    "okta.users.manage": Permission.USERS_READ | Permission.USERS_LIFECYCLE
+    | Permission.USERS_SUSPEND,
     "okta.groups.read": Permission.GROUPS_READ,
     "okta.groups.manage": Permission.GROUPS_READ | Permission.GROUP_MEMBERSHIP,
     "okta.policies.read": Permission.POLICIES_READ,

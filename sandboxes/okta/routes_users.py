@@ -165,6 +165,22 @@ def _unlock(request: Request, runtime: Runtime, user: User) -> Response:
     return json_response({})
 
 
+def _suspend(request: Request, runtime: Runtime, user: User) -> Response:
+    require(caller(request)[1], Permission.USERS_SUSPEND)
+    lifecycle.suspend(runtime.state, user)
+    return json_response({})
+
+
+async def revoke_sessions(request: Request) -> Response:
+    """``DELETE /api/v1/users/{userId}/sessions``: 204 (revokeUserSessions)."""
+    runtime, principal = caller(request)
+    require(principal, Permission.USERS_LIFECYCLE)
+    user = _user_or_404(runtime.state, path_param(request, "userId"), by_login=False)
+    require_may_act_on(principal, runtime.state, user)
+    lifecycle.revoke_sessions(runtime.state, user)
+    return no_content()
+
+
 def _reset_factors(request: Request, runtime: Runtime, user: User) -> Response:
     lifecycle.reset_factors(runtime.state, user)
     return json_response({})
@@ -177,6 +193,7 @@ _LIFECYCLE: dict[str, Callable[[Request, Runtime, User], Response]] = {
     "expire_password_with_temp_password": _expire_password,
     "unlock": _unlock,
     "reset_factors": _reset_factors,
+    "suspend": _suspend,
 }
 
 
@@ -200,4 +217,5 @@ ROUTES = [
     Route("/api/v1/users/{userId}/factors", list_factors, methods=["GET"]),
     Route("/api/v1/users/{userId}/factors/{factorId}", unenroll_factor, methods=["DELETE"]),
     Route("/api/v1/users/{id}/lifecycle/{operation}", user_lifecycle, methods=["POST"]),
+    Route("/api/v1/users/{userId}/sessions", revoke_sessions, methods=["DELETE"]),
 ]

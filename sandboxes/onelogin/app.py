@@ -16,6 +16,7 @@ Routes::
     GET    /api/2/users/{id}       PUT same          read / update (password, status, ...)
     POST   /api/2/users/{id}/unlock
     PUT    /api/1/users/{id}/lock_user
+    PUT    /api/1/users/{id}/logout                 ends the user's OneLogin session
     PUT    /api/1/users/set_password_clear_text/{id}
     GET    /api/2/roles            GET /api/2/roles/{id}
     GET    /api/2/roles/{id}/users POST and DELETE same (body: JSON array of user ids)
@@ -549,6 +550,15 @@ async def lock_user(request: Request, rt: Runtime) -> Response:
     return v1_success()
 
 
+async def log_user_out(request: Request, rt: Runtime) -> Response:
+    """"Log User Out" (developers.onelogin.com/api-docs/1/users/log-user-out): ends the
+    user's OneLogin session (not those of apps already signed in to); no body."""
+    user = _user(rt, request.path_params["user_id"])
+    user.sessions = 0
+    user.updated_at = rt.clock()
+    return v1_success()
+
+
 async def set_password_clear_text(request: Request, rt: Runtime) -> Response:
     user = _user(rt, request.path_params["user_id"])
     body = await _json_object(request)
@@ -778,6 +788,7 @@ def create_app(
         Route("/api/2/users/{user_id}", endpoint(update_user), methods=["PUT"]),
         Route("/api/2/users/{user_id}/unlock", endpoint(unlock_user), methods=["POST"]),
         Route("/api/1/users/{user_id}/lock_user", endpoint(lock_user), methods=["PUT"]),
+        Route("/api/1/users/{user_id}/logout", endpoint(log_user_out), methods=["PUT"]),
         Route(
             "/api/1/users/set_password_clear_text/{user_id}",
             endpoint(set_password_clear_text),

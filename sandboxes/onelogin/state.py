@@ -71,6 +71,8 @@ class SandboxUser:
     updated_at: float = 0.0
     salt: str = field(default_factory=lambda: secrets.token_hex(8))
     password_hashes: list[str] = field(default_factory=list)
+    #: Open OneLogin sessions (a count: enough to show a log-out ended them).
+    sessions: int = 1
 
     def is_locked(self, now: float) -> bool:
         """Status 3, or a ``locked_until`` still in the future."""

@@ -16,7 +16,9 @@ import pytest
 
 from actions.errors import protections_that_count
 from connectors.base import (
+    AccountContainer,
     Capability,
+    ContainStep,
     Directory,
     ExpiryReporter,
     GroupManager,
@@ -30,7 +32,7 @@ from connectors.base import (
     UserStatus,
     implemented_capabilities,
 )
-from connectors.errors import ConnectorError, GroupNotFound, UserNotFound
+from connectors.errors import ConnectorError, GroupNotFound, PermissionDenied, UserNotFound
 
 
 @dataclass
@@ -59,6 +61,46 @@ class ContractWorld:
     mfa_email: str | None = None
     temp_password_supported: bool = True
     link_supported: bool = True
+    #: Whether the world's service account may suspend users (CONTAIN): where it may not,
+    #: the suspend step must fail with ``PermissionDenied`` after the steps before it.
+    suspend_allowed: bool = True
+
+
+#: Look-alikes of ASCII letters (issue 16): each folds onto the letter under ``casefold``,
+#: ``lower``/``upper``, NFKC or the eye, and must never find the plain address's account.
+LOOKALIKES: dict[str, tuple[str, str]] = {
+    "kelvin sign": ("k", "\u212a"),
+    "long s": ("s", "\u017f"),
+    "dotless i": ("i", "\u0131"),
+    "dotted capital I": ("i", "\u0130"),
+    "full-width a": ("a", "\uff41"),
+    "full-width e": ("e", "\uff45"),
+    "cyrillic a": ("a", "\u0430"),
+    "cyrillic o": ("o", "\u043e"),
+    "cyrillic e": ("e", "\u0435"),
+    "greek omicron": ("o", "\u03bf"),
+}
+
+
+def lookalike_addresses(emails: list[str]) -> dict[str, str]:
+    """Spellings of seeded addresses that are other addresses: homoglyphs, plus-addressing,
+    a trailing dot, a zero-width space, a decomposed accent where there was none."""
+    out: dict[str, str] = {}
+    for kind, (letter, look) in LOOKALIKES.items():
+        for email in emails:
+            at = email.find(letter)
+            if at >= 0:
+                out[f"{kind} in {email}"] = email[:at] + look + email[at + 1:]
+                break
+    for email in emails[:2]:
+        local, _, domain = email.partition("@")
+        out[f"plus-addressing of {email}"] = f"{local}+helpdesk@{domain}"
+        out[f"trailing dot of {email}"] = f"{email}."
+        out[f"dot in the local part of {email}"] = f"{local[:1]}.{local[1:]}@{domain}"
+        out[f"zero-width space in {email}"] = f"{local}\u200b@{domain}"
+        out[f"prefix of {email}"] = f"{local[:-1]}@{domain}"
+        out[f"combining accent on {email}"] = f"{local}\u0301@{domain}"
+    return out
 
 
 def _needs(world: ContractWorld, cap: Capability) -> None:
@@ -79,6 +121,58 @@ class ConnectorContract:
         assert user.provider == world.connector.name
         again = await world.connector.get_user(user.id)
         assert again.id == user.id and again.email.lower() == user.email.lower()
+
+    async def test_lookalike_emails_find_nobody(self, world: ContractWorld) -> None:
+        seeded = [e for e in (
+            world.ordinary_email, world.locked_email, world.expiring_email,
+            world.never_expiring_email, world.mfa_email, world.protected_member_email,
+            world.admin_email,
+        ) if e]
+        variants = lookalike_addresses(seeded)
+        # The homoglyphs of the issue's example need a k and an s among the seeded accounts.
+        assert any(k.startswith("kelvin") for k in variants) or not any("k" in e for e in seeded)
+        assert len(variants) >= 12, variants
+        found: dict[str, str] = {}
+        for kind, address in variants.items():
+            try:
+                user = await world.connector.find_user_by_email(address)
+            except UserNotFound:
+                continue
+            found[kind] = user.email
+        assert found == {}, f"look-alike addresses matched accounts: {found}"
+
+    async def test_case_of_ascii_letters_still_matches(self, world: ContractWorld) -> None:
+        local, _, domain = world.ordinary_email.partition("@")
+        for spelling in (local.capitalize() + "@" + domain.upper(), world.ordinary_email.upper(),
+                         f"  {world.ordinary_email}  "):
+            user = await world.connector.find_user_by_email(spelling)
+            assert user.email.lower() == world.ordinary_email.lower()
+
+    async def test_contain_clears_sessions_and_suspends(self, world: ContractWorld) -> None:
+        _needs(world, Capability.CONTAIN)
+        c = world.connector
+        assert isinstance(c, AccountContainer)
+        assert ContainStep.SUSPEND in c.containment_steps()
+        user = await c.find_user_by_email(world.ordinary_email)
+        steps = [ContainStep.CLEAR_SESSIONS, ContainStep.SUSPEND]
+        if not world.suspend_allowed:
+            assert await c.contain(user, steps[:1]) == steps[:1]
+            with pytest.raises(PermissionDenied):
+                await c.contain(user, steps)
+            assert (await c.get_user(user.id)).status is UserStatus.ACTIVE
+            return
+        assert await c.contain(user, steps) == steps
+        assert (await c.get_user(user.id)).status is UserStatus.SUSPENDED
+        # Again: already suspended, no sessions left; both count as done.
+        assert await c.contain(user, steps) == steps
+
+    async def test_contain_resets_factors(self, world: ContractWorld) -> None:
+        _needs(world, Capability.CONTAIN)
+        c = world.connector
+        assert isinstance(c, AccountContainer) and isinstance(c, MfaResetter) and world.mfa_email
+        user = await c.find_user_by_email(world.mfa_email)
+        assert await c.contain(user, [ContainStep.RESET_FACTORS]) == [ContainStep.RESET_FACTORS]
+        assert list(await c.list_factors(user)) == []
 
     async def test_unknown_email_is_user_not_found(self, world: ContractWorld) -> None:
         with pytest.raises(UserNotFound):

@@ -273,7 +273,9 @@ async def test_slack_fake_and_json_shape() -> None:
     data = report.to_dict()
     assert data["version"] == 1
     assert set(data["summary"]) == {"ok", "warn", "fail", "skip"}
-    assert [a for a in data["areas"]] == ["config", "verification", "slack", "audit", "mem"]
+    assert [a for a in data["areas"]] == [
+        "config", "verification", "slack", "audit", "notices", "mem"
+    ]
     assert all(
         set(f) == {"area", "check", "status", "summary", "fix", "details", "data"}
         for f in data["findings"]

@@ -26,7 +26,7 @@ async def _broken(ctx: DoctorContext) -> list[Finding]:
 
 def test_the_registry_lists_each_area_once_in_report_order() -> None:
     areas = [f.area for f in FAMILIES]
-    assert areas == ["config", "verification", "slack", "audit"]
+    assert areas == ["config", "verification", "slack", "audit", "notices"]
     assert len(set(areas)) == len(areas)
     assert [f.area for f in FAMILIES if f.always] == ["config"]
 
@@ -37,12 +37,12 @@ async def test_a_registered_family_is_run_labelled_and_skippable(
     extra = Family("outbox", "Slack outbox", _outbox)
     monkeypatch.setattr(bot.doctor.run, "FAMILIES", (*FAMILIES, extra))
     cfg = make_config({"mem": {"kind": "memory"}})
-    report = await diagnose(cfg, {}, skip={"slack", "audit"})
+    report = await diagnose(cfg, {}, skip={"slack", "audit", "notices"})
     assert report.areas() == ["config", "verification", "outbox", "mem"]
     [row] = report.in_area("outbox")
     assert row.summary == "1 connector(s), groups offered: True"
     assert report.labels["outbox"] == "Slack outbox"
-    skipped = await diagnose(cfg, {}, skip={"slack", "audit", "outbox"})
+    skipped = await diagnose(cfg, {}, skip={"slack", "audit", "notices", "outbox"})
     assert "outbox" not in skipped.areas()
     health = await connector_health(cfg)
     assert health.areas() == ["config", "mem"]  # the admin view: connectors only
@@ -54,7 +54,9 @@ async def test_a_family_that_crashes_is_a_failed_finding_not_a_crash(
     monkeypatch.setattr(
         bot.doctor.run, "FAMILIES", (*FAMILIES, Family("outbox", "Slack outbox", _broken))
     )
-    report = await diagnose(make_config({"mem": {"kind": "memory"}}), {}, skip={"slack", "audit"})
+    report = await diagnose(
+        make_config({"mem": {"kind": "memory"}}), {}, skip={"slack", "audit", "notices"}
+    )
     [row] = report.in_area("outbox")
     assert row.status is Status.FAIL and "RuntimeError: the check itself is wrong" in row.summary
     assert report.area_status("mem") is not Status.FAIL

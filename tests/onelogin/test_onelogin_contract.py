@@ -36,3 +36,19 @@ async def world(sandbox: OneLoginSandbox) -> AsyncIterator[ContractWorld]:
 
 class TestOneLoginContract(ConnectorContract):
     pass
+
+
+async def test_containment_logs_out_and_suspends(sandbox: OneLoginSandbox) -> None:
+    """Log User Out ends the OneLogin session; status 2 (suspended) stops every sign-in."""
+    from connectors.base import ContainStep
+
+    connector = connector_for(sandbox)
+    try:
+        user = await connector.find_user_by_email("ada@example.com")
+        raw = sandbox.state.user_by_email("ada@example.com")
+        assert raw.sessions == 1
+        steps = [ContainStep.CLEAR_SESSIONS, ContainStep.SUSPEND]
+        assert await connector.contain(user, steps) == steps
+        assert raw.sessions == 0 and raw.status == 2
+    finally:
+        await connector.aclose()

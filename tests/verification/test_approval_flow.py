@@ -191,3 +191,20 @@ async def test_manager_is_asked_and_no_approvers_means_no_method(tmp_path: Path)
         with pytest.raises(Refusal) as refused:
             await world.service.unlock(other)
         assert refused.value.code == "unverified"
+
+
+async def test_the_card_gives_the_employees_reason_in_their_words(two: World) -> None:
+    from bot.conversation import Conversation
+    from bot.replies import ActionId
+    from tests.bot.helpers import KeywordRouter
+
+    conv = Conversation(two.service, KeywordRouter(), two.store, two.access)
+    said = "reset my password please, I was on holiday and   forgot it"
+    [offer] = await conv.on_message(REQUESTER, said)
+    assert offer.buttons, offer.text
+    await conv.on_button(REQUESTER, ActionId.CONFIRM.value, offer.buttons[0].value)
+    snap = await two.access.snapshot(await _check_id(two))
+    assert snap is not None
+    fields = dict(approval_card(snap).fields)
+    assert fields["Reason, in their words"] == (
+        "reset my password please, I was on holiday and forgot it")
