@@ -234,6 +234,7 @@ async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
     first = await read_frame(reader)
     if first is None or first[0].get("k") != "hello":
         log.error("ingress_no_hello")
+        writer.close()
         return 2
     from config.secrets import Secret
 
@@ -256,6 +257,7 @@ async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
         listener = socket.create_server((args.host, args.port), family=family, backlog=4096)
     except OSError as exc:
         log.error("ingress_bind_failed", host=args.host, port=args.port, error=str(exc))
+        writer.close()
         return 1
     bound = listener.getsockname()[1]
     writer.write(encode({"k": "ready", "port": bound}))
@@ -372,6 +374,7 @@ class IngressProcess:
             ready = None
         if ready is None or ready[0].get("k") != "ready":
             await self._reap(grace=5)
+            self._writer.close()
             code = self._proc.returncode
             raise RuntimeError(f"the Slack ingress process did not start (exit {code}; see log)")
         self.url = f"http://{self.host}:{int(ready[0]['port'])}"

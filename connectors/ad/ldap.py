@@ -445,3 +445,9 @@ def _close_quietly(conn: Conn) -> None:
     # Closing a broken socket may fail too; there is nothing left to do then.
     with contextlib.suppress(Exception):
         conn.unbind()
+    # A connect that failed leaves its socket on the connection, and unbind() skips a
+    # connection that never opened: close it here rather than leave it to the collector.
+    sock = getattr(conn, "socket", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.close()

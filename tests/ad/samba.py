@@ -173,14 +173,14 @@ class SambaDC:
 
     def _launch(self) -> None:
         t0 = time.monotonic()
-        log = (self.root / "samba.out").open("wb")
-        self.process = subprocess.Popen(
-            ["samba", f"--configfile={self.conf}", "-i", "-M", "single"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with (self.root / "samba.out").open("wb") as log:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                ["samba", f"--configfile={self.conf}", "-i", "-M", "single"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

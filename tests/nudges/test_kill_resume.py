@@ -106,7 +106,7 @@ def test_a_killed_sweep_is_resumed_exactly_once(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.005)
         first.send_signal(signal.SIGKILL)
-        first.wait(10)
+        first.communicate(timeout=10)  # waits, and closes its pipes
         halfway = sent()
         assert halfway < len(expected)
 

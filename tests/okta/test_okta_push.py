@@ -18,8 +18,6 @@ from connectors.errors import ConnectorError
 from sandboxes.okta import DEMO_SEED, load_seed
 from tests.okta.conftest import TOKEN, OktaRig, contract_state, okta_rig
 
-pytestmark = pytest.mark.filterwarnings("ignore:ssl_context is deprecated:DeprecationWarning")
-
 
 async def test_push_factors_are_the_active_push_enrolments(rig: OktaRig) -> None:
     okta = rig.connector()

@@ -836,4 +836,4 @@ def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
         assert printed["OKTA_SANDBOX_USERS"] == "34"
     finally:
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
+        assert process.communicate(timeout=10)[1] is None and process.returncode == 0

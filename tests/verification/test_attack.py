@@ -24,8 +24,6 @@ from tests.bot.helpers import RecordingNotifier, make_config
 from tests.okta.conftest import contract_state, okta_rig
 from tests.verification.test_push_flows import Phone
 
-pytestmark = pytest.mark.filterwarnings("ignore:ssl_context is deprecated:DeprecationWarning")
-
 VICTIM = Actor("U0VICTIM01", "phone@example.com", "Phone Owner")
 APPROVER = Actor("U0APPROVE1", "boss@example.com", "Boss")
 ATTEMPTS = 6

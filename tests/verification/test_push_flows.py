@@ -26,8 +26,6 @@ from store.db import Store
 from tests.bot.helpers import RecordingNotifier, make_config
 from tests.okta.conftest import OktaRig, contract_state, okta_rig
 
-pytestmark = pytest.mark.filterwarnings("ignore:ssl_context is deprecated:DeprecationWarning")
-
 PHONE = Actor("U1", "phone@example.com", "Phone Owner")
 ADA = Actor("U2", "ada@example.com", "Ada")  # no push factor
 
