@@ -25,6 +25,7 @@ from connectors.errors import (
     ConnectorError,
     InvalidState,
     NotSupported,
+    OutcomeUnknown,
     PermissionDenied,
     PolicyRejected,
     Unavailable,
@@ -61,11 +62,48 @@ def unavailable(label: str) -> Refusal:
     )
 
 
+# -- a write whose answer was lost ------------------------------------------------------
+# The texts below are what the employee (and IT) are told when a directory write timed out
+# or its connection dropped after it was sent: its outcome is unknown until re-read.
+
+
+def outcome_unknown(label: str, where_to_go: str) -> Refusal:
+    """The write's answer was lost and the account could not be re-read; IT was alerted."""
+    log.warning("directory_outcome_unknown", provider=label)
+    return Refusal(
+        "outcome_unknown",
+        f"{label} did not answer in time, so I can't tell whether your change was made. "
+        "IT has been told and will check your account; please don't try again until they "
+        f"get back to you. If it's urgent, ask {where_to_go}.",
+    )
+
+
+def outcome_unchecked(label: str, where_to_go: str) -> Refusal:
+    """The write's answer was lost and nobody re-read the account (no one was alerted)."""
+    log.warning("directory_outcome_unchecked", provider=label)
+    return Refusal(
+        "outcome_unknown",
+        f"{label} did not answer in time, so I can't tell whether the change was made. "
+        f"Please ask {where_to_go} to check before trying again.",
+    )
+
+
+def outcome_unknown_alert(who: str, action: str, label: str) -> str:
+    """The IT/security channel's alert when a write's outcome could not be learned."""
+    return (
+        f"{label} did not answer the helpdesk bot's {action} for {who}, and the account could "
+        "not be re-read, so whether it was applied is unknown. The employee was told IT will "
+        f"check: please look at their {label} account and follow up with them."
+    )
+
+
 def refusal_for(exc: ConnectorError, label: str, where_to_go: str) -> Refusal:
     """What the employee is told when the directory ``label`` raised ``exc``.
 
     ``where_to_go`` names the people who can help (``the IT desk in #it-help``).
     """
+    if isinstance(exc, OutcomeUnknown):
+        return outcome_unchecked(label, where_to_go)
     if isinstance(exc, Unavailable):
         return unavailable(label)
     if isinstance(exc, PolicyRejected):

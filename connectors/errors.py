@@ -10,6 +10,8 @@
     ├── PolicyRejected                policy refused; ``user_message`` is safe to show
     ├── InvalidState                  the account's state forbids it (suspended, deprovisioned, ...)
     └── Unavailable                   outage, timeout or rate limit; retryable
+        └── OutcomeUnknown            a write was sent but no answer came back: it may
+                                      have been applied; re-read before telling anyone
 
 Messages never carry secrets: connectors build them from ids and vendor error
 codes, never from request bodies.
@@ -71,3 +73,24 @@ class Unavailable(ConnectorError):
     ) -> None:
         super().__init__(provider, message, code=code)
         self.retry_after = retry_after
+
+
+class OutcomeUnknown(Unavailable):
+    """A write may have reached the directory, but its answer was lost (timeout, dropped
+    connection). Whether it was applied is unknown: the caller re-reads the account before
+    saying anything, and never repeats the write blindly.
+
+    ``planned`` is what the write was about to change, when the connector knew (the
+    number of MFA factors a reset would remove), so a confirmed outcome can be reported.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        message: str,
+        *,
+        planned: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(provider, message, code=code)
+        self.planned = planned

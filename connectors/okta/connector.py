@@ -39,7 +39,7 @@ from connectors.base import (
     UserStatus,
 )
 from connectors.emails import same_email
-from connectors.errors import ConnectorError, GroupNotFound, UserNotFound
+from connectors.errors import ConnectorError, GroupNotFound, OutcomeUnknown, UserNotFound
 from connectors.okta.api import OktaApi, gather_all
 from connectors.okta.errors import Subject
 from connectors.okta.expiry import OktaExpiry
@@ -354,7 +354,11 @@ class OktaConnector:
         if factor_id is None:
             if not factors:
                 return 0  # Okta offers reset_factors only to enrolled users
-            await self.api.sdk(Subject.USER, self.api.client.reset_factors(user.id))
+            try:
+                await self.api.sdk(Subject.USER, self.api.client.reset_factors(user.id))
+            except OutcomeUnknown as exc:
+                # The answer was lost: the caller re-reads the factors; say how many were due.
+                raise OutcomeUnknown(self.name, exc.message, planned=len(factors)) from exc
             log.info("okta factors reset", connector=self.name, user_id=user.id, count=len(factors))
             return len(factors)
         if factor_id not in {f.id for f in factors}:

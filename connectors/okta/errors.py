@@ -17,12 +17,16 @@ from connectors.errors import (
     ConnectorError,
     GroupNotFound,
     InvalidState,
+    OutcomeUnknown,
     PermissionDenied,
     PolicyRejected,
     Unavailable,
     UserNotFound,
 )
-from connectors.okta.http import OktaHttpError, OktaTransportError
+from connectors.okta.http import TOKEN_PATH, OktaHttpError, OktaTransportError
+
+#: Methods that only read: a lost answer to one of them changed nothing.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Subject(enum.Enum):
@@ -113,6 +117,11 @@ def to_connector_error(
 ) -> ConnectorError:
     """Translate a transport failure into the connector error tree."""
     if isinstance(failure, OktaTransportError):
+        if failure.maybe_sent and _writes(failure.method, failure.path):
+            return OutcomeUnknown(
+                provider, f"Okta did not answer a write, which may have been applied: "
+                f"{failure.kind}"
+            )
         return Unavailable(provider, f"Okta did not answer: {failure.kind}")
     rule = rule_for(failure)
     code = failure.code
@@ -126,3 +135,8 @@ def to_connector_error(
     if rule.error is Unavailable:
         return Unavailable(provider, message, retry_after=failure.retry_after, code=code)
     return rule.error(provider, message, code=code)
+
+
+def _writes(method: str, path: str) -> bool:
+    """Whether a request may change the org (the token endpoint only issues a token)."""
+    return method.upper() not in READ_METHODS and path != TOKEN_PATH

@@ -4,6 +4,7 @@ Tests arm faults from any thread while the server runs::
 
     sb.faults.fail_next(2, status=503, path="/api/v1/users/*")
     sb.faults.hang_next(seconds=5)
+    sb.faults.lose_answer_next(seconds=5, path="/api/v1/users/*/lifecycle/unlock")
     sb.faults.latency = 0.2
 
 ``path`` is a glob (``fnmatch``) over the request path; ``method`` is matched exactly.
@@ -19,13 +20,18 @@ from fnmatch import fnmatchcase
 
 @dataclass(slots=True)
 class Fault:
-    """One armed fault: answer ``status`` and/or hang ``hang_seconds`` first."""
+    """One armed fault: answer ``status`` and/or hang ``hang_seconds`` first.
+
+    ``after``: the request is handled (a write applied) and only its answer is held
+    ``hang_seconds``, as when Okta acted but the answer was lost on the way back.
+    """
 
     remaining: int
     status: int | None
     hang_seconds: float
     path: str | None
     method: str | None
+    after: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method:
@@ -66,6 +72,18 @@ class FaultInjector:
         With ``then_status`` they answer that error after the wait instead.
         """
         self._arm(Fault(count, then_status, seconds, path, method))
+
+    def lose_answer_next(
+        self,
+        count: int = 1,
+        *,
+        seconds: float,
+        path: str | None = None,
+        method: str | None = None,
+    ) -> None:
+        """Handle the next ``count`` matching requests (a write is applied), then hold their
+        answers ``seconds``: a client with a shorter timeout never learns the outcome."""
+        self._arm(Fault(count, None, seconds, path, method, after=True))
 
     def take(self, method: str, path: str) -> Fault | None:
         """Use up one matching fault, if any, and return it."""

@@ -33,6 +33,17 @@ def new_request_id() -> str:
     return secrets.token_urlsafe(20)[:27]
 
 
+def _held(send: Send, seconds: float) -> Send:
+    """``send`` that holds the answer ``seconds`` before it starts (the request is handled)."""
+
+    async def held(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            await asyncio.sleep(seconds)
+        await send(message)
+
+    return held
+
+
 class _Responder:
     """Wraps ``send``: adds the pipeline's headers; keeps the body when ``keep_body``."""
 
@@ -165,7 +176,10 @@ class Pipeline:
         if faults.latency > 0:
             await asyncio.sleep(faults.latency)
         fault = faults.take(scope["method"], scope["path"])
-        if fault is not None:
+        send: Send = responder.send
+        if fault is not None and fault.after:
+            send = _held(responder.send, fault.hang_seconds)
+        elif fault is not None:
             if fault.hang_seconds > 0:
                 await asyncio.sleep(fault.hang_seconds)
             if fault.status is not None:
@@ -173,7 +187,7 @@ class Pipeline:
                 await responder.send_json(fault.status, error_body(kind.code, kind.summary))
                 return
         try:
-            await self.app(scope, receive, responder.send)
+            await self.app(scope, receive, send)
         except Exception:
             logger.exception("unhandled error in the Okta sandbox")
             if not responder.started:
