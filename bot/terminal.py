@@ -23,6 +23,7 @@ from actions.access import AccessSnapshot, Event, MessageRef
 from actions.audit import Actor
 from bot.replies import Button, Reply
 from bot.views.access import approval_card, reminder_text, requester_news
+from bot.views.text import dates_as_text
 from bot.views.verification import push_prompt
 from connectors.base import PushChallenge
 
@@ -83,7 +84,7 @@ _CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")
 
 
 def terminal_text(text: str, people: DemoPeople | None) -> str:
-    """Slack mrkdwn mentions and escapes as terminal text (``<@UDEMO0001>``: ``@Ada Lovelace``)."""
+    """Slack mrkdwn mentions, dates and escapes as terminal text (``<@UDEMO0001>``: ``@Ada``)."""
 
     def person(match: re.Match[str]) -> str:
         found = people.by_id(match.group(1)) if people is not None else None
@@ -91,6 +92,7 @@ def terminal_text(text: str, people: DemoPeople | None) -> str:
 
     text = _MENTION.sub(person, text)
     text = _CHANNEL.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
+    text = dates_as_text(text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
