@@ -278,8 +278,8 @@ class ChangeNotices:
         await self._security(
             f"Change notice not sent: the {medium} telling <@{change.actor.slack_user_id}> "
             f"({change.user.login}) about the {what} of their {change.label} account on "
-            f"{_when(change.at)} failed ({why}). The change stands; please let them know "
-            "another way so they can say if it wasn't them."
+            f"{_when(change.at, self.zone)} failed ({why}). The change stands; please let them "
+            "know another way so they can say if it wasn't them."
         )
 
     async def _security(self, text: str) -> None:
