@@ -20,12 +20,22 @@ def when(moment: datetime) -> str:
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}}, {{time}} your time|{fallback}>"
 
 
-_DATE_TOKEN = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
+_DATE_TOKEN = re.compile(r"<!date\^(\d+)\^[^|>]*\|([^>]*)>")
 
 
-def dates_as_text(text: str) -> str:
-    """Slack date tokens (``when``) as their fallback text, for the terminal demo."""
-    return _DATE_TOKEN.sub(lambda m: m.group(1), text)
+def dates_as_text(text: str, tz: str | None = None) -> str:
+    """Slack date tokens (``when``) as plain text, for the terminal demo.
+
+    In the reader's zone (``tz``, a Slack profile's) as Slack would show them, else
+    their fallback (UTC).
+    """
+    zone, theirs = person_zone(tz, ZoneInfo("UTC"))
+    if not theirs:
+        return _DATE_TOKEN.sub(lambda m: m.group(2), text)
+    return _DATE_TOKEN.sub(
+        lambda m: local_when(datetime.fromtimestamp(int(m.group(1)), UTC), zone, theirs=True),
+        text,
+    )
 
 
 def plural(count: int, singular: str, many: str | None = None) -> str:
