@@ -288,3 +288,17 @@ def test_times_read_in_the_demo_employees_own_zone() -> None:
     assert re.search(r"it expires \w{3} \d+ \w{3}, \d\d:\d\d your time if nobody does", out)
     assert re.search(r"Requested: \w{3} \d\d \w{3} \d{4}, \d\d:\d\d UTC\n", out)
     assert "<!date" not in out
+
+
+def test_first_week_answers_with_the_real_router() -> None:
+    """A thing the catalogue lacks gets the catalogue; thanks a short reply; hello the menu."""
+    proc = _run("I need photoshop\nthanks!\nhi\n", "demo")
+    assert proc.returncode == 0, proc.stderr
+    turns = proc.stdout.split("you> ")[1:]
+    photoshop, thanks, hello = turns
+    assert "I can only request access to groups in the catalogue" in photoshop
+    assert "You can ask for: Figma (editor), VPN, GitHub organisation." in photoshop
+    assert "Did you mean" not in photoshop
+    assert "bot> You're welcome! Message me any time you need help.\n" in thanks
+    assert "[" not in thanks  # no buttons
+    assert "Here's what I can do for you" in hello and "[1] Reset my password" in hello
