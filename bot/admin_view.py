@@ -26,7 +26,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -37,6 +37,7 @@ from actions.audit import Actor, Auditor
 from actions.providers import Providers
 from bot.doctor import DoctorReport, connector_health
 from bot.replies import HomeSection, Reply
+from bot.views.text import when
 from config.clock import Now, utc_now
 from config.logging import get_logger, scrub_text
 from config.settings import ApproverKind, HelpdeskConfig, approver_kind
@@ -204,10 +205,6 @@ def _person(slack_user: str) -> str:
     return f"<@{slack_user}>" if _SLACK_USER.match(slack_user) else _escape(slack_user)
 
 
-def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%d %b %H:%M UTC")
-
-
 def age(delta: timedelta) -> str:
     """``under a minute``, ``5 minutes``, ``1 hour``, ``3 days``: the largest whole unit."""
     seconds = max(0, int(delta.total_seconds()))
@@ -232,10 +229,10 @@ def pending_line(item: PendingApproval, now: datetime) -> str:
 
 
 def action_line(item: RecentAction) -> str:
-    """``• `01 May 09:00 UTC` @ada password_reset → ada@example.com: *success*``."""
+    """``• 01 May 09:00 (the reader's time) @ada password_reset → ada@example.com: *success*``."""
     target = f" → {_escape(item.target)}" if item.target else ""
     return (
-        f"• `{_when(item.at)}` {_person(item.actor)} {_escape(item.action)}{target}: "
+        f"• {when(item.at)} · {_person(item.actor)} {_escape(item.action)}{target}: "
         f"*{_escape(item.result)}*"
     )
 
@@ -252,14 +249,14 @@ def sweep_section(
 ) -> HomeSection:
     """The last password-expiry sweep: how and when it ended, scanned/nudged/skipped/failed."""
     title = "Last password-expiry sweep"
-    started = f"(started {_when(running_since)})" if running_since else ""
+    started = f"(started {when(running_since)})" if running_since else ""
     if sweep is None:
         first = [f"No sweep has finished yet; one is running now {started}."] if started else []
         return HomeSection(title, first, empty="No sweep yet.")
     running = [f"A sweep is running now {started}."] if started else []
     ended = sweep.finished_at or sweep.started_at
     how = _TRIGGERS.get(sweep.trigger, sweep.trigger.replace("_", " "))
-    line = f"*{_escape(sweep.status)}* {_when(ended)} ({age(now - ended)} ago, {_escape(how)} run)"
+    line = f"*{_escape(sweep.status)}* {when(ended)} ({age(now - ended)} ago, {_escape(how)} run)"
     fields = (
         ("Scanned", _count(sweep.scanned)),
         ("Nudged", _count(sweep.nudged)),

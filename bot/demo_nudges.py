@@ -54,8 +54,9 @@ class TerminalNudgeTransport:
         return None
 
     def zone_for(self, email: str) -> ZoneInfo | None:
-        """The demo's people have no chat profile: the schedule's zone counts for all."""
-        return None
+        """The zone a demo employee's Slack profile would have; else the schedule's counts."""
+        person = self.people.by_email(email)
+        return ZoneInfo(person.tz) if person is not None and person.tz else None
 
     async def deliver(self, nudge: Nudge, recipient: str) -> Delivered:
         text, blocks = render_nudge(nudge, nudge.zone or self.zone)
@@ -108,7 +109,8 @@ async def run_demo_nudges(out: TextIO) -> int:
             print(
                 f"Password-expiry sweep over the demo directory ({len(people.people)} employees; "
                 f"thresholds {', '.join(str(t) for t in settings.thresholds)} days before "
-                f"expiry, counted in {settings.timezone}), as `helpdesk nudges --now` runs it:",
+                f"expiry, counted in each one's own time zone, else {settings.timezone}), as "
+                "`helpdesk nudges --now` runs it:",
                 file=out,
                 flush=True,
             )

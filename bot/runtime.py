@@ -92,7 +92,7 @@ class Runtime:
             cfg.notices, store, providers, notifier,
             LinkSigner(_link_key(cfg, environ, link_key)), dms=dms,
             mailer=mailer if mailer is not None else _mailer(cfg, environ),
-            where_to_go=lambda: _where_to_go(cfg),
+            where_to_go=lambda: _where_to_go(cfg), zone=cfg.default_zone,
         )
         # Without a chat surface approval messages go nowhere (the demo passes its own).
         access = AccessService(

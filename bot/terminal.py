@@ -23,6 +23,7 @@ from actions.access import AccessSnapshot, Event, MessageRef
 from actions.audit import Actor
 from bot.replies import Button, Reply
 from bot.views.access import approval_card, reminder_text, requester_news
+from bot.views.text import dates_as_text
 from bot.views.verification import push_prompt
 from connectors.base import PushChallenge
 
@@ -37,10 +38,12 @@ class DemoPerson:
     email: str
     name: str
     slack_id: str
+    tz: str | None = None
+    """The time zone their Slack profile would have (the sandbox profile's ``timezone``)."""
 
     @property
     def actor(self) -> Actor:
-        return Actor(self.slack_id, self.email, self.name)
+        return Actor(self.slack_id, self.email, self.name, self.tz)
 
 
 class DemoPeople:
@@ -58,7 +61,8 @@ class DemoPeople:
             profile = state.users[user_id].profile
             email = str(profile["email"])
             name = f"{profile.get('firstName') or ''} {profile.get('lastName') or ''}".strip()
-            people.append(DemoPerson(email, name or email, f"UDEMO{index:04d}"))
+            tz = str(profile.get("timezone") or "") or None
+            people.append(DemoPerson(email, name or email, f"UDEMO{index:04d}", tz))
         return cls(people)
 
     def by_email(self, email: str) -> DemoPerson | None:
@@ -82,8 +86,8 @@ _MENTION = re.compile(r"<@([A-Z0-9]+)>")
 _CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")
 
 
-def terminal_text(text: str, people: DemoPeople | None) -> str:
-    """Slack mrkdwn mentions and escapes as terminal text (``<@UDEMO0001>``: ``@Ada Lovelace``)."""
+def terminal_text(text: str, people: DemoPeople | None, tz: str | None = None) -> str:
+    """Slack mrkdwn mentions, dates and escapes as terminal text (``<@UDEMO0001>``: ``@Ada``)."""
 
     def person(match: re.Match[str]) -> str:
         found = people.by_id(match.group(1)) if people is not None else None
@@ -91,6 +95,7 @@ def terminal_text(text: str, people: DemoPeople | None) -> str:
 
     text = _MENTION.sub(person, text)
     text = _CHANNEL.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
+    text = dates_as_text(text, tz)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
@@ -170,9 +175,9 @@ class Screen:
     def choice(self, text: str) -> Choice | None:
         return self.choices.get(int(text)) if text.isdigit() else None
 
-    def plain(self, text: str) -> str:
-        """Slack mrkdwn mentions and escapes as terminal text."""
-        return terminal_text(text, self.people)
+    def plain(self, text: str, reader: DemoPerson | None = None) -> str:
+        """Slack mrkdwn mentions and escapes as terminal text; dates in ``reader``'s zone."""
+        return terminal_text(text, self.people, reader.tz if reader else None)
 
     def _numbers(self, count: int, key: CardKey | None) -> list[int]:
         """Numbers for ``count`` buttons: a card's own again, else the lowest free ones."""
@@ -200,9 +205,9 @@ class Screen:
         recipient = self.people.by_id(to)
         if to != self.user.slack_id:
             head = f"[to approver {recipient.email if recipient else to}] {head}"
-        print(f"{head} {self.plain(reply.text)}", file=self.out)
+        print(f"{head} {self.plain(reply.text, recipient)}", file=self.out)
         for label, value in reply.fields:
-            print(f"    {label}: {self.plain(value)}", file=self.out)
+            print(f"    {label}: {self.plain(value, recipient)}", file=self.out)
         live = list(reply.buttons) if recipient is not None else []
         numbers = self._numbers(len(live), card)
         if card is not None and numbers:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import types
+from collections.abc import Mapping, Sequence
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -80,3 +81,13 @@ def describe(error: ErrorDetails, model: type[BaseModel]) -> str:
     if error["type"] == "missing":
         return "required, and missing"
     return str(error["msg"])
+
+
+def log_level_override(environ: Mapping[str, str], levels: Sequence[str]) -> tuple[str, list[str]]:
+    """``HELPDESK_LOG_LEVEL`` as a level (``""``: not set), or its problem, named as the
+    environment's rather than the file's (the file may be right)."""
+    given = environ.get("HELPDESK_LOG_LEVEL", "")
+    level = given.strip().upper()
+    if not level or level in levels:
+        return level, []
+    return "", [f"HELPDESK_LOG_LEVEL: {given!r} is not a log level; use {', '.join(levels)}"]

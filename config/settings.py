@@ -17,7 +17,7 @@ import re
 from collections.abc import Collection, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -41,7 +41,7 @@ from config.audit import AuditSettings
 from config.durations import parse_duration
 from config.notices import NoticeSettings
 from config.nudges import NudgeSettings, RateSpec
-from config.problems import describe
+from config.problems import describe, log_level_override
 from config.secrets import SecretRef
 from config.verification import VerificationSettings
 from connectors.base import ALL_CAPABILITIES, Capability, ResetDelivery
@@ -347,9 +347,10 @@ def validate_config(
     data = dict(raw)
     if "database_url" not in data and environ.get("DATABASE_URL"):
         data["database_url"] = environ["DATABASE_URL"]
-    if environ.get("HELPDESK_LOG_LEVEL"):
-        data["log_level"] = environ["HELPDESK_LOG_LEVEL"].upper()
-    problems: list[str] = []
+    level, problems = log_level_override(
+        environ, get_args(HelpdeskConfig.model_fields["log_level"].annotation))
+    if level:
+        data["log_level"] = level
     # Connector blocks are checked from the raw mapping, so their problems are reported in
     # the same run as every other (not after the rest has been fixed).
     problems += [f"{source}: {line}" for line in _connector_problems(data, kinds)]

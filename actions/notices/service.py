@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from actions.audit import Actor, Auditor
 from actions.notices.links import BadLink, ChangeClaim, LinkSigner
@@ -110,8 +111,21 @@ class Change:
     at: datetime
 
 
-def _when(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%d %B %Y at %H:%M UTC").lstrip("0")
+_UTC = ZoneInfo("UTC")
+
+
+def _when(at: datetime, zone: ZoneInfo = _UTC) -> str:
+    """``5 December 2026 at 09:40 CET``: in ``zone``, named (an email is read anywhere)."""
+    local = at.astimezone(zone)
+    return f"{local.day} {local:%B %Y at %H:%M} {local.tzname() or zone.key}"
+
+
+def _zone(actor: Actor, default: ZoneInfo) -> ZoneInfo:
+    """The employee's Slack time zone, else the organisation's."""
+    try:
+        return ZoneInfo(actor.tz) if actor.tz else default
+    except (ZoneInfoNotFoundError, ValueError):
+        return default
 
 
 class ChangeNotices:
@@ -129,6 +143,7 @@ class ChangeNotices:
         mailer: Mailer | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         where_to_go: Callable[[], str] = lambda: "the IT service desk",
+        zone: ZoneInfo = _UTC,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -140,6 +155,7 @@ class ChangeNotices:
         self.mailer = mailer
         self.clock = clock
         self.where_to_go = where_to_go
+        self.zone = zone
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- after a change ---------------------------------------------------------
@@ -177,10 +193,11 @@ class ChangeNotices:
         what = CHANGE_WORDS.get(change.capability.label, change.capability.label)
         subject = f"Your {change.label} account: {_SUBJECTS.get(change.capability.label, what)}"
         name = change.user.display_name or change.user.login
+        zone = _zone(change.actor, self.zone)
         lines = [
             f"Hello {name},",
             "",
-            f"On {_when(change.at)}, {what} for your {change.label} account "
+            f"On {_when(change.at, zone)}, {what} for your {change.label} account "
             f"({change.user.login}) through the IT helpdesk bot in Slack "
             f"(verified by: {change.verified_by}).",
             "",
@@ -193,7 +210,7 @@ class ChangeNotices:
                 link,
                 "",
                 "Your account will be locked down and the security team told at once. "
-                f"The link works once, until {_when(change.at + self.settings.link_ttl)}.",
+                f"The link works once, until {_when(change.at + self.settings.link_ttl, zone)}.",
             ]
         else:
             lines += [f"If this wasn't you, tell {self.where_to_go()} at once."]
@@ -202,7 +219,8 @@ class ChangeNotices:
 
     def dm_text(self, change: Change, link: str | None) -> str:
         what = CHANGE_WORDS.get(change.capability.label, change.capability.label)
-        head = (f"*Security notice*: on {_when(change.at)}, {what} for your {change.label} "
+        zone = _zone(change.actor, self.zone)
+        head = (f"*Security notice*: on {_when(change.at, zone)}, {what} for your {change.label} "
                 f"account ({change.user.login}) through this bot.")
         if link:
             return f"{head} If that wasn't you: <{link}|This wasn't me>."
@@ -260,8 +278,8 @@ class ChangeNotices:
         await self._security(
             f"Change notice not sent: the {medium} telling <@{change.actor.slack_user_id}> "
             f"({change.user.login}) about the {what} of their {change.label} account on "
-            f"{_when(change.at)} failed ({why}). The change stands; please let them know "
-            "another way so they can say if it wasn't them."
+            f"{_when(change.at, self.zone)} failed ({why}). The change stands; please let them "
+            "know another way so they can say if it wasn't them."
         )
 
     async def _security(self, text: str) -> None:

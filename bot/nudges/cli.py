@@ -98,6 +98,20 @@ def print_dry_run(summary: RunSummary, zone: ZoneInfo, out: TextIO, *, verbose: 
         out.write(line + "\n")
 
 
+
+def _could_not_run(summary: RunSummary) -> str | None:
+    """The problem of a run that read nobody because a directory did not answer, else None."""
+    if summary.status == RunStatus.FAILED and summary.scanned == 0 and summary.errors:
+        return summary.errors[0]
+    return None
+
+
+def _status(summary: RunSummary) -> int:
+    """2: nothing could be read; 1: the run did not complete or a nudge failed; 0: fine."""
+    if _could_not_run(summary) is not None:
+        return 2
+    return 0 if summary.status == RunStatus.COMPLETED and not summary.failed_total else 1
+
 async def run_cli(
     cfg: HelpdeskConfig,
     *,
@@ -113,7 +127,8 @@ async def run_cli(
     """``helpdesk nudges --dry-run`` or ``--now``; returns the exit status.
 
     0: the run completed and nothing failed; 1: some nudges failed, the run did not
-    complete, or another replica is sweeping now; 2: the configuration is unusable.
+    complete, or another replica is sweeping now; 2: the configuration is unusable, or
+    no directory answered (one line on ``err``).
     """
     from store.db import Store
 
@@ -163,6 +178,9 @@ async def run_cli(
             )
             if bar:
                 bar.finish(summary)
+            if (problem := _could_not_run(summary)) is not None and not as_json:
+                err.write(f"nudges: could not run: {problem}\n")
+                return 2
             if as_json:
                 out.write(json.dumps({**summary.as_dict(), "decisions": [
                     d.__dict__ for d in summary.decisions
@@ -170,7 +188,7 @@ async def run_cli(
                 ]}) + "\n")
             else:
                 print_dry_run(summary, settings.zone, out, verbose=verbose)
-            return 0 if summary.status == RunStatus.COMPLETED else 1
+            return _status(summary)
         assert client is not None
         runner = build_runner(
             cfg, providers, nudge_store, client, on_progress=bar.update if bar else None
@@ -181,12 +199,15 @@ async def run_cli(
             return 1
         if bar:
             bar.finish(result)
+        if (problem := _could_not_run(result)) is not None and not as_json:
+            err.write(f"nudges: could not run: {problem}\n")
+            return 2
         if as_json:
             out.write(json.dumps(result.as_dict()) + "\n")
         else:
             for line in summary_lines(result, settings.zone):
                 out.write(line + "\n")
-        return 0 if result.status == RunStatus.COMPLETED and not result.failed_total else 1
+        return _status(result)
     finally:
         await providers.aclose()
         if session is not None:

@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def when(moment: datetime) -> str:
-    """``Sat 05 Dec 2026, 14:10 UTC``."""
-    return moment.astimezone(UTC).strftime("%a %d %b %Y, %H:%M UTC")
+    """``moment`` in each reader's own time zone: ``Dec 5th, 14:10 your time`` in Slack.
+
+    A Slack date token (https://api.slack.com/reference/surfaces/formatting#date-formatting):
+    Slack renders it in the time zone of whoever reads it (an approver card in a
+    channel, the App Home), in their 12/24-hour preference. Its fallback, for a
+    client that cannot render it and for the terminal, is the time in UTC,
+    ``Sat 05 Dec 2026, 14:10 UTC``. Use it only in mrkdwn, never in plain text.
+    """
+    fallback = moment.astimezone(UTC).strftime("%a %d %b %Y, %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}}, {{time}} your time|{fallback}>"
+
+
+_DATE_TOKEN = re.compile(r"<!date\^(\d+)\^[^|>]*\|([^>]*)>")
+
+
+def dates_as_text(text: str, tz: str | None = None) -> str:
+    """Slack date tokens (``when``) as plain text, for the terminal demo.
+
+    In the reader's zone (``tz``, a Slack profile's) as Slack would show them, else
+    their fallback (UTC).
+    """
+    zone, theirs = person_zone(tz, ZoneInfo("UTC"))
+    if not theirs:
+        return _DATE_TOKEN.sub(lambda m: m.group(2), text)
+    return _DATE_TOKEN.sub(
+        lambda m: local_when(datetime.fromtimestamp(int(m.group(1)), UTC), zone, theirs=True),
+        text,
+    )
 
 
 def plural(count: int, singular: str, many: str | None = None) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from actions.access import AccessSnapshot, Event
 from bot.replies import ActionId, Form, FormField, Home, Reply
 from bot.views.access import approval_card, requester_news
 from bot.views.blocks import form_view, parse_submission, reply_blocks
 from bot.views.home import home_view
+from bot.views.text import dates_as_text, when
 from store.models import AccessDecision, AccessRequest
 
 NOW = datetime(2030, 1, 2, 3, 4, tzinfo=UTC)
@@ -118,6 +120,24 @@ def test_a_card_with_an_end_date_speaks_of_the_requester_not_to_the_approver() -
     snap = _snap("fulfilled", ("U0ANNA0001", "U0BERT0001"), fulfilled_at=NOW, access_until=until)
     card = approval_card(snap)
     assert "Your access" not in card.text
-    assert "<@U0ADA00001>'s access ends Wed 09 Jan 2030, 03:04 UTC." in card.text
+    assert "<@U0ADA00001>'s access ends Wed 09 Jan 2030, 03:04 UTC." in dates_as_text(card.text)
     news = requester_news(snap, Event.FULFILLED)
-    assert "Your access ends Wed 09 Jan 2030" in news.text
+    assert "Your access ends Wed 09 Jan 2030" in dates_as_text(news.text)
+
+
+def test_times_are_read_in_each_readers_own_time_zone() -> None:
+    """Slack renders a date token in whoever reads it's zone: a card in a channel, the Home."""
+    moment = datetime(2026, 12, 13, 9, 40, tzinfo=ZoneInfo("Europe/Berlin"))
+    token = when(moment)
+    assert token == (
+        f"<!date^{int(moment.timestamp())}^{{date_short_pretty}}, {{time}} your time"
+        "|Sun 13 Dec 2026, 08:40 UTC>"
+    )
+    assert dates_as_text(f"ends {token}.") == "ends Sun 13 Dec 2026, 08:40 UTC."
+    until = NOW + timedelta(days=7)
+    snap = _snap("fulfilled", ("U0ANNA0001",), fulfilled_at=NOW, access_until=until)
+    texts = [approval_card(snap).text, requester_news(snap, Event.FULFILLED).text,
+             json.dumps(home_view(Home(Reply("help"), mine=[approval_card(snap)])))]
+    for text in texts:
+        assert " UTC" not in text.replace("UTC>", ""), text
+        assert f"<!date^{int(until.timestamp())}^" in text

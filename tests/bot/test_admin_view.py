@@ -41,6 +41,7 @@ from bot.serve import slack_surface
 from bot.slack.server import build_http_app, running_http
 from bot.slack.surface import SlackSurface
 from bot.views.home import home_section_blocks, home_view
+from bot.views.text import dates_as_text
 from config.settings import ConfigError
 from connectors.doctor import Finding, Status
 from connectors.errors import Unavailable
@@ -122,9 +123,12 @@ def test_admin_sections_say_who_what_and_how_long() -> None:
     # Names are escaped; several approvals show the progress.
     assert "*GitHub &lt;org&gt;* · waiting 5 minutes · 1 of 2 approvals" in pending.lines[1]
     assert recent.title == "Recent actions"
+    # Times are Slack date tokens: each IT admin reads them in their own time zone.
     assert recent.lines == [
-        "• `02 Jan 11:59 UTC` <@U0ANNA0001> access_approve → ada@example.com: *approved*",
-        "• `02 Jan 11:00 UTC` system access_expire: *expired*",
+        "• <!date^1893585540^{date_short_pretty}, {time} your time|Wed 02 Jan 2030, 11:59 UTC>"
+        " · <@U0ANNA0001> access_approve → ada@example.com: *approved*",
+        "• <!date^1893582000^{date_short_pretty}, {time} your time|Wed 02 Jan 2030, 11:00 UTC>"
+        " · system access_expire: *expired*",
     ]
     assert sweep.title == "Last password-expiry sweep" and sweep.empty == "No sweep yet."
     assert not sweep.lines and not sweep.fields
@@ -172,8 +176,10 @@ def test_last_sweep_reads_the_stored_counts() -> None:
     assert sweep == SweepSummary("completed", "schedule", NOW - timedelta(days=1),
                                  NOW - timedelta(days=1, minutes=-3), 1234, 12, 5, 1)
     section = sweep_section(sweep, running, NOW)
-    assert section.lines[0].startswith("*completed* 01 Jan 12:03 UTC (23 hours ago, scheduled run)")
-    assert "A sweep is running now (started 02 Jan 11:59 UTC)." in section.lines
+    lines = [dates_as_text(line) for line in section.lines]
+    assert lines[0] == "*completed* Tue 01 Jan 2030, 12:03 UTC (23 hours ago, scheduled run)"
+    assert "<!date^1893499380^{date_short_pretty}, {time} your time|" in section.lines[0]
+    assert "A sweep is running now (started Wed 02 Jan 2030, 11:59 UTC)." in lines
     assert dict(section.fields) == {"Scanned": "1,234", "Nudged": "12", "Skipped": "5",
                                     "Failed": "1"}
     # An interrupted run recorded no counts: said so, not zeros.
@@ -182,8 +188,8 @@ def test_last_sweep_reads_the_stored_counts() -> None:
     assert dict(sweep_section(interrupted, None, NOW).fields)["Scanned"] == "not recorded"
     assert last_sweep([]) == (None, None)
     only_running = sweep_section(*last_sweep([_run("running", NOW)]), NOW)
-    assert only_running.lines == [
-        "No sweep has finished yet; one is running now (started 02 Jan 12:00 UTC)."
+    assert [dates_as_text(line) for line in only_running.lines] == [
+        "No sweep has finished yet; one is running now (started Wed 02 Jan 2030, 12:00 UTC)."
     ]
 
 

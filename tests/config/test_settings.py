@@ -165,3 +165,16 @@ def test_problems_of_every_kind_come_in_one_run() -> None:
     assert "capabilities.unlock: no connector named 'nowhere'" in text
     assert "catalogue.0.provider: no connector named 'x'" in text
     assert "catalogue.1.provider_group: required, and missing" in text
+
+
+def test_a_bad_log_level_in_the_environment_is_named_as_the_environments() -> None:
+    raw = {"connectors": {"m": {"kind": "memory"}}, "organisation": {"it_chanel": "#it"}}
+    with pytest.raises(ConfigError) as info:
+        validate_config(raw, "f.yaml", {"HELPDESK_LOG_LEVEL": "verbose"})
+    assert info.value.problems[0] == (
+        "HELPDESK_LOG_LEVEL: 'verbose' is not a log level; use DEBUG, INFO, WARNING, ERROR"
+    )
+    assert not any("f.yaml: log_level" in p for p in info.value.problems)
+    assert any("did you mean `it_channel`?" in p for p in info.value.problems)  # same run
+    assert validate_config(raw | {"organisation": {}}, "f.yaml",
+                           {"HELPDESK_LOG_LEVEL": "debug"}).log_level == "DEBUG"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -269,8 +270,35 @@ def test_demo_nudges_runs_the_sweep_over_the_demo_directory_and_exits() -> None:
         "[nudge to ada.lovelace@example.com] bot> Your Okta password expires in 8 days, on "
         in out
     )
+    # Ada's profile has a time zone (Europe/Berlin): her nudge speaks of it.
+    assert re.search(r"expires in 8 days, on \w+day \d+ \w+ \d{4} at \d\d:\d\d CET\.", out)
     assert "    [-] Change it now\n" in out
     assert out.count("[nudge to ") == 1
     assert "[IT channel #it-help] Password-expiry nudges, demo run: completed" in out
     assert "[IT channel #it-help] Scanned 2 · nudged 1 · skipped 1 · failed 0" in out
     assert "you>" not in out and "Traceback" not in proc.stderr
+
+
+def test_times_read_in_the_demo_employees_own_zone() -> None:
+    """Ada's profile has Europe/Berlin: her answers say "your time"; Grace's card, none, UTC."""
+    proc = _run("when does my password expire?\nI need figma\n1\n", "demo")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert re.search(r"expires in 8 days, on \w{3} \d+ \w{3}, \d\d:\d\d your time\.", out), out
+    assert re.search(r"it expires \w{3} \d+ \w{3}, \d\d:\d\d your time if nobody does", out)
+    assert re.search(r"Requested: \w{3} \d\d \w{3} \d{4}, \d\d:\d\d UTC\n", out)
+    assert "<!date" not in out
+
+
+def test_first_week_answers_with_the_real_router() -> None:
+    """A thing the catalogue lacks gets the catalogue; thanks a short reply; hello the menu."""
+    proc = _run("I need photoshop\nthanks!\nhi\n", "demo")
+    assert proc.returncode == 0, proc.stderr
+    turns = proc.stdout.split("you> ")[1:]
+    photoshop, thanks, hello = turns
+    assert "I can only request access to groups in the catalogue" in photoshop
+    assert "You can ask for: Figma (editor), VPN, GitHub organisation." in photoshop
+    assert "Did you mean" not in photoshop
+    assert "bot> You're welcome! Message me any time you need help.\n" in thanks
+    assert "[" not in thanks  # no buttons
+    assert "Here's what I can do for you" in hello and "[1] Reset my password" in hello

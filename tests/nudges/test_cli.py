@@ -177,3 +177,27 @@ def test_progress_bar_on_a_terminal_redraws_one_line() -> None:
     assert text.startswith("\r[██░░░░░░░░] 1/4 due settled")
     assert "\r[██████████] 4/4 due settled · 40 expiring users scanned" in text
     assert text.endswith("\n") and text.count("\n") == 1
+
+
+@pytest.mark.parametrize("mode", ["--dry-run", "--now"])
+def test_a_directory_that_does_not_answer_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+) -> None:
+    monkeypatch.setenv("OKTA_API_TOKEN", "okta-test-token-0000")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-not-used")
+    okta = {"kind": "okta", "org_url": "https://127.0.0.1:1", "max_attempts": 1,
+            "connect_timeout": 2, "api_token": {"env": "OKTA_API_TOKEN"}}
+    cfg = {"database_url": f"sqlite:///{tmp_path}/cli.sqlite3", "log_level": "ERROR",
+           "slack": {"api_base_url": "http://127.0.0.1:9/api/"},
+           "connectors": {"okta": okta}, "capabilities": {"password_expiry": "okta"},
+           "nudges": {"it_channel": ""}}
+    path = tmp_path / "helpdesk.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["nudges", mode, "--no-progress", "--config", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    # One line for the operator; the rest of stderr is the log's JSON lines.
+    *logs, line = err.splitlines()
+    assert line.startswith("nudges: could not run: okta: ") and "did not answer" in line
+    assert all(json.loads(log)["level"] in ("warning", "error") for log in logs)
