@@ -17,6 +17,7 @@ import pytest
 from actions.notices import ChangeNotices, LinkSigner
 from actions.notices.service import ReportResult
 from actions.providers import Providers
+from bot.views.notices import render
 from config.notices import NoticeSettings
 from connectors.ad.connector import ActiveDirectoryConnector
 from connectors.base import Capability, ContainStep, UserStatus
@@ -98,6 +99,9 @@ async def test_a_report_disables_the_account_and_leaves_the_sign_out_to_security
     user = await ad.find_user_by_email(person.email)
     page = await service.report(_token(service, user.id))
     assert page.result is ReportResult.PARTLY and page.done == [ContainStep.SUSPEND]
+    status, html = render(page)
+    assert status == 200 and "The bot has suspended your account." in html
+    assert "The rest has to be done by a person" in html
     assert await asyncio.to_thread(_uac, samba_dc, person.dn) == 0x200 | DISABLE
     [alert] = out.security
     assert "Done: suspended the account." in alert
@@ -114,6 +118,9 @@ async def test_a_report_the_service_account_may_not_act_on_pages_the_exact_steps
     user = await ad.find_user_by_email(person.email)
     page = await service.report(_token(service, user.id))
     assert page.result is ReportResult.ALERTED and page.done == []
+    status, html = render(page)
+    assert status == 200 and "The security team has been alerted" in html
+    assert "could not lock the account itself" in html
     assert await asyncio.to_thread(_uac, samba_dc, person.dn) == 0x200
     [alert] = out.security
     assert "the bot's service account may not suspend" in alert
