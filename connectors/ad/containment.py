@@ -26,6 +26,7 @@ from connectors.ad.ldap import Conn, modify
 from connectors.ad.ldap3 import ldap3
 from connectors.ad.values import UAC
 from connectors.base import ContainStep, DirectoryUser
+from connectors.errors import ConnectorError, PermissionDenied
 
 log = get_logger("connectors.ad")
 
@@ -45,7 +46,7 @@ class AccountContainment(AdDirectory):
 
         An account already disabled counts as done. The modify deletes the value read
         and adds the new one, so it fails rather than overwrite a concurrent change of
-        another flag; a retry re-reads.
+        another flag. When its answer is lost, the account is read again: disabled is done.
         """
         done: list[ContainStep] = []
         for step in steps:
@@ -70,4 +71,16 @@ class AccountContainment(AdDirectory):
             if not ok:
                 raise error_from_result(self.name, "disable account", result)
 
-        await self._transport.run("disable account", disable, idempotent=False)
+        try:
+            await self._transport.run("disable account", disable, idempotent=False)
+        except PermissionDenied:
+            raise
+        except ConnectorError as exc:
+            # The answer may be what was lost, after the DC applied the change: ask it.
+            try:
+                again = await self._user_entry(user.id)
+            except ConnectorError:
+                raise exc from None
+            if not (again.integer("userAccountControl") or 0) & UAC.ACCOUNTDISABLE:
+                raise
+            log.warning("ad.disable_answer_lost", provider=self.name, user_id=user.id)

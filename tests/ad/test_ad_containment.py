@@ -11,17 +11,21 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from ldap3.core.exceptions import LDAPSocketReceiveError
 
 from actions.notices import ChangeNotices, LinkSigner
 from actions.notices.service import ReportResult
 from actions.providers import Providers
 from bot.views.notices import render
 from config.notices import NoticeSettings
+from connectors.ad import containment
 from connectors.ad.connector import ActiveDirectoryConnector
+from connectors.ad.ldap import Conn, modify
 from connectors.base import Capability, ContainStep, UserStatus
-from connectors.errors import PermissionDenied
+from connectors.errors import ConnectorError, PermissionDenied
 from store.db import Store
 from tests.ad.samba import USERS_CN, SambaDC
 from tests.attacks.helpers import Recorder
@@ -126,3 +130,29 @@ async def test_a_report_the_service_account_may_not_act_on_pages_the_exact_steps
     assert "the bot's service account may not suspend" in alert
     assert (f"`Get-ADUser -Filter \"UserPrincipalName -eq '{user.login}'\" | "
             "Disable-ADAccount`") in alert
+
+
+async def test_a_lost_answer_to_the_disable_is_read_back(
+    samba_dc: SambaDC, ad: ActiveDirectoryConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    person = await asyncio.to_thread(samba_dc.make_user, "lost")
+    user = await ad.find_user_by_email(person.email)
+
+    def applied_then_cut(conn: Conn, dn: str, changes: Any) -> tuple[bool, dict[str, Any]]:
+        modify(conn, dn, changes)  # the DC applies it...
+        raise LDAPSocketReceiveError("connection reset")  # ...and its answer never arrives
+
+    monkeypatch.setattr(containment, "modify", applied_then_cut)
+    assert await ad.contain(user, [ContainStep.SUSPEND]) == [ContainStep.SUSPEND]
+    assert await asyncio.to_thread(_uac, samba_dc, person.dn) == 0x200 | DISABLE
+    # Cut before it reached the DC: still enabled, and the error says so.
+    other = await asyncio.to_thread(samba_dc.make_user, "cut")
+    target = await ad.find_user_by_email(other.email)
+
+    def cut(conn: Conn, dn: str, changes: Any) -> tuple[bool, dict[str, Any]]:
+        raise LDAPSocketReceiveError("connection reset")
+
+    monkeypatch.setattr(containment, "modify", cut)
+    with pytest.raises(ConnectorError, match="unknown"):
+        await ad.contain(target, [ContainStep.SUSPEND])
+    assert await asyncio.to_thread(_uac, samba_dc, other.dn) == 0x200
