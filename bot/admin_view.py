@@ -33,6 +33,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actions.access import PeopleDirectory, RequestState
+from actions.access.model import is_identity_check
 from actions.audit import Actor, Auditor
 from actions.providers import Providers
 from bot.doctor import DoctorReport, connector_health
@@ -93,6 +94,8 @@ class PendingApproval:
     created_at: datetime
     approvals: int
     approvals_required: int
+    identity: bool = False
+    """An identity check before a self-service change, rather than an access request."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,7 @@ async def pending_approvals(store: Store, limit: int) -> tuple[list[PendingAppro
     shown = [
         PendingApproval(
             r.requester, r.requester_email, r.group_name, as_utc(r.created_at), r.approvals,
-            r.approvals_required,
+            r.approvals_required, is_identity_check(r.group_key),
         )
         for r in rows
     ]
@@ -216,15 +219,19 @@ def age(delta: timedelta) -> str:
 
 
 def pending_line(item: PendingApproval, now: datetime) -> str:
-    """``• @ada (ada@…) → *Figma* · waiting 2 days · 1 of 2 approvals``."""
+    """``• @ada (ada@…) → *Figma* · waiting 2 days · 1 of 2 approvals`` (an identity check:
+    ``→ identity check before *MFA reset*``)."""
     votes = (
         f" · {item.approvals} of {item.approvals_required} approvals"
         if item.approvals_required > 1
         else ""
     )
+    what = f"*{_escape(item.group_name)}*"
+    if item.identity:
+        what = f"identity check before {what}"
     return (
         f"• {_person(item.requester)} ({_escape(item.requester_email)}) → "
-        f"*{_escape(item.group_name)}* · waiting {age(now - item.created_at)}{votes}"
+        f"{what} · waiting {age(now - item.created_at)}{votes}"
     )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config.logging import scrub_text
-from connectors.base import Capability, Directory, ResetDelivery
+from connectors.base import Capability, ContainStep, Directory, ResetDelivery
 from connectors.errors import ConnectorError, PermissionDenied, Unavailable, UserNotFound
 
 # An address no directory can hold: looking it up proves a credential works, harmlessly.
@@ -104,6 +104,10 @@ class Needs:
     """
 
     capabilities: Capability = Capability.NONE
+    pushes: bool = False
+    """Whether it sends the pushes that verify employees (its own changes', or as verifier)."""
+    containment: frozenset[ContainStep] = frozenset()
+    """What a "This wasn't me" report asks it to do to an account (``notices.on_report``)."""
     groups: tuple[str, ...] = ()
     protected_groups: tuple[str, ...] = ()
     refuse_admin_roles: bool = True

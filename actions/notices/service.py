@@ -60,12 +60,17 @@ _SUBJECTS: dict[str, str] = {
     "unlock": "account unlocked",
     "mfa_reset": "MFA factors removed",
 }
-#: What a person does for a step the bot could not take, per step.
+#: What a person does for a step the bot could not take, per step (``{who}``: the login).
 MANUAL_STEPS: dict[ContainStep, str] = {
     ContainStep.CLEAR_SESSIONS: "end every session of the account (Okta: the user's page, "
-    "More Actions > Clear User Sessions)",
+    "More Actions > Clear User Sessions; OneLogin: the user's page, More Actions > Log user "
+    "out; Active Directory has no central sign-out: once it is disabled, sign {who} off the "
+    "computers they use, as Kerberos tickets already issued last until they expire, "
+    "10 hours by default)",
     ContainStep.SUSPEND: "suspend the account (Okta: More Actions > Suspend; OneLogin: lock "
-    "the user and log them out; AD: disable the account)",
+    "the user and log them out; Active Directory: disable it, in Active Directory Users and "
+    "Computers > the account > Disable Account, or in PowerShell "
+    "`Get-ADUser -Filter \"UserPrincipalName -eq '{who}'\" | Disable-ADAccount`)",
     ContainStep.RESET_FACTORS: "reset every MFA factor of the account (Okta: More Actions > "
     "Reset Multifactor)",
 }
@@ -358,20 +363,23 @@ class ChangeNotices:
             label = self.providers.label(conn)
             return [], wanted, user, f"the bot can't contain {label} accounts"
         able = conn.containment_steps()
-        steps = [s for s in wanted if s in able]
         done: list[ContainStep] = []
-        why = ""
-        for step in steps:
+        reasons: list[str] = []
+        for step in wanted:
+            words = step.value.replace("_", " ")
+            if step not in able:
+                reasons.append(f"{self.providers.label(conn)} offers the bot no way to {words}")
+                continue
             try:
                 done += await conn.contain(user, [step])
             except PermissionDenied:
-                why = f"the bot's service account may not {step.value.replace('_', ' ')}"
+                reasons.append(f"the bot's service account may not {words}")
             except ConnectorError as exc:
-                why = f"{step.value.replace('_', ' ')} failed ({type(exc).__name__})"
+                reasons.append(f"{words} failed ({type(exc).__name__})")
         left = [s for s in wanted if s not in done]
-        if left and not why:
-            why = "not possible for the account in its current state"
-        return done, left, user, why
+        if len(reasons) < len(left):
+            reasons.append("not possible for the account in its current state")
+        return done, left, user, "; ".join(reasons)
 
     def _page_text(
         self, claim: ChangeClaim, user: DirectoryUser | None, done: Sequence[ContainStep],
@@ -386,7 +394,7 @@ class ChangeNotices:
             text += " Done: " + "; ".join(_DONE_WORDS[s] for s in done) + "."
         if left:
             text += (f" Not done ({why}), please do it now: "
-                     + "; ".join(MANUAL_STEPS[s] for s in left) + ".")
+                     + "; ".join(MANUAL_STEPS[s].format(who=who) for s in left) + ".")
         return text + " Then contact them by phone or in person, not over Slack."
 
 

@@ -16,9 +16,11 @@ order and applies the first one the employee can use:
 * ``none``: nothing is checked (an explicit opt-out).
 
 When no method applies, nothing is changed and the employee is sent to IT. Every
-push sent, every answer and every refusal is an audit record (``verify_push``,
-``verification``; a change made under ``none`` says so in its own record's
-``verified_by``); the push counter is the audit trail itself.
+push sent, every answer and every refusal is an audit record (``verify_push``); each
+verification's outcome is one ``verification`` record: ``approved``, ``rejected``,
+``timed_out`` or ``refused``, with the ``method`` and, for a push, the verifier, factor and
+number shown, for an approval, who approved (``approved_by``). A change made under ``none``
+says so in its own record's ``verified_by``. The push counter is the audit trail itself.
 """
 
 from __future__ import annotations
@@ -134,6 +136,8 @@ class Verification:
                     continue
                 verified = await self.approval(actor, user, label, capability)
                 if verified is not None:
+                    await self._step(actor, user, capability, "approved",
+                                     {"method": Method.APPROVAL.value, **verified.detail})
                     return verified
                 skipped.append("approval: no approvers")
         await self._step(
@@ -239,6 +243,9 @@ class Verification:
             "number": _number(challenge),
         }
         await self.auditor.record(actor, PUSH_ACTION, state.value, target=user, detail=detail)
+        await self._step(actor, user, capability, state.value,
+                         {"method": Method.PUSH.value, "verifier": route.connector.name,
+                          "factor": route.factor.name, "number": _number(challenge)})
         if state is PushState.APPROVED:
             return Verified(Method.PUSH, {"verifier": route.connector.name,
                                           "number": _number(challenge)})

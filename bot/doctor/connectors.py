@@ -10,7 +10,8 @@ from actions.providers import Providers
 from config.logging import scrub_text
 from config.secrets import MissingSecret
 from config.settings import HelpdeskConfig
-from connectors.base import Capability, Directory
+from config.verification import VERIFIED_CAPABILITIES, Method
+from connectors.base import Capability, ContainStep, Directory
 from connectors.doctor import Finding, Findings, Needs
 from connectors.errors import ConnectorError
 from connectors.registry import load_kind
@@ -30,6 +31,8 @@ def _needs_for(name: str, conn: Directory, cfg: HelpdeskConfig, sample_size: int
     )
     return Needs(
         capabilities=routed,
+        pushes=_pushes(name, conn, cfg),
+        containment=_containment(routed, conn, cfg),
         groups=groups if Capability.GROUPS in routed else (),
         protected_groups=tuple(cfg.protected.groups),
         refuse_admin_roles=cfg.protected.refuse_admin_roles,
@@ -37,6 +40,30 @@ def _needs_for(name: str, conn: Directory, cfg: HelpdeskConfig, sample_size: int
         sample_size=sample_size,
     )
 
+
+def _pushes(name: str, conn: Directory, cfg: HelpdeskConfig) -> bool:
+    """Whether ``name`` sends the pushes of a verified change (as ``Verification`` picks it)."""
+    v = cfg.verification
+    for label in VERIFIED_CAPABILITIES:
+        provider = cfg.capabilities.get(label)
+        if not provider or Method.PUSH not in v.methods(label):
+            continue
+        if Capability.PUSH_VERIFY in conn.capabilities and name in (provider, v.verifier):
+            return True
+    return False
+
+
+def _containment(
+    routed: Capability, conn: Directory, cfg: HelpdeskConfig
+) -> frozenset[ContainStep]:
+    """The ``on_report`` steps a report would ask of this connector (its changes carry links)."""
+    changes = Capability.PASSWORD_RESET | Capability.UNLOCK | Capability.MFA_RESET
+    n = cfg.notices
+    if not routed & changes or not n.enabled or n.public_url is None:
+        return frozenset()
+    if Capability.CONTAIN not in conn.capabilities:
+        return frozenset()
+    return frozenset(ContainStep(s.value) for s in n.on_report)
 
 
 @dataclass

@@ -12,8 +12,9 @@ reset or unlock them itself as a second line of defence.
 
 The connector is assembled from its parts: lookups and the protected-account
 check (:mod:`~connectors.ad.directory`), group membership
-(:mod:`~connectors.ad.groups`), passwords and unlock (:mod:`~connectors.ad.accounts`)
-and the expiry sweep (:mod:`~connectors.ad.expiry`), over one LDAP transport
+(:mod:`~connectors.ad.groups`), passwords and unlock (:mod:`~connectors.ad.accounts`),
+the expiry sweep (:mod:`~connectors.ad.expiry`) and disabling an account reported
+as taken over (:mod:`~connectors.ad.containment`), over one LDAP transport
 (:mod:`~connectors.ad.ldap`) and one error map (:mod:`~connectors.ad.errors`).
 """
 
@@ -22,20 +23,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from connectors.ad.accounts import AccountOperations
+from connectors.ad.containment import AccountContainment
 from connectors.ad.expiry import ExpirySweep
 from connectors.ad.groups import GroupOperations
 from connectors.ad.settings import Settings
 from connectors.base import Capability
 
 
-class ActiveDirectoryConnector(GroupOperations, AccountOperations, ExpirySweep):
-    """Directory, GroupManager, PasswordResetter (temporary passwords), Unlocker, ExpiryReporter."""
+class ActiveDirectoryConnector(
+    GroupOperations, AccountOperations, ExpirySweep, AccountContainment
+):
+    """Directory, GroupManager, PasswordResetter (temporary passwords), Unlocker,
+    ExpiryReporter, AccountContainer (disable)."""
 
     capabilities = (
         Capability.GROUPS
         | Capability.PASSWORD_RESET
         | Capability.UNLOCK
         | Capability.PASSWORD_EXPIRY
+        | Capability.CONTAIN
     )
 
 

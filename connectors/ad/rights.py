@@ -19,7 +19,7 @@ from connectors.ad.errors import error_from_result
 from connectors.ad.ldap import Conn, entries_of
 from connectors.ad.ldap3 import ldap3
 from connectors.ad.values import MATCH_BIT_AND, MATCH_IN_CHAIN, PERSON_FILTER, UAC, Entry, escape
-from connectors.base import Capability
+from connectors.base import Capability, ContainStep
 from connectors.doctor import Findings, Needs, join
 
 DELEGATION_HINT = (
@@ -61,6 +61,7 @@ class AccountRights:
     reset: bool | None  # None: the DACL could not be read
     pwd_last_set: bool
     lockout_time: bool
+    user_account_control: bool = False
 
     def lacks(self, needs: Needs) -> list[str]:
         """The rights ``needs`` asks for that this account does not grant."""
@@ -157,6 +158,7 @@ def _account_rights(entry: Entry, token: set[str]) -> AccountRights:
         reset=reset,
         pwd_last_set="pwdlastset" in writable,
         lockout_time="lockouttime" in writable,
+        user_account_control="useraccountcontrol" in writable,
     )
 
 
@@ -228,6 +230,8 @@ async def check_accounts(
 
 
 def _report_container(container: _Container, needs: Needs, note: list[str], out: Findings) -> None:
+    if ContainStep.SUSPEND in needs.containment:
+        _report_disable(container, out)
     check = f"rights {container.dn}"
     total = len(container.accounts)
     lacking: dict[str, int] = {}
@@ -257,3 +261,22 @@ def _report_container(container: _Container, needs: Needs, note: list[str], out:
     if needs.serves(Capability.UNLOCK):
         wanted.append("write lockoutTime")
     out.ok(check, f"{join(wanted)} on all {total} account(s)", details=details, **data)
+
+
+def _report_disable(container: _Container, out: Findings) -> None:
+    """Whether a "This wasn't me" report can disable these accounts (a warning if not: the
+    report then pages security with the steps, nothing breaks)."""
+    check = f"containment {container.dn}"
+    total = len(container.accounts)
+    lacking = sum(not a.user_account_control for a in container.accounts)
+    if lacking:
+        out.warn(
+            check,
+            f"write userAccountControl missing on {lacking} of {total} account(s): a report "
+            "cannot disable them, security is paged with the steps instead",
+            fix="delegate write userAccountControl on user objects in this OU, or drop "
+            "suspend from notices.on_report",
+            accounts_checked=total, lacking=lacking,
+        )
+        return
+    out.ok(check, f"a report can disable all {total} account(s) (write userAccountControl)")

@@ -24,7 +24,7 @@ import enum
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from connectors.base import Capability, Directory, ResetDelivery
+from connectors.base import Capability, ContainStep, Directory, ResetDelivery
 from connectors.doctor import Finding, Findings, Needs, join
 from connectors.errors import ConnectorError, GroupNotFound, PermissionDenied, UserNotFound
 from connectors.onelogin.connector import OneLoginConnector
@@ -88,6 +88,14 @@ def rights_needed(needs: Needs, settings: Settings) -> frozenset[Right]:
         wanted.add(Right.WRITE_USERS)
     if needs.serves(Capability.MFA_RESET):
         wanted |= {Right.READ_ALL, Right.WRITE_ALL}
+    if needs.pushes:
+        # Listing the MFA devices and the verifications API both need Manage All
+        # (sandboxes/onelogin/push.py cites OneLogin's pages).
+        wanted |= {Right.READ_USERS, Right.READ_ALL, Right.WRITE_ALL}
+    if ContainStep.CLEAR_SESSIONS in needs.containment:
+        wanted.add(Right.WRITE_USERS)  # Log User Out: Manage Users
+    if needs.containment & {ContainStep.SUSPEND, ContainStep.RESET_FACTORS}:
+        wanted |= {Right.READ_ALL, Right.WRITE_ALL}  # status 2, MFA devices: Manage All
     policies = settings.default_policy_id is not None or bool(settings.policy_by_group)
     if needs.serves(Capability.PASSWORD_EXPIRY) and policies:
         wanted.add(Right.READ_ALL)

@@ -401,13 +401,15 @@ class SambaDC:
                 self.add_user(f"paged-{i:02d}", ou=PAGED_OU_DN, conn=conn)
                 for i in range(PAGED_USERS)
             ]
-            # Delegation: the service account may reset passwords, write pwdLastSet and
-            # lockoutTime on users in the OU, and write member on its groups. Nothing else.
+            # Delegation: the service account may reset passwords, write pwdLastSet,
+            # lockoutTime and userAccountControl (to disable an account reported as taken
+            # over) on users in the OU, and write member on its groups. Nothing else.
             g = {
                 "user": self._schema_guid(conn, "user"),
                 "group": self._schema_guid(conn, "group"),
                 "pwdLastSet": self._schema_guid(conn, "pwdLastSet"),
                 "lockoutTime": self._schema_guid(conn, "lockoutTime"),
+                "userAccountControl": self._schema_guid(conn, "userAccountControl"),
                 "member": self._schema_guid(conn, "member"),
                 "reset": self._right_guid(conn, "User-Force-Change-Password"),
             }
@@ -423,6 +425,7 @@ class SambaDC:
             f"(OA;CI;CR;{g['reset']};{g['user']};{sid})"
             f"(OA;CI;WP;{g['pwdLastSet']};{g['user']};{sid})"
             f"(OA;CI;WP;{g['lockoutTime']};{g['user']};{sid})"
+            f"(OA;CI;WP;{g['userAccountControl']};{g['user']};{sid})"
             f"(OA;CI;WP;{g['member']};{g['group']};{sid})"
         )
         self._tool("dsacl", "set", f"--objectdn={OU_DN}", f"--sddl={aces}")

@@ -8,6 +8,7 @@ and look at what each person's App Home and DM show.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -43,6 +44,7 @@ from bot.slack.surface import SlackSurface
 from bot.views.home import home_section_blocks, home_view
 from bot.views.text import dates_as_text
 from config.settings import ConfigError
+from connectors.base import MfaFactor
 from connectors.doctor import Finding, Status
 from connectors.errors import Unavailable
 from connectors.memory import MemoryDirectory
@@ -320,8 +322,8 @@ class Desk:
         return [(r.actor, r.result) for r in rows]
 
 
-@pytest.fixture
-async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
+@contextlib.asynccontextmanager
+async def _running_desk(tmp_path: Path, **overrides: Any) -> AsyncIterator[Desk]:
     state = SlackState(_workspace())
     async with run_slack_fake(state) as fake:
         cfg = make_config(
@@ -332,6 +334,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
             catalogue=[{"key": "figma-editors", "display_name": "Figma (editor)",
                         "aliases": ["figma"], "provider_group": "figma-editors",
                         "approvers": [BOB]}],
+            **overrides,
         )
         environ = {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET}
         directory = make_directory()
@@ -341,6 +344,12 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
             SlackEventSender(SECRET, f"{url}/slack/events", state=state) as sender,
         ):
             yield Desk(state, sender, surface, directory)
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
+    async with _running_desk(tmp_path) as d:
+        yield d
 
 
 def _headers(view: dict[str, Any]) -> list[str]:
@@ -379,6 +388,30 @@ async def test_it_admin_home_shows_approvals_actions_and_the_last_sweep(desk: De
     for expected in ("*Scanned*\\n4,321", "*Nudged*\\n17", "*Skipped*\\n4", "*Failed*\\n2"):
         assert expected in fields
     assert "*completed*" in fields and "No sweep yet." not in fields
+
+
+async def test_a_pending_identity_check_shows_to_its_approver_and_the_it_admins(
+    tmp_path: Path,
+) -> None:
+    verification = {"password_reset": ["approval"], "unlock": ["approval"],
+                    "mfa_reset": ["approval"], "approval": {"approvers": [BOB]}}
+    async with _running_desk(tmp_path, verification=verification) as d:
+        ada = next(a for a in d.directory.accounts.values() if a.user.email == "ada@example.com")
+        ada.factors = [MfaFactor("f1", "push", "Okta Verify")]
+        await d.sender.dm(ADA, "lost my phone, need to reset mfa")
+        await d.state.wait_for_message(ADA, "MFA")
+        await d.sender.block_action(ADA, "hd_confirm.0")
+        await d.state.wait_for_message(ADA, "someone must confirm it's really you")
+        # The approver: the card, with its buttons, under "Waiting for me".
+        home = await d.home(BOB, showing="Identity check")
+        assert "Waiting for me" in _headers(home)
+        text = json.dumps(home)
+        assert "*Identity check*: " in text and "I verified it's them: approve" in text
+        # An IT admin: the check among the pending approvals, called what it is.
+        home = await d.home(ANNA, showing="Pending approvals")
+        assert ("<@U0ADA00001> (ada@example.com) \\u2192 identity check before *MFA reset* "
+                "\\u00b7 waiting") in json.dumps(home)
+        assert ada.factors  # nothing changed yet
 
 
 async def test_other_people_never_see_the_admin_sections(desk: Desk) -> None:

@@ -30,6 +30,7 @@ class Bot:
     state: SlackState
     replica: Replica
     sender: SlackEventSender
+    environ: dict[str, str]
 
 
 def _config(db: Path, okta: OktaSandbox, slack_url: str) -> dict[str, Any]:
@@ -63,11 +64,15 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
         sender = await stack.enter_async_context(
             SlackEventSender(SECRET, replica.events_url, state=state)
         )
-        yield Bot(state, replica, sender)
+        yield Bot(state, replica, sender, environ)
 
 
 def _cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_text()
+
+
+def _environ_of(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/environ").read_bytes()
 
 
 def _alive(pid: int) -> bool:
@@ -96,6 +101,30 @@ async def test_a_dm_is_answered_through_the_ingress_process_and_sigterm_stops_bo
         await asyncio.sleep(0.05)
     assert not _alive(ingress)
     assert SECRET not in bot.replica.log.read_text()
+
+
+async def test_the_ingress_child_of_helpdesk_run_holds_no_token_and_still_serves(
+    bot: Bot,
+) -> None:
+    # The bot was started with the Slack token, the signing secret and the Okta token in
+    # its environment; the child facing the network must hold none of them, and the
+    # signing secret (which it needs) reaches it over the socket pair.
+    (ingress,) = child_pids(bot.replica.process.pid)
+    environ = _environ_of(ingress)
+    names = {entry.split(b"=", 1)[0].decode() for entry in environ.split(b"\0") if entry}
+    for name, value in bot.environ.items():
+        assert name not in names
+        assert value.encode() not in environ
+    assert not {n for n in names if "TOKEN" in n or "SECRET" in n or "PASSWORD" in n}
+    sent = await bot.sender.dm(ADA, "when does my password expire?")
+    assert sent.status_code == 200 and sent.acked_in_time
+    reply = await bot.state.wait_for_message(ADA, "password", timeout=20)
+    assert "expire" in reply.visible_text.lower()
+    # A request signed with anything but the secret it got over the socket is refused.
+    async with SlackEventSender("not-the-signing-secret", bot.replica.events_url,
+                                state=bot.state) as forger:
+        forged = await forger.dm(ADA, "when does my password expire?")
+    assert forged.status_code == 401
 
 
 async def test_the_bot_exits_with_an_error_when_its_ingress_dies(bot: Bot) -> None:

@@ -154,22 +154,30 @@ class ConnectorContract:
         assert isinstance(c, AccountContainer)
         assert ContainStep.SUSPEND in c.containment_steps()
         user = await c.find_user_by_email(world.ordinary_email)
-        steps = [ContainStep.CLEAR_SESSIONS, ContainStep.SUSPEND]
+        asked = [ContainStep.CLEAR_SESSIONS, ContainStep.SUSPEND]
+        # A step the connector cannot take (AD has no sessions to end) is not done.
+        steps = [s for s in asked if s in c.containment_steps()]
+        before = [s for s in steps if s is not ContainStep.SUSPEND]
         if not world.suspend_allowed:
-            assert await c.contain(user, steps[:1]) == steps[:1]
+            assert await c.contain(user, before) == before
             with pytest.raises(PermissionDenied):
-                await c.contain(user, steps)
+                await c.contain(user, asked)
             assert (await c.get_user(user.id)).status is UserStatus.ACTIVE
             return
-        assert await c.contain(user, steps) == steps
+        assert await c.contain(user, asked) == steps
         assert (await c.get_user(user.id)).status is UserStatus.SUSPENDED
         # Again: already suspended, no sessions left; both count as done.
-        assert await c.contain(user, steps) == steps
+        assert await c.contain(user, asked) == steps
 
     async def test_contain_resets_factors(self, world: ContractWorld) -> None:
         _needs(world, Capability.CONTAIN)
         c = world.connector
-        assert isinstance(c, AccountContainer) and isinstance(c, MfaResetter) and world.mfa_email
+        assert isinstance(c, AccountContainer)
+        if ContainStep.RESET_FACTORS not in c.containment_steps():
+            # Then it has no factors of its own to reset (AD).
+            assert not isinstance(c, MfaResetter)
+            pytest.skip(f"{c.name} cannot reset factors")
+        assert isinstance(c, MfaResetter) and world.mfa_email
         user = await c.find_user_by_email(world.mfa_email)
         assert await c.contain(user, [ContainStep.RESET_FACTORS]) == [ContainStep.RESET_FACTORS]
         assert list(await c.list_factors(user)) == []

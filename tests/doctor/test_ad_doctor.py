@@ -6,6 +6,7 @@ import secrets
 import struct
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -22,7 +23,7 @@ from connectors.ad.acl import (
 from connectors.ad.connector import ActiveDirectoryConnector
 from connectors.ad.doctor import diagnose
 from connectors.ad.values import sid_to_str
-from connectors.base import Capability, ResetDelivery
+from connectors.base import Capability, ContainStep, ResetDelivery
 from connectors.doctor import Finding, Needs, Status
 from tests.ad.samba import ADMIN_PASSWORD, USERS_CN, SambaDC
 
@@ -178,6 +179,24 @@ async def test_account_without_delegation(
     lacking = failing[0].data["lacking"]
     assert set(lacking) == {"Reset Password", "write pwdLastSet", "write lockoutTime"}
     assert found["protected accounts"].status is Status.OK
+
+
+async def test_disabling_on_a_report_needs_write_user_account_control(
+    samba_dc: SambaDC, ad: ActiveDirectoryConnector,
+    make_connector: Callable[..., ActiveDirectoryConnector],
+) -> None:
+    suspending = replace(NEEDS, containment=frozenset({ContainStep.SUSPEND}))
+    # Not asked (no suspend on a report): not checked.
+    assert not [f for f in await _diagnose(ad, NEEDS) if f.check.startswith("containment ")]
+    found = {f.check: f for f in await _diagnose(ad, suspending)
+             if f.check.startswith("containment ")}
+    helpdesk = [f for check, f in found.items() if "OU=Helpdesk" in check]
+    assert helpdesk and all(f.status is Status.OK for f in helpdesk), found
+    bare = samba_dc.make_user("svc-nouac", ou=USERS_CN, password=ACCOUNT_PASSWORD)
+    conn = make_connector(bind_dn=bare.dn, password=ACCOUNT_PASSWORD)
+    rows = [f for f in await _diagnose(conn, suspending) if f.check.startswith("containment ")]
+    assert rows and all(f.status is Status.WARN for f in rows)
+    assert rows[0].fix is not None and "userAccountControl" in rows[0].fix
 
 
 async def test_write_on_a_protected_group_is_flagged(

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import Capability, ResetDelivery
+from connectors.base import Capability, ContainStep, ResetDelivery
 from connectors.doctor import Finding, Needs, Status
 from connectors.onelogin.connector import OneLoginConnector, build
 from connectors.onelogin.doctor import (
@@ -218,3 +218,37 @@ def test_rights_follow_settings() -> None:
     assert rights_needed(expiry, settings) == {Right.READ_USERS}
     with_policy = settings.model_copy(update={"default_policy_id": 1})
     assert Right.READ_ALL in rights_needed(expiry, with_policy)
+
+
+async def test_manage_users_cannot_send_pushes_nor_suspend(sandbox: OneLoginSandbox) -> None:
+    unlock = Needs(capabilities=Capability.UNLOCK)
+    verifying = Needs(capabilities=Capability.UNLOCK, pushes=True)
+    suspending = Needs(capabilities=Capability.UNLOCK,
+                       containment=frozenset({ContainStep.CLEAR_SESSIONS, ContainStep.SUSPEND}))
+    logging_out = Needs(capabilities=Capability.UNLOCK,
+                        containment=frozenset({ContainStep.CLEAR_SESSIONS}))
+    for needs, enough in ((unlock, True), (logging_out, True), (verifying, False),
+                          (suspending, False)):
+        found = await _run(sandbox, needs, Scope.MANAGE_USERS, check_admin_privileges=False)
+        scope = found["credential scope"]
+        assert (scope.status is Status.OK) is enough, (needs, scope)
+        if not enough:
+            assert scope.fix is not None and "Manage All" in scope.fix
+
+
+def test_the_doctor_derives_pushes_and_containment_from_the_configuration() -> None:
+    from bot.doctor.connectors import _needs_for
+    from tests.bot.helpers import make_config, make_directory
+
+    d = make_directory()
+    pushing = make_config("sqlite://", verification={"unlock": ["push"]},
+                          notices={"public_url": "https://helpdesk.example.com",
+                                   "on_report": ["suspend"]})
+    needs = _needs_for("mem", d, pushing, 10)
+    assert needs.pushes and needs.containment == {ContainStep.SUSPEND}
+    quiet = make_config("sqlite://", verification={"unlock": ["approval"],
+                                                   "password_reset": ["approval"],
+                                                   "mfa_reset": ["approval"]})
+    needs = _needs_for("mem", d, quiet, 10)
+    # No public_url: no link, so no report can ask anything of the connector.
+    assert not needs.pushes and needs.containment == frozenset()

@@ -140,6 +140,10 @@ async def test_requester_cannot_approve_and_n_distinct_approvals_are_needed(two:
     assert done.result == "success" and done.detail["verified_by"] == "approval"
     used = await two.store.list_audit(action="verification_used")
     assert [r.result for r in used] == ["success"]
+    [step] = await two.store.list_audit(action="verification")
+    assert (step.result, step.detail["method"], step.detail["capability"]) == (
+        "approved", "approval", "mfa_reset")
+    assert step.detail["approved_by"] == used[0].detail["approved_by"] != ""
     # Used once: the next change needs a new check.
     with pytest.raises(Refusal) as next_time:
         await two.service.reset_mfa(REQUESTER)

@@ -111,6 +111,11 @@ async def test_approved_push_then_the_reset(world: World) -> None:
     assert sorted(await _audit(world.store, "verify_push")) == ["approved", "sent"]
     [reset] = await world.store.list_audit(action="password_reset")
     assert reset.result == "success" and reset.detail["verified_by"] == "push"
+    # One record of the verification: how, the answer, the number the employee was shown.
+    [step] = await world.store.list_audit(action="verification")
+    assert (step.result, step.detail["method"], step.detail["capability"]) == (
+        "approved", "push", "password_reset")
+    assert step.detail["number"] == str(world.phone.shown[0]) and step.detail["factor"]
     # The push went before the reset: the verify call precedes the lifecycle call.
     paths = [e.request.path for e in world.rig.exchanges]
     verify = next(i for i, p in enumerate(paths) if p.endswith("/verify"))
@@ -132,6 +137,9 @@ async def test_rejected_push_changes_nothing_and_tells_security(
     assert "Possible account takeover attempt" in notice and "phone@example.com" in notice
     assert "rejected" in await _audit(world.store, "verify_push")
     assert await world.store.list_audit(action="password_reset") == []
+    [step] = await world.store.list_audit(action="verification")
+    assert (step.result, step.detail["method"]) == ("rejected", "push")
+    assert step.detail["number"] == str(world.phone.shown[0])
 
 
 @pytest.mark.parametrize("answer", ["ignore", "expire"])
@@ -157,8 +165,10 @@ async def test_push_limit_per_hour_then_no_method_left(world: World) -> None:
     assert len([e for e in world.rig.exchanges if e.request.path.endswith("/verify")]) == sent == 3
     results = await _audit(world.store, "verify_push")
     assert results.count("sent") == 3 and "refused" in results
-    [step] = await world.store.list_audit(action="verification")
-    assert step.result == "refused" and "push limit" in step.detail["skipped"]
+    steps = await world.store.list_audit(action="verification")
+    assert sorted(r.result for r in steps) == ["refused", "rejected", "rejected", "rejected"]
+    [refused_step] = [r for r in steps if r.result == "refused"]
+    assert "push limit" in refused_step.detail["skipped"]
 
 
 async def test_no_push_factor_and_no_other_method_refuses(world: World) -> None:
