@@ -19,13 +19,14 @@ from datetime import timedelta
 from typing import Protocol
 
 from actions.audit import Actor, Auditor
+from actions.busy import busy_notice
 from actions.errors import Refusal, connector_call, protections_that_count
 from actions.lost_answers import AnswerLost, Target
 from actions.notices import Change, ChangeNotices
 from actions.providers import Providers
 from actions.verification import ApprovalGate, PushPrompter, Verification, Verified
 from config import metrics
-from config.clock import Now, utc_now
+from config.clock import SYSTEM_CLOCK, Clock, Now, utc_now
 from config.logging import get_logger
 from config.settings import HelpdeskConfig, Limit
 from config.verification import Method
@@ -98,8 +99,11 @@ class SelfService(AnswerLost):
         prompter: PushPrompter | None = None,
         approval: ApprovalGate | None = None,
         notices: ChangeNotices | None = None,
+        waits: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.cfg = cfg
+        # Times a slow write, after which the employee is told the directory is busy.
+        self.waits = waits
         # After every change: an email and a DM with a "This wasn't me" link.
         self.notices = notices
         self.providers = providers
@@ -259,7 +263,10 @@ class SelfService(AnswerLost):
                 },
             )
 
-        return connector_call(target.label, self._where_to_go(), writes=writes, on_refusal=audit)
+        call = connector_call(target.label, self._where_to_go(), writes=writes, on_refusal=audit)
+        if not writes:
+            return call
+        return _busy_told(call, busy_notice(target.label, self.waits))
 
     async def preflight(self, actor: Actor, capability: Capability) -> Target:
         """Everything short of acting: resolve, account state, protection, limits.
@@ -390,6 +397,16 @@ class SelfService(AnswerLost):
         # A read: not audited, so counted here (its refusals and failures are audited).
         metrics.audited(cap.label, "success")
         return target, status
+
+
+@contextlib.asynccontextmanager
+async def _busy_told(
+    call: contextlib.AbstractAsyncContextManager[None],
+    notice: contextlib.AbstractAsyncContextManager[None],
+) -> AsyncIterator[None]:
+    """A write: its errors become refusals, and a slow one is announced first."""
+    async with call, notice:
+        yield
 
 
 def _verified_words(verified: Verified) -> str:

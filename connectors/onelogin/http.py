@@ -59,6 +59,7 @@ from connectors.onelogin.errors import (
     retry_after_of,
     writes,
 )
+from connectors.waits import waiting
 
 log = get_logger(__name__)
 
@@ -413,6 +414,7 @@ class OneLoginHttp:
                 code="rate_limited",
             )
         log.info("onelogin.rate_limit_pause", provider=self.provider, wait=round(wait, 3))
+        waiting(wait)
         budget.spent += wait
         await self._sleep(wait)
         self._limits.waited()
@@ -450,6 +452,8 @@ class OneLoginHttp:
             budget.spent += state.upcoming_sleep
             exc = state.outcome.exception() if state.outcome is not None else None
             reason = str(exc) if isinstance(exc, _RetryableAnswer) else type(exc).__name__
+            if isinstance(exc, _RetryableAnswer) and exc.response.status_code == 429:
+                waiting(state.upcoming_sleep)
             log.info(
                 "onelogin.retry",
                 provider=self.provider,
