@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 from connectors.waits import listening
-from tests.onelogin.test_onelogin_http import (
-    ManualClock,
-    OneLoginSandbox,
-    clock,
-    timed,
-    timed_connector,
-    user_id,
-)
+from sandboxes.onelogin import ManualClock, OneLoginSandbox
+from tests.onelogin.test_onelogin_http import clock, timed, timed_connector, user_id
 
 __all__ = ["clock", "timed"]  # the fixtures, shared with the HTTP tests
 
