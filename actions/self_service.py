@@ -19,26 +19,19 @@ from datetime import timedelta
 from typing import Protocol
 
 from actions.audit import Actor, Auditor
-from actions.errors import (
-    Refusal,
-    connector_call,
-    outcome_unknown,
-    outcome_unknown_alert,
-    protections_that_count,
-    unavailable,
-)
+from actions.busy import busy_notice
+from actions.errors import Refusal, connector_call, protections_that_count
+from actions.lost_answers import AnswerLost, Target
 from actions.notices import Change, ChangeNotices
 from actions.providers import Providers
 from actions.verification import ApprovalGate, PushPrompter, Verification, Verified
 from config import metrics
-from config.clock import Now, utc_now
+from config.clock import SYSTEM_CLOCK, Clock, Now, utc_now
 from config.logging import get_logger
 from config.settings import HelpdeskConfig, Limit
 from config.verification import Method
 from connectors.base import (
     Capability,
-    Directory,
-    DirectoryUser,
     MfaFactor,
     PasswordResetGrant,
     PasswordStatus,
@@ -73,15 +66,6 @@ class Notifier(Protocol):
 
 
 @dataclass(frozen=True)
-class Target:
-    """The requester's own account in the connector serving a capability."""
-
-    connector: Directory
-    user: DirectoryUser
-    label: str
-
-
-@dataclass(frozen=True)
 class ResetOutcome:
     target: Target
     grant: PasswordResetGrant
@@ -94,15 +78,6 @@ INACTIVE_STATES: dict[UserStatus, str] = {
     UserStatus.STAGED: "not activated yet",
 }
 
-#: The status a password reset leaves the account in, by delivery.
-_RESET_STATUS: dict[ResetDelivery, UserStatus] = {
-    ResetDelivery.LINK: UserStatus.RECOVERY,
-    ResetDelivery.TEMP_PASSWORD: UserStatus.PASSWORD_EXPIRED,
-}
-
-#: Statuses of an account that is no longer locked out (after an unlock whose answer was lost).
-_UNLOCKED_STATES = frozenset({UserStatus.ACTIVE, UserStatus.PASSWORD_EXPIRED, UserStatus.RECOVERY})
-
 _LIMIT_OF: dict[Capability, str] = {
     Capability.PASSWORD_RESET: "password_reset",
     Capability.UNLOCK: "unlock",
@@ -110,7 +85,7 @@ _LIMIT_OF: dict[Capability, str] = {
 }
 
 
-class SelfService:
+class SelfService(AnswerLost):
     """The self-service workflows for one deployment."""
 
     def __init__(
@@ -124,8 +99,11 @@ class SelfService:
         prompter: PushPrompter | None = None,
         approval: ApprovalGate | None = None,
         notices: ChangeNotices | None = None,
+        waits: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.cfg = cfg
+        # Times a slow write, after which the employee is told the directory is busy.
+        self.waits = waits
         # After every change: an email and a DM with a "This wasn't me" link.
         self.notices = notices
         self.providers = providers
@@ -285,7 +263,10 @@ class SelfService:
                 },
             )
 
-        return connector_call(target.label, self._where_to_go(), writes=writes, on_refusal=audit)
+        call = connector_call(target.label, self._where_to_go(), writes=writes, on_refusal=audit)
+        if not writes:
+            return call
+        return _busy_told(call, busy_notice(target.label, self.waits))
 
     async def preflight(self, actor: Actor, capability: Capability) -> Target:
         """Everything short of acting: resolve, account state, protection, limits.
@@ -327,95 +308,6 @@ class SelfService:
             actor, target.user, target.label, capability, _verified_words(verified),
             self.clock(),
         ))
-
-    # -- writes whose answer was lost ----------------------------------------------
-    # A timeout (or a dropped connection) after a write was sent is an unknown outcome,
-    # not a failure: the account is re-read, and the employee is told only what that shows.
-    async def _reread(self, target: Target, capability: Capability) -> DirectoryUser | None:
-        """The account as the directory has it now; None when it cannot be read either."""
-        try:
-            return await target.connector.get_user(target.user.id)
-        except ConnectorError as exc:
-            log.warning("reread_failed", action=capability.label, error=type(exc).__name__)
-            return None
-
-    async def _not_applied(
-        self, actor: Actor, target: Target, capability: Capability, exc: OutcomeUnknown
-    ) -> Refusal:
-        """The re-read shows the write was not applied: audited failed, "nothing was changed"."""
-        await self.auditor.record(
-            actor, capability.label, "failed", target=target.user,
-            detail={"reason": "unavailable", "error": type(exc).__name__,
-                    "confirmed_by": "reread"},
-        )
-        return unavailable(target.label)
-
-    async def _unknown(
-        self, actor: Actor, target: Target, capability: Capability, exc: ConnectorError
-    ) -> Refusal:
-        """The outcome cannot be learned: audited unknown, IT alerted, the employee told so."""
-        await self.auditor.record(
-            actor, capability.label, "unknown", target=target.user,
-            detail={"reason": "outcome_unknown", "error": type(exc).__name__,
-                    "code": exc.code or ""},
-        )
-        await self._notify_security(
-            outcome_unknown_alert(
-                f"<@{actor.slack_user_id}> ({actor.email})",
-                capability.label.replace("_", " "), target.label,
-            ),
-            capability,
-        )
-        return outcome_unknown(target.label, self._where_to_go())
-
-    async def _reset_after_unknown(
-        self, actor: Actor, target: Target, chosen: ResetDelivery, exc: OutcomeUnknown
-    ) -> PasswordResetGrant:
-        """The reset's answer was lost: its link or password can never be delivered, so when
-        the account shows the reset, a fresh one is issued (it replaces the lost one)."""
-        cap = Capability.PASSWORD_RESET
-        current = await self._reread(target, cap)
-        if current is None:
-            raise await self._unknown(actor, target, cap, exc)
-        if current.status is not _RESET_STATUS[chosen]:
-            if current.status is target.user.status:
-                raise await self._not_applied(actor, target, cap, exc)
-            raise await self._unknown(actor, target, cap, exc)
-        log.warning("reset_applied_answer_lost", reissue=True)
-        try:
-            return await self.providers.resetter().start_password_reset(current, chosen)
-        except ConnectorError as again:
-            # The account is in a reset state with nothing the employee can use.
-            raise await self._unknown(actor, target, cap, again) from None
-
-    async def _unlock_after_unknown(
-        self, actor: Actor, target: Target, exc: OutcomeUnknown
-    ) -> UnlockResult:
-        cap = Capability.UNLOCK
-        current = await self._reread(target, cap)
-        if current is None:
-            raise await self._unknown(actor, target, cap, exc)
-        if current.status is UserStatus.LOCKED_OUT:
-            raise await self._not_applied(actor, target, cap, exc)
-        if current.status in _UNLOCKED_STATES:
-            return UnlockResult.UNLOCKED
-        raise await self._unknown(actor, target, cap, exc)
-
-    async def _mfa_after_unknown(
-        self, actor: Actor, target: Target, exc: OutcomeUnknown
-    ) -> int:
-        """How many factors the lost reset removed, as the re-read factors show."""
-        cap = Capability.MFA_RESET
-        try:
-            left = await self.providers.mfa().list_factors(target.user)
-        except ConnectorError as again:
-            log.warning("reread_failed", action=cap.label, error=type(again).__name__)
-            raise await self._unknown(actor, target, cap, exc) from None
-        if left:
-            raise await self._not_applied(actor, target, cap, exc)
-        if exc.planned is None:
-            raise await self._unknown(actor, target, cap, exc)
-        return exc.planned
 
     # -- workflows ----------------------------------------------------------------
     async def reset_password(
@@ -505,6 +397,16 @@ class SelfService:
         # A read: not audited, so counted here (its refusals and failures are audited).
         metrics.audited(cap.label, "success")
         return target, status
+
+
+@contextlib.asynccontextmanager
+async def _busy_told(
+    call: contextlib.AbstractAsyncContextManager[None],
+    notice: contextlib.AbstractAsyncContextManager[None],
+) -> AsyncIterator[None]:
+    """A write: its errors become refusals, and a slow one is announced first."""
+    async with call, notice:
+        yield
 
 
 def _verified_words(verified: Verified) -> str:

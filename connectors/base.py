@@ -76,6 +76,10 @@ class UserStatus(enum.StrEnum):
 #: ``secondEmail``), where a connector reads one: change notices go there too.
 SECONDARY_EMAIL = "secondary_email"
 
+#: ``DirectoryUser.attributes`` key of when the password was last set, as the directory
+#: reports it (compared, never parsed): a change shows a password write was applied.
+PASSWORD_CHANGED = "password_changed"
+
 
 @dataclass(frozen=True, slots=True)
 class DirectoryUser:

@@ -131,10 +131,10 @@ def _parse(body: bytes, content_type: str) -> dict[str, Any] | None:
                 parsed = json.loads(parsed["payload"])
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
-    return parsed if isinstance(parsed, dict) and _plain(parsed) else None
+    return parsed if isinstance(parsed, dict) and plain(parsed) else None
 
 
-def _plain(value: Any) -> bool:
+def plain(value: Any) -> bool:
     """No NUL character anywhere (keys too), and nested at most ``MAX_DEPTH`` deep."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:

@@ -22,7 +22,14 @@ from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot.slack.server import COMMAND_ACK, Accepted, ack_kind, inbox_key, well_formed
+from bot.slack.server import (
+    COMMAND_ACK,
+    Accepted,
+    ack_kind,
+    inbox_key,
+    plain,
+    well_formed,
+)
 from bot.slack.surface import SlackSurface
 from config import metrics
 from config.logging import get_logger
@@ -41,7 +48,8 @@ class SocketModeIngress:
     async def _on_request(self, client: SocketModeClient, req: SocketModeRequest) -> None:
         started = time.perf_counter()
         payload: Any = req.payload
-        if not isinstance(payload, dict) or not well_formed(payload):
+        # Envelopes skip the HTTP ingress: the same checks (no NUL, bounded nesting) here.
+        if not isinstance(payload, dict) or not plain(payload) or not well_formed(payload):
             await client.send_socket_mode_response(SocketModeResponse(req.envelope_id))
             metrics.acknowledged("rejected", started)
             log.warning("malformed_request", envelope_type=req.type)

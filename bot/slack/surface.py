@@ -32,6 +32,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from actions.audit import Actor
+from actions.busy import EMPLOYEE_NOTICE, Tell
 from bot.admin_view import AdminView, ItAdmins
 from bot.audit_cli import apply_retention
 from bot.dialogues.failures import answered, as_is
@@ -229,7 +230,11 @@ class SlackSurface:
                     log.info("identity_refused", slack_user=user_id, reason=refused.code)
                     await self.delivery.deliver(user_id, [Reply(refused.user_message)], dm=dm)
                     return None
-                replies = await work(actor)
+                notice = EMPLOYEE_NOTICE.set(self._notice_for(user_id, dm))
+                try:
+                    replies = await work(actor)
+                finally:
+                    EMPLOYEE_NOTICE.reset(notice)
                 await self.delivery.deliver(
                     user_id, replies, prompt, trigger_id, dm=dm, response_url=response_url
                 )
@@ -238,6 +243,14 @@ class SlackSurface:
             failure = await answered(flow, turn, as_is)
             if failure is not None:
                 await self.delivery.tell(user_id, failure, dm=dm)
+
+    def _notice_for(self, user_id: str, dm: str | None) -> Tell:
+        """How a turn tells the employee something before its answer (a busy directory)."""
+
+        async def tell(text: str) -> None:
+            await self.delivery.post(dm or await self.delivery.dm_channel(user_id), Reply(text))
+
+        return tell
 
     async def publish_home(self, user_id: str) -> None:
         """Publish the App Home: help for everyone, requests for identified people.

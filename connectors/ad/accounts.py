@@ -105,7 +105,9 @@ class AccountOperations(AdDirectory):
             if not ok:
                 raise error_from_result(self.name, "unlock", result)
 
-        await self._transport.run("unlock", clear)
+        # Replaying lockoutTime=0 is harmless, so a lost answer is retried; when every
+        # attempt's answer is lost the outcome is unknown (the caller re-reads lockoutTime).
+        await self._transport.run("unlock", clear, writes=True)
         log.info("ad.unlock", provider=self.name, user_id=user.id)
         return UnlockResult.UNLOCKED
 

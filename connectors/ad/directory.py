@@ -31,7 +31,7 @@ from connectors.ad.values import (
     sid_to_str,
     split_sid,
 )
-from connectors.base import DirectoryUser, Protection, ProtectionKind
+from connectors.base import PASSWORD_CHANGED, DirectoryUser, Protection, ProtectionKind
 from connectors.emails import same_email
 from connectors.errors import ConnectorError, GroupNotFound, PermissionDenied, UserNotFound
 
@@ -150,7 +150,10 @@ class AdDirectory:
             login=upn or sam,
             display_name=entry.text("displayName") or entry.text("cn") or sam,
             status=user_status(entry, policy, self._now()),
-            attributes={"dn": entry.dn, "sAMAccountName": sam, "userPrincipalName": upn},
+            attributes={
+                "dn": entry.dn, "sAMAccountName": sam, "userPrincipalName": upn,
+                PASSWORD_CHANGED: entry.text("pwdLastSet"),
+            },
         )
 
     async def _user_entry(self, user_id: str) -> Entry:

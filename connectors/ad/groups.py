@@ -14,7 +14,13 @@ from connectors.ad.ldap import Conn, modify, search
 from connectors.ad.ldap3 import ldap3
 from connectors.ad.values import GROUP_FILTER, Entry, escape, guid_to_str, looks_like_dn
 from connectors.base import DirectoryGroup, DirectoryUser, MembershipChange
-from connectors.errors import GroupNotFound, PermissionDenied
+from connectors.errors import (
+    ConnectorError,
+    GroupNotFound,
+    OutcomeUnknown,
+    PermissionDenied,
+    Unavailable,
+)
 
 log = get_logger("connectors.ad")
 
@@ -85,6 +91,25 @@ class GroupOperations(AdDirectory):
             lambda c: self._is_direct_member(c, group_entry.dn, user_entry.dn),
         )
 
+    async def _settle(
+        self,
+        user: DirectoryUser,
+        group: DirectoryGroup,
+        lost: OutcomeUnknown,
+        done: MembershipChange,
+        *,
+        wanted: bool,
+    ) -> MembershipChange:
+        """Every answer to a membership change was lost: re-read ``member`` to learn the
+        outcome (``done``, or a plain ``Unavailable``: nothing was changed)."""
+        try:
+            member = await self.is_member(user, group)
+        except ConnectorError:
+            raise lost from None  # still unknown
+        if member is wanted:
+            return done
+        raise Unavailable(self.name, lost.message, code=lost.code)
+
     async def _guard_group(self, group_entry: Entry) -> None:
         reasons = await self._protection(group_entry, self._settings.protected_groups)
         if reasons:
@@ -101,9 +126,12 @@ class GroupOperations(AdDirectory):
         group_entry = await self._group_entry(group.id)
         await self._guard_group(group_entry)
 
+        sent: list[bool] = []  # an earlier attempt's modify, whose answer was lost
+
         def add(conn: Conn) -> MembershipChange:
             if self._is_direct_member(conn, group_entry.dn, user_entry.dn):
-                return MembershipChange.ALREADY_MEMBER
+                return MembershipChange.ADDED if sent else MembershipChange.ALREADY_MEMBER
+            sent.append(True)
             ok, result = modify(
                 conn, group_entry.dn, {"member": [(ldap3.MODIFY_ADD, [user_entry.dn])]}
             )
@@ -115,7 +143,10 @@ class GroupOperations(AdDirectory):
                 return MembershipChange.ALREADY_MEMBER
             raise error_from_result(self.name, "add member", result, missing=GroupNotFound)
 
-        change = await self._transport.run("add member", add)
+        try:
+            change = await self._transport.run("add member", add, writes=True)
+        except OutcomeUnknown as exc:
+            change = await self._settle(user, group, exc, MembershipChange.ADDED, wanted=True)
         log.info(
             "ad.membership",
             provider=self.name,
@@ -133,9 +164,12 @@ class GroupOperations(AdDirectory):
         group_entry = await self._group_entry(group.id)
         await self._guard_group(group_entry)
 
+        sent: list[bool] = []  # an earlier attempt's modify, whose answer was lost
+
         def remove(conn: Conn) -> MembershipChange:
             if not self._is_direct_member(conn, group_entry.dn, user_entry.dn):
-                return MembershipChange.NOT_MEMBER
+                return MembershipChange.REMOVED if sent else MembershipChange.NOT_MEMBER
+            sent.append(True)
             ok, result = modify(
                 conn, group_entry.dn, {"member": [(ldap3.MODIFY_DELETE, [user_entry.dn])]}
             )
@@ -150,7 +184,10 @@ class GroupOperations(AdDirectory):
                 return MembershipChange.NOT_MEMBER
             raise error_from_result(self.name, "remove member", result, missing=GroupNotFound)
 
-        change = await self._transport.run("remove member", remove)
+        try:
+            change = await self._transport.run("remove member", remove, writes=True)
+        except OutcomeUnknown as exc:
+            change = await self._settle(user, group, exc, MembershipChange.REMOVED, wanted=False)
         log.info(
             "ad.membership",
             provider=self.name,

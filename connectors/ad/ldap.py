@@ -44,7 +44,7 @@ from connectors.ad.errors import (
 )
 from connectors.ad.ldap3 import ldap3, ldap_exc
 from connectors.ad.values import Entry
-from connectors.errors import ConnectorError, UserNotFound
+from connectors.errors import ConnectorError, OutcomeUnknown, UserNotFound
 
 T = TypeVar("T")
 Conn = Any  # an ldap3.Connection using the SAFE_SYNC strategy
@@ -248,9 +248,9 @@ class LdapTransport:
             return False
         return bool(result.get("description") == "success")
 
-    def _job(self, op: str, fn: Callable[[Conn], T], idempotent: bool) -> T:
+    def _job(self, op: str, fn: Callable[[Conn], T], idempotent: bool, writes: bool) -> T:
         pooled = self._checkout()
-        if not idempotent and not pooled.fresh and not self._alive(pooled):
+        if writes and not pooled.fresh and not self._alive(pooled):
             _close_quietly(pooled.conn)
             pooled = self._open()
         try:
@@ -258,12 +258,14 @@ class LdapTransport:
         except (ldap_exc.LDAPException, OSError) as exc:
             _close_quietly(pooled.conn)
             error, transient = error_from_exception(self._cfg.provider, op, exc)
+            if writes:
+                # The connection was up and the write may have been sent: a lost answer.
+                error = OutcomeUnknown(
+                    self._cfg.provider, f"{error.message}; the outcome is unknown",
+                    code=error.code,
+                )
             if transient and idempotent:
                 raise TransientFailure(error) from None
-            if not idempotent:
-                error = type(error)(
-                    self._cfg.provider, f"{error.message}; the outcome is unknown", code=error.code
-                )
             raise error from None
         except TransientFailure:
             self._checkin(pooled)  # the server answered "busy": the connection is fine
@@ -294,21 +296,40 @@ class LdapTransport:
             "ad.retry", provider=self._cfg.provider, attempt=state.attempt_number, error=detail
         )
 
-    async def run(self, op: str, fn: Callable[[Conn], T], *, idempotent: bool = True) -> T:
+    async def run(
+        self,
+        op: str,
+        fn: Callable[[Conn], T],
+        *,
+        idempotent: bool = True,
+        writes: bool | None = None,
+    ) -> T:
         """Run ``fn(connection)`` on a worker thread; retry transient failures (bounded).
 
         A non-idempotent ``fn`` is retried only when the server refused it
         outright (busy, unavailable) or the connection failed before it was sent.
+        ``writes`` (default: not ``idempotent``): ``fn`` changes the directory, so a
+        connection lost while it ran is :class:`~connectors.errors.OutcomeUnknown`, and
+        stays so when a retry then fails before sending anything.
         """
         if self._closed:
             raise ConnectorError(self._cfg.provider, "connector is closed", code="closed")
         loop = asyncio.get_running_loop()
-        job = functools.partial(self._job, op, fn, idempotent)
+        wrote = not idempotent if writes is None else writes
+        job = functools.partial(self._job, op, fn, idempotent, wrote)
+        lost: list[OutcomeUnknown] = []
         try:
             async for attempt in self._retrying():
                 with attempt:
-                    return await loop.run_in_executor(self._executor, job)
+                    try:
+                        return await loop.run_in_executor(self._executor, job)
+                    except TransientFailure as exc:
+                        if isinstance(exc.error, OutcomeUnknown):
+                            lost.append(exc.error)
+                        raise
         except TransientFailure as exc:
+            if lost and not isinstance(exc.error, OutcomeUnknown):
+                raise lost[-1] from None
             raise exc.error from None
         raise AssertionError("unreachable: tenacity either returns or raises")
 

@@ -57,6 +57,7 @@ from connectors.okta.pacing import (
     is_concurrency_429,
     seconds_until_reset,
 )
+from connectors.waits import waiting
 
 log = get_logger("connectors.okta")
 
@@ -397,6 +398,8 @@ class PolicyExecutor(RequestExecutor):
             else "error"
         )
         path = getattr(exc, "path", "")
+        if isinstance(exc, OktaHttpError) and exc.status == 429:
+            waiting(delay)
         log.info(
             "okta retry",
             path=path,

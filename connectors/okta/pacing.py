@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from config.clock import Clock
 from config.logging import get_logger
+from connectors.waits import waiting
 
 if TYPE_CHECKING:
     from connectors.okta.http import HttpStats
@@ -80,6 +81,7 @@ class RateLimitPacer:
             self._stats.paced_waits += 1
             self._stats.paced_seconds += delay
             log.debug("okta pacing", bucket=bucket, wait_s=round(delay, 3))
+            waiting(delay)
             await self._timer.sleep(delay)
 
     def observe(self, bucket: str, headers: Mapping[str, str]) -> None:

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import SECONDARY_EMAIL, DirectoryUser, MfaFactor, UserStatus
+from connectors.base import (
+    PASSWORD_CHANGED,
+    SECONDARY_EMAIL,
+    DirectoryUser,
+    MfaFactor,
+    UserStatus,
+)
 
 STATUS = {
     "ACTIVE": UserStatus.ACTIVE,
@@ -94,7 +100,7 @@ def user_from_json(provider: str, data: Mapping[str, Any]) -> OktaUser:
     if second:
         attributes[SECONDARY_EMAIL] = second
     if changed is not None:
-        attributes["password_changed"] = changed.isoformat()
+        attributes[PASSWORD_CHANGED] = changed.isoformat()
     user = DirectoryUser(
         provider=provider,
         id=str(data.get("id") or ""),

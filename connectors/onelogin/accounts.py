@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from config.clock import Now
-from connectors.base import DirectoryUser, UserStatus
+from connectors.base import PASSWORD_CHANGED, DirectoryUser, UserStatus
 from connectors.errors import UserNotFound
 from connectors.onelogin.values import (
     NUMERIC_ID,
@@ -39,6 +39,8 @@ def user_from(
         for key in ("status", "state", "group_id", "locked_until", "password_changed_at")
         if raw.get(key) is not None
     }
+    if "password_changed_at" in attributes:
+        attributes[PASSWORD_CHANGED] = attributes["password_changed_at"]
     return DirectoryUser(
         provider=provider,
         id=str(raw.get("id")),

@@ -79,6 +79,7 @@ from connectors.errors import (
     GroupNotFound,
     InvalidState,
     NotSupported,
+    OutcomeUnknown,
     Unavailable,
     UserNotFound,
 )
@@ -230,12 +231,16 @@ class OneLoginConnector:
             await self._http.request(
                 "POST", f"/api/2/roles/{role_id}/users", subject=Subject.ROLE, json=[int(user.id)]
             )
-        except Unavailable:
+        except Unavailable as exc:
             # The POST may have reached OneLogin before the failure; it is never sent
             # twice, so look at the outcome instead.
-            if await self._is_member_or_none(user, group):
+            try:
+                held = await self.is_member(user, group)
+            except ConnectorError:
+                raise exc from None  # still unknown when the answer was lost
+            if held:
                 return MembershipChange.ADDED
-            raise
+            raise Unavailable(self.name, exc.message, code=exc.code) from None
         log.info("onelogin.role_added", provider=self.name, user_id=user.id, role_id=role_id)
         return MembershipChange.ADDED
 
@@ -281,12 +286,18 @@ class OneLoginConnector:
             replay_safe=False,
         )
         if self._options.require_password_change:
-            await self._http.request(
-                "PUT",
-                f"/api/2/users/{int(user.id)}",
-                subject=Subject.USER,
-                json={"status": STATUS_AWAITING_PASSWORD_RESET},
-            )
+            try:
+                await self._http.request(
+                    "PUT",
+                    f"/api/2/users/{int(user.id)}",
+                    subject=Subject.USER,
+                    json={"status": STATUS_AWAITING_PASSWORD_RESET},
+                )
+            except Unavailable as exc:
+                # The password is set but not yet temporary: the account did change.
+                raise OutcomeUnknown(
+                    self.name, f"password set, forced change not: {exc.message}", code=exc.code
+                ) from None
         log.info("onelogin.temp_password_set", provider=self.name, user_id=user.id)
         return PasswordResetGrant(
             ResetDelivery.TEMP_PASSWORD,
@@ -304,9 +315,11 @@ class OneLoginConnector:
             await self._http.request(
                 "POST", f"/api/2/users/{int(user.id)}/unlock", subject=Subject.UNLOCK
             )
+        except OutcomeUnknown:
+            raise  # the answer was lost: the caller re-reads the account
         except (Unavailable, InvalidState):
-            # Never replayed; a lost answer (or "cannot be unlocked" because the
-            # first attempt worked) is settled by reading the account.
+            # Never replayed; a refusal (or "cannot be unlocked" because a concurrent
+            # unlock worked) is settled by reading the account.
             if not is_locked(await self._raw_user(user.id), self._now):
                 return UnlockResult.UNLOCKED
             raise
@@ -360,16 +373,24 @@ class OneLoginConnector:
             f for f in await self.list_factors(user) if factor_id is None or f.id == factor_id
         ]
         removed = 0
+        lost: OutcomeUnknown | None = None
         for factor in targets:
             # Listed a moment ago: a 404 now means it is gone (perhaps by our own
             # retried DELETE whose first answer was lost).
-            with contextlib.suppress(UserNotFound):
-                await self._http.request(
-                    "DELETE",
-                    f"/api/2/mfa/users/{uid}/devices/{quote(factor.id, safe='')}",
-                    subject=Subject.MFA,
-                )
+            try:
+                with contextlib.suppress(UserNotFound):
+                    await self._http.request(
+                        "DELETE",
+                        f"/api/2/mfa/users/{uid}/devices/{quote(factor.id, safe='')}",
+                        subject=Subject.MFA,
+                    )
+            except OutcomeUnknown as exc:
+                lost = exc  # the other devices still go
+                continue
             removed += 1
+        if lost is not None:
+            # Devices go one by one: say how many were due, the caller re-reads them.
+            raise OutcomeUnknown(self.name, lost.message, planned=len(targets)) from lost
         if removed:
             log.info("onelogin.mfa_reset", provider=self.name, user_id=user.id, removed=removed)
         return removed
@@ -445,12 +466,6 @@ class OneLoginConnector:
 
     def _user_from(self, raw: Mapping[str, Any]) -> DirectoryUser:
         return user_from(self.name, raw, self._now)
-
-    async def _is_member_or_none(self, user: DirectoryUser, group: DirectoryGroup) -> bool:
-        try:
-            return await self.is_member(user, group)
-        except ConnectorError:
-            return False
 
 
 def build(

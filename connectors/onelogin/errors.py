@@ -31,6 +31,7 @@ from connectors.errors import (
     ConnectorError,
     GroupNotFound,
     InvalidState,
+    OutcomeUnknown,
     PermissionDenied,
     PolicyRejected,
     Unavailable,
@@ -187,8 +188,37 @@ def build_error(
     return rule.error(provider, message, code=code)
 
 
-def error_from_transport(provider: str, exc: httpx.TransportError) -> Unavailable:
-    """A request that got no answer: timeouts, refused or broken connections."""
+#: Methods that only read: a lost answer to one of them changed nothing.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Gateway answers: the gateway gave up waiting, OneLogin itself may have acted.
+GATEWAY_STATUSES = frozenset({502, 504})
+# Errors raised before a single byte of the request left this process.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def writes(method: str, path: str, token_path: str) -> bool:
+    """Whether a request may change the account (asking for a token changes nothing)."""
+    return method.upper() not in READ_METHODS and path != token_path
+
+
+def answer_lost(provider: str, why: str) -> OutcomeUnknown:
+    """A write that may have been applied, whose answer never came back."""
+    return OutcomeUnknown(
+        provider, f"OneLogin did not answer a write, which may have been applied: {why}",
+        code="answer_lost",
+    )
+
+
+def error_from_transport(
+    provider: str, exc: httpx.TransportError, *, wrote: bool = False
+) -> Unavailable:
+    """A request that got no answer: timeouts, refused or broken connections.
+
+    ``wrote``: the request was a write; once it may have left this process, its
+    outcome is unknown (:class:`~connectors.errors.OutcomeUnknown`).
+    """
+    if wrote and not isinstance(exc, NOT_SENT):
+        return answer_lost(provider, type(exc).__name__)
     if isinstance(exc, httpx.TimeoutException):
         return Unavailable(provider, "OneLogin did not answer in time", code=type(exc).__name__)
     return Unavailable(provider, "could not reach OneLogin", code=type(exc).__name__)

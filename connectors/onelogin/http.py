@@ -50,11 +50,16 @@ from config.logging import get_logger
 from config.secrets import Secret
 from connectors.errors import ConnectorError, PermissionDenied, Unavailable
 from connectors.onelogin.errors import (
+    GATEWAY_STATUSES,
+    NOT_SENT,
     Subject,
+    answer_lost,
     error_from_response,
     error_from_transport,
     retry_after_of,
+    writes,
 )
+from connectors.waits import waiting
 
 log = get_logger(__name__)
 
@@ -62,8 +67,6 @@ TOKEN_PATH = "/auth/oauth2/v2/token"
 # Replaying these cannot do anything twice (RFC 9110 section 9.2.2).
 REPLAY_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
-# Errors raised before a single byte of the request left this process.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # API v2 returns at most 100 items per page.
 MAX_PAGE_SIZE = 100
 _MAX_PAGES = 100_000
@@ -241,6 +244,8 @@ class OneLoginHttp:
             return await self._send_authenticated(method, path, params, json, safe)
 
         response = await self._with_retries(attempt, method, path, safe, budget, subject)
+        if response.status_code in GATEWAY_STATUSES and writes(method, path, TOKEN_PATH):
+            raise answer_lost(self.provider, f"HTTP {response.status_code}")
         if response.status_code >= 400:
             raise error_from_response(self.provider, response, subject)
         return response
@@ -409,6 +414,7 @@ class OneLoginHttp:
                 code="rate_limited",
             )
         log.info("onelogin.rate_limit_pause", provider=self.provider, wait=round(wait, 3))
+        waiting(wait)
         budget.spent += wait
         await self._sleep(wait)
         self._limits.waited()
@@ -428,7 +434,7 @@ class OneLoginHttp:
         def retryable(exc: BaseException) -> bool:
             if isinstance(exc, _RetryableAnswer):
                 return True
-            if isinstance(exc, _NOT_SENT):
+            if isinstance(exc, NOT_SENT):
                 return True
             return isinstance(exc, httpx.TransportError) and safe
 
@@ -446,6 +452,8 @@ class OneLoginHttp:
             budget.spent += state.upcoming_sleep
             exc = state.outcome.exception() if state.outcome is not None else None
             reason = str(exc) if isinstance(exc, _RetryableAnswer) else type(exc).__name__
+            if isinstance(exc, _RetryableAnswer) and exc.response.status_code == 429:
+                waiting(state.upcoming_sleep)
             log.info(
                 "onelogin.retry",
                 provider=self.provider,
@@ -469,9 +477,13 @@ class OneLoginHttp:
                 with attempt_state:
                     return await attempt()
         except _RetryableAnswer as exc:
+            status = exc.response.status_code
+            if status in GATEWAY_STATUSES and writes(method, path, TOKEN_PATH):
+                raise answer_lost(self.provider, f"HTTP {status}") from None
             raise error_from_response(self.provider, exc.response, subject) from None
         except httpx.TransportError as exc:
-            raise error_from_transport(self.provider, exc) from None
+            wrote = writes(method, path, TOKEN_PATH)
+            raise error_from_transport(self.provider, exc, wrote=wrote) from None
         raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
 
 

@@ -213,8 +213,11 @@ async def _pipeline(
             response = JSONResponse(exc.body, exc.status)
         else:
             response = error_for(path, exc.status, exc.message)
-    if fault is not None and fault.after_processing and fault.status is not None:
-        response = error_for(path, fault.status)
+    if fault is not None and fault.after_processing:
+        if fault.hang_seconds > 0:
+            await asyncio.sleep(fault.hang_seconds)
+        if fault.status is not None:
+            response = error_for(path, fault.status)
     if counted:
         response.headers.update(rt.limiter.headers())
     return response

@@ -5,6 +5,7 @@ Tests reach them through the running sandbox::
     sb.faults.fail_next(2, status=503, path="/api/2/users/*")
     sb.faults.hang_next(seconds=1.0)
     sb.faults.fail_next(status=503, after_processing=True)   # done, but the answer is lost
+    sb.faults.lose_answer_next(seconds=2.0, method="PUT")     # done, the answer held 2 s
     sb.limiter.exhaust()            # the next API call gets 429
     sb.tokens.revoke_all()          # every issued token now gets 401
     [r.path for r in sb.requests]   # what the server saw (no bodies, no headers)
@@ -157,6 +158,18 @@ class FaultInjector:
     ) -> None:
         """Hold the next ``count`` matching requests ``seconds`` before answering."""
         self._faults.append(Fault(count, then_status, seconds, path, method))
+
+    def lose_answer_next(
+        self,
+        count: int = 1,
+        *,
+        seconds: float,
+        path: str | None = None,
+        method: str | None = None,
+    ) -> None:
+        """Carry out the next ``count`` matching requests, then hold their answers
+        ``seconds``: a client with a shorter timeout never learns the outcome."""
+        self._faults.append(Fault(count, None, seconds, path, method, after_processing=True))
 
     def clear(self) -> None:
         self._faults.clear()
