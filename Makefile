@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run demo test bench lint typecheck clean install lock image-smoke
+.PHONY: run demo test bench lint typecheck clean install lock image-smoke messages
 
 # The development install stays within the image's pins (requirements/image.lock, hashes
 # stripped: an editable install cannot be hash-checked), so the tests run what the image ships.
@@ -40,6 +40,11 @@ lock: $(STAMP)
 # root, podman and debootstrap: the script says what is missing). Not part of `make test`.
 image-smoke: $(STAMP)
 	bash scripts/image-smoke.sh
+
+# Extract the texts the code says (t, tn, N_) into config/locales/helpdesk.pot and update
+# every language's catalogue from it; then translate what it reports as untranslated.
+messages: $(STAMP)
+	$(BIN)/python -m config.catalogues
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -47,6 +47,9 @@ class Actor:
     display_name: str = ""
     tz: str | None = None
     """The IANA time zone of their Slack profile (``Europe/Madrid``); None when unknown."""
+    locale: str | None = None
+    """The locale of their Slack profile (``es-ES``); None when unknown. The language of
+    a turn is the message's, else this, else the organisation's (``config.i18n``)."""
 
 
 class Auditor:

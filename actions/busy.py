@@ -17,13 +17,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 
 from config.clock import SYSTEM_CLOCK, Clock
+from config.i18n import N_, t
 from config.logging import get_logger
 from connectors.waits import listening
 
 log = get_logger("helpdesk.busy")
 
 #: What the employee is told, once, when the directory makes their change wait.
-BUSY_TEXT = (
+BUSY_TEXT = N_(
     "{label} is busy right now, so this is taking longer than usual. "
     "No need to try again: I'll post the answer here as soon as it's done."
 )
@@ -60,7 +61,7 @@ async def busy_notice(
             await asyncio.gather(timer, flagged, return_exceptions=True)
         told.set()
         try:
-            await tell(BUSY_TEXT.format(label=label))
+            await tell(t(BUSY_TEXT, label=label))
         except Exception as exc:
             # The answer itself still comes; a lost notice is only logged.
             log.warning("busy_notice_failed", error=type(exc).__name__)

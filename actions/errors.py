@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from config.i18n import t
 from config.logging import get_logger
 from connectors.base import Protection, ProtectionKind
 from connectors.errors import (
@@ -58,7 +59,10 @@ def unavailable(label: str) -> Refusal:
     log.warning("directory_unavailable", provider=label)
     return Refusal(
         "unavailable",
-        f"{label} is not answering; nothing was changed. Please try again in a few minutes.",
+        t(
+            "{label} is not answering; nothing was changed. Please try again in a few minutes.",
+            label=label,
+        ),
     )
 
 
@@ -72,9 +76,12 @@ def outcome_unknown(label: str, where_to_go: str) -> Refusal:
     log.warning("directory_outcome_unknown", provider=label)
     return Refusal(
         "outcome_unknown",
-        f"{label} did not answer in time, so I can't tell whether your change was made. "
-        "IT has been told and will check your account; please don't try again until they "
-        f"get back to you. If it's urgent, ask {where_to_go}.",
+        t(
+            "{label} did not answer in time, so I can't tell whether your change was made. "
+            "IT has been told and will check your account; please don't try again until they "
+            "get back to you. If it's urgent, ask {where}.",
+            label=label, where=where_to_go,
+        ),
     )
 
 
@@ -83,8 +90,11 @@ def outcome_unchecked(label: str, where_to_go: str) -> Refusal:
     log.warning("directory_outcome_unchecked", provider=label)
     return Refusal(
         "outcome_unknown",
-        f"{label} did not answer in time, so I can't tell whether the change was made. "
-        f"Please ask {where_to_go} to check before trying again.",
+        t(
+            "{label} did not answer in time, so I can't tell whether the change was made. "
+            "Please ask {where} to check before trying again.",
+            label=label, where=where_to_go,
+        ),
     )
 
 
@@ -107,27 +117,47 @@ def refusal_for(exc: ConnectorError, label: str, where_to_go: str) -> Refusal:
     if isinstance(exc, Unavailable):
         return unavailable(label)
     if isinstance(exc, PolicyRejected):
-        return Refusal("policy", f"{label} refused: {exc.user_message}")
+        return Refusal(
+            "policy", t("{label} refused: {reason}", label=label, reason=exc.user_message)
+        )
     if isinstance(exc, InvalidState):
         return Refusal(
             "account_state",
-            f"Your {label} account is not in a state I can change. Please ask {where_to_go}.",
+            t(
+                "Your {label} account is not in a state I can change. Please ask {where}.",
+                label=label, where=where_to_go,
+            ),
         )
     if isinstance(exc, PermissionDenied):
         return Refusal(
             "permission",
-            f"I'm not allowed to do that for your {label} account. Please ask {where_to_go}.",
+            t(
+                "I'm not allowed to do that for your {label} account. Please ask {where}.",
+                label=label, where=where_to_go,
+            ),
         )
     if isinstance(exc, NotSupported):
         return Refusal(
-            "not_available", f"{label} doesn't support that from chat. Please ask {where_to_go}."
+            "not_available",
+            t(
+                "{label} doesn't support that from chat. Please ask {where}.",
+                label=label, where=where_to_go,
+            ),
         )
     if isinstance(exc, UserNotFound):
         return Refusal(
-            "unknown_user", f"I couldn't find your {label} account. Please ask {where_to_go}."
+            "unknown_user",
+            t(
+                "I couldn't find your {label} account. Please ask {where}.",
+                label=label, where=where_to_go,
+            ),
         )
     return Refusal(
-        "error", f"Something went wrong with {label}; nothing was changed. Ask {where_to_go}."
+        "error",
+        t(
+            "Something went wrong with {label}; nothing was changed. Ask {where}.",
+            label=label, where=where_to_go,
+        ),
     )
 
 

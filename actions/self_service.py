@@ -27,6 +27,7 @@ from actions.providers import Providers
 from actions.verification import ApprovalGate, PushPrompter, Verification, Verified
 from config import metrics
 from config.clock import SYSTEM_CLOCK, Clock, Now, utc_now
+from config.i18n import N_, current, duration_words, t
 from config.logging import get_logger
 from config.settings import HelpdeskConfig, Limit
 from config.verification import Method
@@ -73,9 +74,9 @@ class ResetOutcome:
 
 #: Account states no self-service action can change, in the words the employee is told.
 INACTIVE_STATES: dict[UserStatus, str] = {
-    UserStatus.SUSPENDED: "suspended",
-    UserStatus.DEPROVISIONED: "deactivated",
-    UserStatus.STAGED: "not activated yet",
+    UserStatus.SUSPENDED: N_("suspended"),
+    UserStatus.DEPROVISIONED: N_("deactivated"),
+    UserStatus.STAGED: N_("not activated yet"),
 }
 
 _LIMIT_OF: dict[Capability, str] = {
@@ -143,8 +144,10 @@ class SelfService(AnswerLost):
                                 capability=capability.label)
                     raise Refusal(
                         "busy",
-                        "I'm still working on your previous request for this. "
-                        "Please try again in a minute.",
+                        t(
+                            "I'm still working on your previous request for this. "
+                            "Please try again in a minute."
+                        ),
                     )
                 await asyncio.sleep(LEASE_POLL)
             try:
@@ -154,9 +157,7 @@ class SelfService(AnswerLost):
 
     # -- shared steps -----------------------------------------------------------
     def _where_to_go(self) -> str:
-        org = self.cfg.organisation
-        where = f"{org.it_contact} in {org.it_channel}"
-        return f"{where} ({org.it_portal_url})" if org.it_portal_url else where
+        return self.cfg.organisation.where_to_go()
 
     async def resolve(self, actor: Actor, capability: Capability) -> Target:
         """Find the requester's own account in the connector serving ``capability``."""
@@ -164,7 +165,7 @@ class SelfService(AnswerLost):
         if conn is None:
             raise Refusal(
                 "not_available",
-                f"I can't help with that here. Please ask {self._where_to_go()}.",
+                t("I can't help with that here. Please ask {where}.", where=self._where_to_go()),
             )
         label = self.providers.label(conn)
         if lookalike(actor.email):
@@ -183,8 +184,11 @@ class SelfService(AnswerLost):
             )
             raise Refusal(
                 "unknown_user",
-                f"I couldn't find an account for your Slack email in {label}. "
-                f"Please contact {self._where_to_go()}.",
+                t(
+                    "I couldn't find an account for your Slack email in {label}. "
+                    "Please contact {where}.",
+                    label=label, where=self._where_to_go(),
+                ),
             )
         try:
             async with connector_call(label, self._where_to_go(), catch=Unavailable):
@@ -196,8 +200,10 @@ class SelfService(AnswerLost):
             )
             raise Refusal(
                 "unknown_user",
-                f"I couldn't find an account for {actor.email} in {label}. "
-                f"Please contact {self._where_to_go()}.",
+                t(
+                    "I couldn't find an account for {email} in {label}. Please contact {where}.",
+                    email=actor.email, label=label, where=self._where_to_go(),
+                ),
             ) from None
         return Target(conn, user, label)
 
@@ -220,8 +226,11 @@ class SelfService(AnswerLost):
             )
             raise Refusal(
                 "protected",
-                "Your account has elevated access, so I won't change it from chat. "
-                f"A person from IT will help: please ask {self._where_to_go()}.",
+                t(
+                    "Your account has elevated access, so I won't change it from chat. "
+                    "A person from IT will help: please ask {where}.",
+                    where=self._where_to_go(),
+                ),
             )
         limit_name = _LIMIT_OF.get(capability)
         if limit_name is None:
@@ -237,8 +246,12 @@ class SelfService(AnswerLost):
             )
             raise Refusal(
                 "rate_limited",
-                f"You've reached the limit for this ({limit.count} per {_human(limit.per)}). "
-                f"If you're stuck, please ask {self._where_to_go()}.",
+                t(
+                    "You've reached the limit for this ({count} per {period}). "
+                    "If you're stuck, please ask {where}.",
+                    count=limit.count, period=duration_words(limit.per, weeks=False),
+                    where=self._where_to_go(),
+                ),
             )
 
     async def _notify_security(self, text: str, capability: Capability) -> None:
@@ -294,8 +307,11 @@ class SelfService(AnswerLost):
         )
         raise Refusal(
             "account_inactive",
-            f"Your {target.label} account is {state}, so I can't change it from chat. "
-            f"Please ask {self._where_to_go()}: they can tell you why and reactivate it.",
+            t(
+                "Your {label} account is {state}, so I can't change it from chat. "
+                "Please ask {where}: they can tell you why and reactivate it.",
+                label=target.label, state=t(state), where=self._where_to_go(),
+            ),
         )
 
     def _announce(
@@ -306,7 +322,7 @@ class SelfService(AnswerLost):
             return
         self.notices.changed(Change(
             actor, target.user, target.label, capability, _verified_words(verified),
-            self.clock(),
+            self.clock(), current(),
         ))
 
     # -- workflows ----------------------------------------------------------------
@@ -412,19 +428,7 @@ async def _busy_told(
 def _verified_words(verified: Verified) -> str:
     """How the employee was verified, in a notice's words."""
     if verified.method is Method.PUSH:
-        return "a push approved on the phone"
+        return N_("a push approved on the phone")
     if verified.method is Method.APPROVAL:
-        return "a colleague's confirmation in Slack"
-    return "no check (the bot is configured without one)"
-
-
-def _human(delta: object) -> str:
-    from datetime import timedelta
-
-    assert isinstance(delta, timedelta)
-    seconds = int(delta.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0 and seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
-    return f"{seconds} seconds"
+        return N_("a colleague's confirmation in Slack")
+    return N_("no check (the bot is configured without one)")

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from bot.configuration import load_config, missing_secrets, slack_credentials
 from bot.deployment import demo_missing, ephemeral_sqlite, in_container, with_password_file
+from config.i18n import LANGUAGES
 from config.secrets import MissingSecret
 from config.settings import ConfigError, HelpdeskConfig
 
@@ -99,7 +100,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return main_demo_nudges()
     from bot.demo import main_demo
 
-    return main_demo(args.as_email)
+    return main_demo(args.as_email, args.lang)
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
@@ -224,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the bot in this terminal, on a local Okta sandbox")
     demo.add_argument("--as", dest="as_email", help="which demo employee you are")
+    demo.add_argument(
+        "--lang", choices=LANGUAGES, default=None,
+        help="the demo employees' Slack language (otherwise each message's language decides)",
+    )
     demo.add_argument(
         "--nudges",
         action="store_true",

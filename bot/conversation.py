@@ -29,6 +29,7 @@ from bot.dialogues.self_service import SelfServiceDialogue
 from bot.replies import ActionId, Button, FormResult, Home, HomeSection, Reply
 from bot.routing import Intent, Router
 from config import tracing
+from config.i18n import N_, current, speak, speaking, t
 from config.logging import get_logger
 from connectors.base import Capability
 from store.db import Store
@@ -50,11 +51,11 @@ class AdminDesk(Protocol):
 
 
 _START_LABEL: dict[Intent, str] = {
-    Intent.PASSWORD_RESET: "Reset my password",
-    Intent.ACCOUNT_UNLOCK: "Unlock my account",
-    Intent.MFA_RESET: "Reset my MFA",
-    Intent.PASSWORD_EXPIRY: "When does my password expire?",
-    Intent.GROUP_ACCESS: "Request access to a group",
+    Intent.PASSWORD_RESET: N_("Reset my password"),
+    Intent.ACCOUNT_UNLOCK: N_("Unlock my account"),
+    Intent.MFA_RESET: N_("Reset my MFA"),
+    Intent.PASSWORD_EXPIRY: N_("When does my password expire?"),
+    Intent.GROUP_ACCESS: N_("Request access to a group"),
 }
 
 _CAPABILITY_OF: dict[Intent, Capability] = {
@@ -66,12 +67,13 @@ _CAPABILITY_OF: dict[Intent, Capability] = {
 }
 
 _HELP_LINES: dict[Intent, str] = {
-    Intent.PASSWORD_RESET: "reset your password (\"I forgot my password\")",
-    Intent.ACCOUNT_UNLOCK: "unlock your account (\"I'm locked out\")",
-    Intent.MFA_RESET: "reset your MFA when you've lost or replaced your phone",
-    Intent.PASSWORD_EXPIRY: "tell you when your password expires",
-    Intent.GROUP_ACCESS: "request access to a group or app (\"I need Figma\"), "
-    "with approval in Slack",
+    Intent.PASSWORD_RESET: N_("reset your password (\"I forgot my password\")"),
+    Intent.ACCOUNT_UNLOCK: N_("unlock your account (\"I'm locked out\")"),
+    Intent.MFA_RESET: N_("reset your MFA when you've lost or replaced your phone"),
+    Intent.PASSWORD_EXPIRY: N_("tell you when your password expires"),
+    Intent.GROUP_ACCESS: N_(
+        "request access to a group or app (\"I need Figma\"), with approval in Slack"
+    ),
 }
 
 _COMMANDS: dict[str, Intent] = {
@@ -127,18 +129,26 @@ class Conversation:
             self._forms.update(self.access_dialogue.forms())
 
     # -- entry points ---------------------------------------------------------------
+    def speaking_to(self, actor: Actor) -> contextlib.AbstractContextManager[str]:
+        """Answer ``actor`` in their Slack locale's language, else the organisation's.
+
+        A message's own language takes over once it is read (``_message``); a click on a
+        flow's button, the language the flow started in (kept with its confirmation).
+        """
+        return speaking(actor.locale, self.service.cfg.organisation.language)
+
     async def on_message(self, actor: Actor, text: str) -> list[Reply]:
-        with _turn("message"):
+        with _turn("message"), self.speaking_to(actor):
             return await answered("message", lambda: self._message(actor, text), as_list)
 
     async def on_command(self, actor: Actor, text: str) -> list[Reply]:
         """``/helpdesk reset-password`` and friends; free text falls back to routing."""
-        with _turn("command"):
+        with _turn("command"), self.speaking_to(actor):
             return await answered("command", lambda: self._command(actor, text), as_list)
 
     async def on_button(self, actor: Actor, action: str, value: str) -> list[Reply]:
         """A click, dispatched through the table of action ids; unknown ids are stale."""
-        with _turn("button"):
+        with _turn("button"), self.speaking_to(actor):
             known = ActionId.parse(action)
             handler = self._buttons.get(known) if known is not None else None
             if handler is None:
@@ -161,9 +171,10 @@ class Conversation:
                 return FormResult(replies=[stale()])
             return await form.submit(actor, value, values)
 
-        return await answered(
-            f"form:{known or 'unknown'}", submit, lambda reply: FormResult(replies=[reply])
-        )
+        with self.speaking_to(actor):
+            return await answered(
+                f"form:{known or 'unknown'}", submit, lambda reply: FormResult(replies=[reply])
+            )
 
     async def form_errors(
         self, slack_user: str, action: str, value: str, values: Mapping[str, str]
@@ -190,9 +201,11 @@ class Conversation:
         An IT admin also gets the admin sections (from ``admin``); anyone else none.
         When building it fails, the help is shown under the failure's notice.
         """
-        return await answered(
-            "home", lambda: self._home(actor), lambda reply: Home(self.help(), notice=reply.text)
-        )
+        with self.speaking_to(actor):
+            return await answered(
+                "home", lambda: self._home(actor),
+                lambda reply: Home(self.help(), notice=reply.text),
+            )
 
     async def start(
         self, actor: Actor, intent: Intent, text: str, group: str | None = None
@@ -201,7 +214,7 @@ class Conversation:
         if intent is Intent.GROUP_ACCESS:
             return await self._group_access(actor, text, group)
         if intent is Intent.THANKS:
-            return [Reply("You're welcome! Message me any time you need help.")]
+            return [Reply(t("You're welcome! Message me any time you need help."))]
         if intent in (Intent.GREETING, Intent.HELP):
             return [self.help(greeting=intent is Intent.GREETING)]
         flow = self._flows.get(intent)
@@ -213,7 +226,8 @@ class Conversation:
 
     # -- routing --------------------------------------------------------------------
     async def _message(self, actor: Actor, text: str) -> list[Reply]:
-        routed = self.router.classify(text)
+        routed = self.router.classify(text, actor.locale)
+        speak(routed.language)
         if routed.needs_clarification:
             return [self._clarify(routed.alternatives)]
         return await self.start(actor, routed.intent, text, routed.group)
@@ -230,6 +244,9 @@ class Conversation:
         return await self.on_message(actor, text)
 
     async def _start_clicked(self, actor: Actor, value: str) -> list[Reply]:
+        # ``intent`` or ``intent:language`` (the language of the menu the button was on).
+        value, _, language = value.partition(":")
+        speak(language)
         try:
             intent = Intent(value)
         except ValueError:
@@ -242,14 +259,17 @@ class Conversation:
         )
         if claimed is None:
             return [stale()]
-        return [Reply("Cancelled. Nothing was changed.", replaces_prompt=True)]
+        speak(str(claimed.payload.get("lang") or ""))
+        return [Reply(t("Cancelled. Nothing was changed."), replaces_prompt=True)]
 
     async def _group_access(self, actor: Actor, text: str, group: str | None) -> list[Reply]:
         if self.access_dialogue is None or self.access is None or not self.access.offered:
             return [
                 Reply(
-                    "Access requests aren't handled in this chat yet. "
-                    f"Please ask {self.service._where_to_go()}."
+                    t(
+                        "Access requests aren't handled in this chat yet. Please ask {where}.",
+                        where=self.service._where_to_go(),
+                    )
                 )
             ]
         return await self.access_dialogue.start(actor, group, text)
@@ -266,20 +286,28 @@ class Conversation:
     def help(self, greeting: bool = False) -> Reply:
         """What the bot can do here, with a button to start each."""
         offered = [i for i in self._offered() if i in _HELP_LINES]
-        head = "Hi! " if greeting else ""
-        body = "\n".join(f"• {_HELP_LINES[i]}" for i in offered)
-        body = body or "• point you to the right people"
-        text = (
-            f"{head}I'm the IT helpdesk bot. Here's what I can do for you, right here:\n{body}\n"
-            f"For anything else, ask {self.service._where_to_go()}."
+        head = t("Hi!") + " " if greeting else ""
+        body = "\n".join(f"• {t(_HELP_LINES[i])}" for i in offered)
+        body = body or "• " + t("point you to the right people")
+        text = head + t(
+            "I'm the IT helpdesk bot. Here's what I can do for you, right here:\n{body}\n"
+            "For anything else, ask {where}.",
+            body=body, where=self.service._where_to_go(),
         )
-        return Reply(text, [Button(_START_LABEL[i], ActionId.START, i.value) for i in offered])
+        return Reply(text, [self._start_button(i) for i in offered])
+
+    @staticmethod
+    def _start_button(intent: Intent) -> Button:
+        """A button starting ``intent``'s flow, which answers in the language it was shown in."""
+        return Button(t(_START_LABEL[intent]), ActionId.START, f"{intent.value}:{current()}")
 
     def _out_of_scope(self) -> Reply:
         return Reply(
-            "Sorry, that's not something I can help with. "
-            f"Please ask {self.service._where_to_go()}. "
-            "Type *help* to see what I can do."
+            t(
+                "Sorry, that's not something I can help with. Please ask {where}. "
+                "Type *help* to see what I can do.",
+                where=self.service._where_to_go(),
+            )
         )
 
     def _clarify(self, alternatives: Sequence[Intent]) -> Reply:
@@ -288,8 +316,8 @@ class Conversation:
         if not choices:
             return self._out_of_scope()
         return Reply(
-            "I'm not sure I understood. Did you mean:",
-            [Button(_START_LABEL[i], ActionId.START, i.value) for i in choices],
+            t("I'm not sure I understood. Did you mean:"),
+            [self._start_button(i) for i in choices],
         )
 
     async def _home(self, actor: Actor) -> Home:
@@ -303,8 +331,10 @@ class Conversation:
         if self.admin is None:
             return [
                 Reply(
-                    "Connector status isn't available here. "
-                    f"Please ask {self.service._where_to_go()}."
+                    t(
+                        "Connector status isn't available here. Please ask {where}.",
+                        where=self.service._where_to_go(),
+                    )
                 )
             ]
         return await self.admin.status(actor)

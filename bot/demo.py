@@ -323,13 +323,19 @@ async def demo_config(
             yield cfg, environ
 
 
-async def run_demo(stdin: TextIO, out: TextIO, as_email: str = DEFAULT_DEMO_USER) -> int:
-    """Run the terminal conversation until end of input or ``quit``."""
+async def run_demo(
+    stdin: TextIO, out: TextIO, as_email: str = DEFAULT_DEMO_USER, lang: str | None = None
+) -> int:
+    """Run the terminal conversation until end of input or ``quit``.
+
+    ``lang``: the demo employees' Slack locale (``es``): the bot answers in it unless a
+    message is written in another language.
+    """
     from sandboxes.okta.seed import DEMO_SEED
     from sandboxes.okta.state import load_seed
 
     state = load_seed(DEMO_SEED)
-    people = DemoPeople.from_state(state)
+    people = DemoPeople.from_state(state, lang)
     user = people.by_email(as_email)
     if user is None:
         print(f"Unknown demo user {as_email}; try one of: {', '.join(people.emails())}", file=out)
@@ -379,12 +385,14 @@ def _terminal_mode() -> Callable[[], None]:
     return restore
 
 
-def main_demo(as_email: str | None = None) -> int:
+def main_demo(as_email: str | None = None, lang: str | None = None) -> int:
     # The conversation owns the terminal; only warnings and errors are logged, to stderr.
     configure_logging("WARNING", sys.stderr)
     restore = _terminal_mode()
     try:
-        return asyncio.run(run_demo(sys.stdin, sys.stdout, as_email or DEFAULT_DEMO_USER))
+        return asyncio.run(
+            run_demo(sys.stdin, sys.stdout, as_email or DEFAULT_DEMO_USER, lang)
+        )
     except KeyboardInterrupt:
         # Ctrl-C: at once, on a fresh line, with the conventional status.
         print(file=sys.stdout, flush=True)

@@ -18,7 +18,8 @@ MAX_REASON = 500
 class ActionId(enum.StrEnum):
     """Button action ids, as sent to Slack: messages already posted carry these values.
 
-    ``START`` carries an intent name; ``CONFIRM`` and ``CANCEL`` a pending-action token;
+    ``START`` carries an intent name (``password_reset``, or ``password_reset:es`` to answer
+    in the language of the menu it was on); ``CONFIRM`` and ``CANCEL`` a pending-action token;
     ``ACCESS_PICK`` a catalogue key; ``ACCESS_REQUEST`` and ``ACCESS_FORM`` a pending-action
     token; ``ACCESS_APPROVE``, ``ACCESS_DENY`` and ``ACCESS_WITHDRAW`` a request id.
     """
@@ -74,6 +75,9 @@ class Form:
     submit: str
     intro: str
     fields: Sequence[FormField]
+    close: str = "Cancel"
+    choose: str = "Choose"
+    """The close button's label, and the placeholder of a choice (in the employee's words)."""
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,9 @@ class Routed:
 
 
 class Router(Protocol):
-    def classify(self, text: str) -> Routed: ...
+    def classify(self, text: str, locale: str | None = None) -> Routed:
+        """``locale``: the employee's Slack locale, which decides for very short messages."""
+        ...
 
 
 class _IntentsAdapter:

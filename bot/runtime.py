@@ -31,9 +31,7 @@ log = get_logger("helpdesk.runtime")
 
 
 def _where_to_go(cfg: HelpdeskConfig) -> str:
-    org = cfg.organisation
-    where = f"{org.it_contact} in {org.it_channel}"
-    return f"{where} ({org.it_portal_url})" if org.it_portal_url else where
+    return cfg.organisation.where_to_go()
 
 
 def _link_key(cfg: HelpdeskConfig, environ: Mapping[str, str], given: bytes | None) -> bytes:

@@ -55,7 +55,9 @@ async def slack_surface(
         token.reveal(), cfg.slack.api_base_url, session, limiter=slack_limiter(cfg),
         retry_deadline=cfg.slack.retry_deadline.total_seconds(),
     )
-    notifier = SlackNotifier(client, cfg.organisation.security_channel)
+    notifier = SlackNotifier(
+        client, cfg.organisation.security_channel, cfg.organisation.language
+    )
     people = SlackPeople(client)
     try:
         runtime = await Runtime.start(
@@ -69,7 +71,9 @@ async def slack_surface(
     # People by email from the stored Slack profiles (the store exists from here on).
     people.profiles = SlackDirectoryStore(runtime.store.engine)
     try:
-        yield SlackSurface(runtime, client, secret.reveal())
+        surface = SlackSurface(runtime, client, secret.reveal())
+        notifier.directory = surface.directory
+        yield surface
     finally:
         await runtime.aclose()
         await session.close()

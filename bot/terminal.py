@@ -25,6 +25,7 @@ from bot.replies import Button, Reply
 from bot.views.access import approval_card, reminder_text, requester_news
 from bot.views.text import dates_as_text
 from bot.views.verification import push_prompt
+from config.i18n import current, speaking
 from connectors.base import PushChallenge
 
 if TYPE_CHECKING:
@@ -40,10 +41,12 @@ class DemoPerson:
     slack_id: str
     tz: str | None = None
     """The time zone their Slack profile would have (the sandbox profile's ``timezone``)."""
+    locale: str | None = None
+    """Their Slack locale, as the demo's ``--lang`` sets it (None: the message decides)."""
 
     @property
     def actor(self) -> Actor:
-        return Actor(self.slack_id, self.email, self.name, self.tz)
+        return Actor(self.slack_id, self.email, self.name, self.tz, self.locale)
 
 
 class DemoPeople:
@@ -55,14 +58,15 @@ class DemoPeople:
         self._by_id = {p.slack_id: p for p in self.people}
 
     @classmethod
-    def from_state(cls, state: OktaState) -> DemoPeople:
+    def from_state(cls, state: OktaState, locale: str | None = None) -> DemoPeople:
+        """The sandbox's users; ``locale``: everyone's Slack locale (the demo's ``--lang``)."""
         people: list[DemoPerson] = []
         for index, user_id in enumerate(state.user_ids(), start=1):
             profile = state.users[user_id].profile
             email = str(profile["email"])
             name = f"{profile.get('firstName') or ''} {profile.get('lastName') or ''}".strip()
             tz = str(profile.get("timezone") or "") or None
-            people.append(DemoPerson(email, name or email, f"UDEMO{index:04d}", tz))
+            people.append(DemoPerson(email, name or email, f"UDEMO{index:04d}", tz, locale))
         return cls(people)
 
     def by_email(self, email: str) -> DemoPerson | None:
@@ -245,7 +249,10 @@ class Screen:
         self._cards = {}
         news, self._news = self._news, []
         for _ref, held in cards:
-            card = approval_card(held.snapshot)
+            # In the approver's own language, as in Slack.
+            approver = self.people.by_id(held.recipient)
+            with speaking(approver.locale if approver else None, current()):
+                card = approval_card(held.snapshot)
             self.show(
                 dataclasses.replace(card, replaces_prompt=not held.posted_now),
                 held.recipient,

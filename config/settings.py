@@ -31,7 +31,6 @@ from pydantic import (
     model_validator,
 )
 
-# The catalogue and access models live in config.access; imported from here too.
 from config.access import ALIAS_LANGUAGES as ALIAS_LANGUAGES
 from config.access import AccessSettings as AccessSettings
 from config.access import ApproverKind as ApproverKind
@@ -39,6 +38,9 @@ from config.access import CatalogueEntry as CatalogueEntry
 from config.access import approver_kind as approver_kind
 from config.audit import AuditSettings
 from config.durations import parse_duration
+
+# The catalogue and access models live in config.access; imported from here too.
+from config.i18n import N_, t
 from config.notices import NoticeSettings
 from config.nudges import NudgeSettings, RateSpec
 from config.problems import describe, log_level_override
@@ -100,18 +102,27 @@ class Organisation(_Strict):
     security_channel: str | None = None
     """A channel (id or `#name`) told about MFA resets, refusals of protected accounts and
     possible attacks; none when unset."""
-    it_contact: str = "the IT service desk"
+    it_contact: str = N_("the IT service desk")
     """How messages name the people to ask ("the IT service desk")."""
     timezone: str | None = None
     """The organisation's default IANA time zone (`Europe/Madrid`): password-expiry days are
     counted, and dates shown, in it for people whose Slack profile has no time zone; also the
     nudge schedule's zone unless `nudges.timezone` is set. Unset: `nudges.timezone`."""
+    language: Literal["en", "es", "fr", "de", "pt"] = "en"
+    """The language the bot answers in when neither the message nor the person's Slack
+    locale says (`en`, `es`, `fr`, `de`, `pt`); also the IT and security channels' language."""
     # The IT admins: Slack user ids (U123) and user groups (S123 or @handle). They see
     # pending approvals, recent actions and the last sweep on the App Home, and may run
     # ``/helpdesk status``. Empty: nobody does.
     it_admins: list[str] = []
     """Slack user ids (`U123`) and user groups (`S123` or `@handle`) who see approvals, recent
     actions and the last sweep on the App Home and may run `/helpdesk status`."""
+
+    def where_to_go(self) -> str:
+        """Who to ask instead, in the current language: contact, channel and portal."""
+        # ``it_contact`` is the organisation's words: translated when a catalogue has them.
+        where = t("{contact} in {channel}", contact=t(self.it_contact), channel=self.it_channel)
+        return f"{where} ({self.it_portal_url})" if self.it_portal_url else where
 
     @field_validator("timezone")
     @classmethod

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Boolean, DateTime, Integer, String, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
 from store.models import Base
 
@@ -157,15 +157,22 @@ class SlackDirectoryStore:
 
     async def zones_by_email(self) -> dict[str, str]:
         """Each stored person's time zone by lower-cased email (active people with both)."""
+        return await self._by_email(SlackProfile.tz)
+
+    async def locales_by_email(self) -> dict[str, str]:
+        """Each stored person's Slack locale by lower-cased email (active people with both)."""
+        return await self._by_email(SlackProfile.locale)
+
+    async def _by_email(self, column: InstrumentedAttribute[str | None]) -> dict[str, str]:
         async with self._session() as s:
             rows = await s.execute(
-                select(SlackProfile.email, SlackProfile.tz).where(
+                select(SlackProfile.email, column).where(
                     SlackProfile.email.is_not(None),
-                    SlackProfile.tz.is_not(None),
+                    column.is_not(None),
                     SlackProfile.deleted.is_(False),
                 )
             )
-            return {str(email).lower(): str(tz) for email, tz in rows}
+            return {str(email).lower(): str(value) for email, value in rows}
 
     # -- DM channels ------------------------------------------------------------------
     async def dm_channel(self, user_id: str) -> str | None:
@@ -175,6 +182,14 @@ class SlackDirectoryStore:
                 select(SlackDmChannel.channel_id).where(SlackDmChannel.user_id == user_id)
             )
         return channel or None
+
+    async def dm_owner(self, channel_id: str) -> str | None:
+        """The person whose DM channel with the app this is, when known."""
+        async with self._session() as s:
+            user = await s.scalar(
+                select(SlackDmChannel.user_id).where(SlackDmChannel.channel_id == channel_id)
+            )
+        return user or None
 
     async def remember_dm(self, user_id: str, channel_id: str) -> None:
         """Keep the DM channel Slack named (an event from it, or conversations.open's answer)."""

@@ -46,6 +46,7 @@ from actions.audit import Actor, correlation_id
 from actions.errors import Refusal, protections_that_count
 from actions.providers import Providers
 from config.clock import Now, utc_now
+from config.i18n import t, tn
 from config.logging import get_logger
 from config.settings import CatalogueEntry, HelpdeskConfig
 from connectors.base import DirectoryGroup, DirectoryUser
@@ -108,8 +109,10 @@ class AccessService:
         if entry is None:
             raise Refusal(
                 "not_requestable",
-                "That group can't be requested here. "
-                f"Please ask {self.targets.where_to_go()}.",
+                t(
+                    "That group can't be requested here. Please ask {where}.",
+                    where=self.targets.where_to_go(),
+                ),
             )
         return entry
 
@@ -152,13 +155,17 @@ class AccessService:
         ):
             raise Refusal(
                 "justification_required",
-                f"Please say why you need {entry.display_name} "
-                f"(at least {self.settings.justification_min_length} characters).",
+                tn(
+                    "Please say why you need {group} (at least {count} character).",
+                    "Please say why you need {group} (at least {count} characters).",
+                    self.settings.justification_min_length, group=entry.display_name,
+                ),
             )
         offered = self.durations_for(entry)
         if offered and duration not in offered:
             raise Refusal(
-                "duration_required", f"Please choose how long you need {entry.display_name}."
+                "duration_required",
+                t("Please choose how long you need {group}.", group=entry.display_name),
             )
         if not offered:
             duration = None
@@ -167,14 +174,20 @@ class AccessService:
             return Submitted(existing, created=False)
         user, group = await self._resolve(actor, entry, target)
         if await self.targets.call(target, target.groups.is_member(user, group)):
-            raise Refusal("already_member", f"You're already a member of {entry.display_name}.")
+            raise Refusal(
+                "already_member",
+                t("You're already a member of {group}.", group=entry.display_name),
+            )
         approvers = await self.policy.approvers(entry, user, target.connector)
         if not self.policy.enough(entry, approvers, actor.slack_user_id):
             await self.trail.request_refused(actor, "no_approvers", entry, user)
             raise Refusal(
                 "no_approvers",
-                f"I couldn't find enough approvers for {entry.display_name}, so I didn't send "
-                f"the request. Please ask {self.targets.where_to_go()}.",
+                t(
+                    "I couldn't find enough approvers for {group}, so I didn't send the "
+                    "request. Please ask {where}.",
+                    group=entry.display_name, where=self.targets.where_to_go(),
+                ),
             )
         now = self.clock()
         auto = entry.auto_approve
@@ -219,7 +232,7 @@ class AccessService:
             # Another click or replica made it a moment ago: point to that one.
             again = await self._open(actor, key)
             if again is None:
-                raise Refusal("busy", "Something changed meanwhile; please try again.")
+                raise Refusal("busy", t("Something changed meanwhile; please try again."))
             return Submitted(again, created=False)
         self.trail.log(audit)
         snap = await self.notices.snapshot(row.id)
@@ -240,8 +253,10 @@ class AccessService:
         except UserNotFound:
             raise Refusal(
                 "unknown_user",
-                f"I couldn't find an account for {actor.email} in {target.label}. "
-                f"Please contact {where}.",
+                t(
+                    "I couldn't find an account for {email} in {label}. Please contact {where}.",
+                    email=actor.email, label=target.label, where=where,
+                ),
             ) from None
         except Unavailable:
             raise self.targets.unavailable(target.label) from None
@@ -252,8 +267,11 @@ class AccessService:
             await self.trail.request_refused(actor, "protected", entry, user)
             raise Refusal(
                 "protected",
-                "Your account has elevated access, so I won't change its groups from chat. "
-                f"A person from IT will help: please ask {where}.",
+                t(
+                    "Your account has elevated access, so I won't change its groups from chat. "
+                    "A person from IT will help: please ask {where}.",
+                    where=where,
+                ),
             )
         try:
             group = await target.groups.find_group(entry.provider_group)
@@ -261,8 +279,10 @@ class AccessService:
             log.warning("catalogue_group_missing", group=entry.key, provider=target.connector.name)
             raise Refusal(
                 "group_missing",
-                f"{entry.display_name} isn't set up correctly in {target.label}. "
-                f"Please ask {where}.",
+                t(
+                    "{group} isn't set up correctly in {label}. Please ask {where}.",
+                    group=entry.display_name, label=target.label, where=where,
+                ),
             ) from None
         except Unavailable:
             raise self.targets.unavailable(target.label) from None
@@ -281,13 +301,15 @@ class AccessService:
         who = actor.slack_user_id
         if who not in snap.approvers and who != snap.request.requester:
             await self.trail.decision_refused(actor, snap, "not_approver")
-            raise Refusal("not_approver", "You are not an approver for this group.")
+            raise Refusal("not_approver", t("You are not an approver for this group."))
         if actor.slack_user_id == snap.request.requester:
             await self.trail.decision_refused(actor, snap, "own_request")
             raise Refusal(
                 "own_request",
-                "You can't approve or deny your own request; another approver will. "
-                "You can cancel it while it's pending.",
+                t(
+                    "You can't approve or deny your own request; another approver will. "
+                    "You can cancel it while it's pending."
+                ),
             )
         return snap
 

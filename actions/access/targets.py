@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from actions.errors import Refusal, connector_call, unavailable
 from actions.providers import Providers
+from config.i18n import t
 from config.settings import CatalogueEntry, HelpdeskConfig
 from connectors.base import Capability, Directory, GroupManager
 from connectors.errors import GroupNotFound, Unavailable
@@ -36,9 +37,7 @@ class Targets:
 
     def where_to_go(self) -> str:
         """Who to ask instead: the IT contact, channel and portal."""
-        org = self.cfg.organisation
-        where = f"{org.it_contact} in {org.it_channel}"
-        return f"{where} ({org.it_portal_url})" if org.it_portal_url else where
+        return self.cfg.organisation.where_to_go()
 
     def _of(self, name: str) -> GroupTarget | None:
         conn = self.providers.connectors.get(name)
@@ -56,8 +55,10 @@ class Targets:
         if target is None:
             raise Refusal(
                 "not_available",
-                f"I can't handle requests for {entry.display_name} here. "
-                f"Please ask {self.where_to_go()}.",
+                t(
+                    "I can't handle requests for {group} here. Please ask {where}.",
+                    group=entry.display_name, where=self.where_to_go(),
+                ),
             )
         return target
 

@@ -33,6 +33,7 @@ from actions.audit import Actor, Auditor
 from actions.notices.links import BadLink, ChangeClaim, LinkSigner
 from actions.notices.ports import DirectMessages, Mailer, SecurityChannel
 from actions.providers import Providers
+from config.i18n import N_, SOURCE, current, format_skeleton, speaking, t
 from config.logging import get_logger
 from config.notices import Containment, NoticeSettings
 from connectors.base import AccountContainer, Capability, ContainStep, DirectoryUser
@@ -51,14 +52,14 @@ REPORT_PATH = "/notices/report"
 
 #: What each change is called in a notice.
 CHANGE_WORDS: dict[str, str] = {
-    "password_reset": "a password reset was started",
-    "unlock": "the account was unlocked",
-    "mfa_reset": "every MFA factor was removed",
+    "password_reset": N_("a password reset was started"),
+    "unlock": N_("the account was unlocked"),
+    "mfa_reset": N_("every MFA factor was removed"),
 }
 _SUBJECTS: dict[str, str] = {
-    "password_reset": "password reset",
-    "unlock": "account unlocked",
-    "mfa_reset": "MFA factors removed",
+    "password_reset": N_("password reset"),
+    "unlock": N_("account unlocked"),
+    "mfa_reset": N_("MFA factors removed"),
 }
 #: What a person does for a step the bot could not take, per step (``{who}``: the login).
 MANUAL_STEPS: dict[ContainStep, str] = {
@@ -114,6 +115,8 @@ class Change:
     capability: Capability
     verified_by: str
     at: datetime
+    language: str | None = None
+    """The language of the conversation that made the change: the notices are written in it."""
 
 
 _UTC = ZoneInfo("UTC")
@@ -122,7 +125,11 @@ _UTC = ZoneInfo("UTC")
 def _when(at: datetime, zone: ZoneInfo = _UTC) -> str:
     """``5 December 2026 at 09:40 CET``: in ``zone``, named (an email is read anywhere)."""
     local = at.astimezone(zone)
-    return f"{local.day} {local:%B %Y at %H:%M} {local.tzname() or zone.key}"
+    name = local.tzname() or zone.key
+    if current() == SOURCE:
+        return f"{local.day} {local:%B %Y at %H:%M} {name}"
+    day = format_skeleton("yMMMMd", local, zone)
+    return t("{date} at {time}", date=day, time=f"{local:%H:%M}") + f" {name}"
 
 
 def _zone(actor: Actor, default: ZoneInfo) -> ZoneInfo:
@@ -195,41 +202,61 @@ class ChangeNotices:
 
     def email_text(self, change: Change, link: str | None) -> tuple[str, str]:
         """The subject and body of the email (no secret of the change is in either)."""
-        what = CHANGE_WORDS.get(change.capability.label, change.capability.label)
-        subject = f"Your {change.label} account: {_SUBJECTS.get(change.capability.label, what)}"
+        with speaking(change.language):
+            return self._email_text(change, link)
+
+    def _email_text(self, change: Change, link: str | None) -> tuple[str, str]:
+        what = t(CHANGE_WORDS.get(change.capability.label, change.capability.label))
+        subject = t(
+            "Your {label} account: {what}", label=change.label,
+            what=t(_SUBJECTS.get(change.capability.label, what)),
+        )
         name = change.user.display_name or change.user.login
         zone = _zone(change.actor, self.zone)
         lines = [
-            f"Hello {name},",
+            t("Hello {name},", name=name),
             "",
-            f"On {_when(change.at, zone)}, {what} for your {change.label} account "
-            f"({change.user.login}) through the IT helpdesk bot in Slack "
-            f"(verified by: {change.verified_by}).",
+            t(
+                "On {at}, {what} for your {label} account ({login}) through the IT helpdesk "
+                "bot in Slack (verified by: {verified}).",
+                at=_when(change.at, zone), what=what, label=change.label,
+                login=change.user.login, verified=t(change.verified_by),
+            ),
             "",
-            "If this was you, there is nothing to do.",
+            t("If this was you, there is nothing to do."),
             "",
         ]
         if link:
             lines += [
-                "If this wasn't you, open this link and confirm:",
+                t("If this wasn't you, open this link and confirm:"),
                 link,
                 "",
-                "Your account will be locked down and the security team told at once. "
-                f"The link works once, until {_when(change.at + self.settings.link_ttl, zone)}.",
+                t(
+                    "Your account will be locked down and the security team told at once. "
+                    "The link works once, until {until}.",
+                    until=_when(change.at + self.settings.link_ttl, zone),
+                ),
             ]
         else:
-            lines += [f"If this wasn't you, tell {self.where_to_go()} at once."]
-        lines += ["", "This message was sent automatically; replies are not read."]
+            lines += [t("If this wasn't you, tell {where} at once.", where=self.where_to_go())]
+        lines += ["", t("This message was sent automatically; replies are not read.")]
         return subject, "\n".join(lines)
 
     def dm_text(self, change: Change, link: str | None) -> str:
-        what = CHANGE_WORDS.get(change.capability.label, change.capability.label)
-        zone = _zone(change.actor, self.zone)
-        head = (f"*Security notice*: on {_when(change.at, zone)}, {what} for your {change.label} "
-                f"account ({change.user.login}) through this bot.")
-        if link:
-            return f"{head} If that wasn't you: <{link}|This wasn't me>."
-        return f"{head} If that wasn't you, tell {self.where_to_go()} at once."
+        with speaking(change.language):
+            what = t(CHANGE_WORDS.get(change.capability.label, change.capability.label))
+            zone = _zone(change.actor, self.zone)
+            head = t(
+                "*Security notice*: on {at}, {what} for your {label} account ({login}) "
+                "through this bot.",
+                at=_when(change.at, zone), what=what, label=change.label,
+                login=change.user.login,
+            )
+            if link:
+                return head + " " + t("If that wasn't you: <{link}|This wasn't me>.", link=link)
+            return head + " " + t(
+                "If that wasn't you, tell {where} at once.", where=self.where_to_go()
+            )
 
     async def _email(self, change: Change, link: str | None) -> None:
         to = change.user.notice_addresses

@@ -29,6 +29,7 @@ from actions.audit import Actor, correlation_id
 from actions.errors import Refusal
 from actions.verification.service import Verified
 from config.clock import Now, utc_now
+from config.i18n import N_, t
 from config.settings import CatalogueEntry, HelpdeskConfig
 from config.verification import Method
 from connectors.base import Capability, DirectoryUser
@@ -37,9 +38,9 @@ from store.models import AccessRequest
 
 #: What each check is called on the approvers' card and in the employee's news.
 CHECK_NAMES: dict[str, str] = {
-    "password_reset": "password reset",
-    "unlock": "account unlock",
-    "mfa_reset": "MFA reset",
+    "password_reset": N_("password reset"),
+    "unlock": N_("account unlock"),
+    "mfa_reset": N_("MFA reset"),
 }
 
 
@@ -101,8 +102,10 @@ class ApprovalVerifier:
         if open_one is not None:
             raise Refusal(
                 "approval_pending",
-                "I'm still waiting for someone to confirm it's really you. I'll tell you here "
-                "as soon as they have; nothing has been changed.",
+                t(
+                    "I'm still waiting for someone to confirm it's really you. I'll tell you "
+                    "here as soon as they have; nothing has been changed."
+                ),
             )
         return await self._ask(actor, user, label, capability)
 
@@ -176,24 +179,24 @@ class ApprovalVerifier:
         if not await self.store.access.create(row, sorted(approvers.deciders), jobs, audit):
             raise Refusal(
                 "approval_pending",
-                "I'm still waiting for someone to confirm it's really you. I'll tell you here "
-                "as soon as they have; nothing has been changed.",
+                t(
+                    "I'm still waiting for someone to confirm it's really you. I'll tell you "
+                    "here as soon as they have; nothing has been changed."
+                ),
             )
         self.access.trail.log(audit)
         snap = await self.access.notices.snapshot(row.id)
         notified = await self.access.notices.ask(snap, approvers)
-        who = _people(notified) or "the approvers"
+        who = _people(notified) or t("the approvers")
         raise Refusal(
             "approval_requested",
-            f"Before I do {_article(entry.display_name)} {entry.display_name}, someone must "
-            "confirm it's really you. I've "
-            f"asked {who}; I'll tell you here when they have, and then you can go ahead. "
-            "Nothing has been changed yet.",
+            t(
+                "Before I go ahead with your {name}, someone must confirm it's really you. "
+                "I've asked {who}; I'll tell you here when they have, and then you can go "
+                "ahead. Nothing has been changed yet.",
+                name=t(entry.display_name), who=who,
+            ),
         )
-
-
-def _article(name: str) -> str:
-    return "an" if name[:1].lower() in "aeiou" or name.startswith("MFA") else "a"
 
 
 def _people(destinations: list[str]) -> str:
@@ -201,4 +204,4 @@ def _people(destinations: list[str]) -> str:
              (f"<#{d}>" if d[:1] in {"C", "G"} else f"<@{d}>") for d in destinations]
     if len(names) <= 1:
         return names[0] if names else ""
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return t("{names} and {last}", names=", ".join(names[:-1]), last=names[-1])

@@ -35,6 +35,7 @@ from actions.errors import Refusal, connector_call
 from actions.providers import Providers
 from actions.verification.ports import PushPrompter
 from config.clock import SYSTEM_CLOCK, Clock, Now, utc_now
+from config.i18n import t
 from config.logging import get_logger
 from config.settings import HelpdeskConfig
 from config.verification import Method
@@ -146,9 +147,11 @@ class Verification:
         )
         raise Refusal(
             "unverified",
-            "Before I change your account I must check it's really you, and I have no way "
-            f"to do that right now. Please ask {self.where_to_go()}; they will verify you "
-            "and help.",
+            t(
+                "Before I change your account I must check it's really you, and I have no way "
+                "to do that right now. Please ask {where}; they will verify you and help.",
+                where=self.where_to_go(),
+            ),
         )
 
     async def _step(
@@ -233,8 +236,11 @@ class Verification:
             log.error("push_prompt_failed", error=type(exc).__name__)
             raise Refusal(
                 "push_prompt_failed",
-                f"I couldn't show you the push's number, so I changed nothing. "
-                f"Please try again, or ask {where}.",
+                t(
+                    "I couldn't show you the push's number, so I changed nothing. "
+                    "Please try again, or ask {where}.",
+                    where=where,
+                ),
             ) from None
         async with connector_call(route.label, where, on_refusal=failed):
             state = await self._wait(route.verifier, challenge)
@@ -259,14 +265,19 @@ class Verification:
             )
             raise Refusal(
                 "push_rejected",
-                f"The push to your phone was denied, so I changed nothing. If that wasn't "
-                f"you, someone may be using your Slack account: the security team has been "
-                f"told. Otherwise, ask me again, or ask {where}.",
+                t(
+                    "The push to your phone was denied, so I changed nothing. If that wasn't "
+                    "you, someone may be using your Slack account: the security team has been "
+                    "told. Otherwise, ask me again, or ask {where}.",
+                    where=where,
+                ),
             )
         raise Refusal(
             "push_timeout",
-            "The push to your phone wasn't answered in time, so I changed nothing. "
-            "Ask me again when you have your phone at hand.",
+            t(
+                "The push to your phone wasn't answered in time, so I changed nothing. "
+                "Ask me again when you have your phone at hand."
+            ),
         )
 
     async def _wait(self, verifier: PushVerifier, challenge: PushChallenge) -> PushState:

@@ -41,6 +41,7 @@ from bot.views.access import (
     submitted_reply,
 )
 from bot.views.text import human_duration
+from config.i18n import current, speak, t, tn
 from store.db import Store
 
 #: The kind of an access request's pending confirmation in the store.
@@ -53,7 +54,7 @@ def _duration(value: str) -> timedelta | None:
 
 def _gone() -> Reply:
     return Reply(
-        "This access request no longer exists, so nothing was changed.",
+        t("This access request no longer exists, so nothing was changed."),
         replaces_prompt=True,
         in_place_only=True,
     )
@@ -96,7 +97,9 @@ class AccessDialogue:
             if len(suggestions) == 1:
                 group = suggestions[0]
             elif suggestions:
-                return [Reply("Which one do you mean?", [self._pick(k) for k in suggestions[:5]])]
+                return [
+                    Reply(t("Which one do you mean?"), [self._pick(k) for k in suggestions[:5]])
+                ]
             else:
                 return [self._catalogue_menu(asked=bool(text.strip()))]
         return await self._offer(actor, group)
@@ -127,14 +130,20 @@ class AccessDialogue:
         entries = list(self.access.catalogue.values())
         names = ", ".join(e.display_name for e in entries)
         head = (
-            "I can only request access to groups in the catalogue, and I couldn't tell "
-            "which one you mean. "
+            t(
+                "I can only request access to groups in the catalogue, and I couldn't tell "
+                "which one you mean."
+            )
+            + " "
             if asked
             else ""
         )
         return Reply(
-            f"{head}You can ask for: {names}. For anything else, please ask "
-            f"{self.where_to_go()}.",
+            head
+            + t(
+                "You can ask for: {names}. For anything else, please ask {where}.",
+                names=names, where=self.where_to_go(),
+            ),
             [self._pick(e.key) for e in entries[:5]],
         )
 
@@ -153,31 +162,41 @@ class AccessDialogue:
         if prepared.existing is not None:
             return [already_open(prepared.existing)]
         if prepared.already_member:
-            return [Reply(f"You're already a member of *{entry.display_name}*. Nothing to do.")]
+            return [
+                Reply(
+                    t(
+                        "You're already a member of *{group}*. Nothing to do.",
+                        group=entry.display_name,
+                    )
+                )
+            ]
         token = await self.store.create_pending(
-            actor.slack_user_id, ACCESS_KIND, {"group": key}, CONFIRM_TTL
+            actor.slack_user_id, ACCESS_KIND, {"group": key, "lang": current()}, CONFIRM_TTL
         )
         needs_form = entry.justification_required or bool(prepared.durations)
-        lines = [f"Request access to *{entry.display_name}* ({prepared.label})?"]
+        lines = [
+            t(
+                "Request access to *{group}* ({label})?",
+                group=entry.display_name, label=prepared.label,
+            )
+        ]
         if entry.description:
             lines.append(entry.description)
         lines.append(approval_path(entry))
         if needs_form:
+            why, long = entry.justification_required, bool(prepared.durations)
             lines.append(
-                "I'll ask "
-                + " and ".join(
-                    w for w, on in (("why you need it", entry.justification_required),
-                                    ("for how long", bool(prepared.durations))) if on
-                )
-                + "."
+                t("I'll ask why you need it and for how long.") if why and long
+                else t("I'll ask why you need it.") if why
+                else t("I'll ask for how long.")
             )
         action = ActionId.ACCESS_FORM if needs_form else ActionId.ACCESS_REQUEST
         return [
             Reply(
                 "\n".join(lines),
                 [
-                    Button("Request access", action, token, "primary"),
-                    Button("Cancel", ActionId.CANCEL, token),
+                    Button(t("Request access"), action, token, "primary"),
+                    Button(t("Cancel"), ActionId.CANCEL, token),
                 ],
             )
         ]
@@ -191,7 +210,10 @@ class AccessDialogue:
         if pending is None or pending.kind != ACCESS_KIND:
             return None
         claimed = await self.store.claim_pending(token, actor.slack_user_id)
-        return str(claimed.payload.get("group", "")) if claimed is not None else None
+        if claimed is None:
+            return None
+        speak(str(claimed.payload.get("lang") or ""))
+        return str(claimed.payload.get("group", ""))
 
     async def _request_clicked(self, actor: Actor, token: str) -> list[Reply]:
         key = await self._claim(actor, token)
@@ -202,29 +224,31 @@ class AccessDialogue:
     async def _request_form(self, actor: Actor, token: str) -> list[Reply]:
         pending = await self.store.peek_pending(token, actor.slack_user_id)
         entry = self.access.catalogue.get(str(pending.payload.get("group"))) if pending else None
-        if entry is None:
+        if entry is None or pending is None:
             return [stale()]
+        speak(str(pending.payload.get("lang") or ""))
         fields: list[FormField] = []
         if entry.justification_required:
             fields.append(
                 FormField(
-                    "justification", "Why do you need it?", multiline=True,
+                    "justification", t("Why do you need it?"), multiline=True,
                     min_length=self.access.settings.justification_min_length,
-                    hint="Your approvers will read this.",
+                    hint=t("Your approvers will read this."),
                 )
             )
         durations = self.access.durations_for(entry)
         if durations:
             fields.append(
                 FormField(
-                    "duration", "For how long?",
+                    "duration", t("For how long?"),
                     choices=[(human_duration(d), str(int(d.total_seconds()))) for d in durations],
-                    hint="You'll be removed from the group when this ends.",
+                    hint=t("You'll be removed from the group when this ends."),
                 )
             )
         form = Form(
-            ActionId.ACCESS_FORM, token, "Request access", "Send request",
-            f"Access to *{entry.display_name}*. {approval_path(entry)}", fields,
+            ActionId.ACCESS_FORM, token, t("Request access"), t("Send request"),
+            t("Access to *{group}*.", group=entry.display_name) + f" {approval_path(entry)}",
+            fields, close=t("Cancel"), choose=t("Choose"),
         )
         return [Reply(form.intro, form=form)]
 
@@ -234,14 +258,19 @@ class AccessDialogue:
         errors: dict[str, str] = {}
         pending = await self.store.peek_pending(token, slack_user)
         entry = self.access.catalogue.get(str(pending.payload.get("group"))) if pending else None
-        if entry is None:
+        if entry is None or pending is None:
             return errors  # stale: answered with a message once the form closes
+        speak(str(pending.payload.get("lang") or ""))
         minimum = self.access.settings.justification_min_length
         if entry.justification_required and len(values.get("justification", "").strip()) < minimum:
-            errors["justification"] = f"Please write at least {minimum} characters."
+            errors["justification"] = tn(
+                "Please write at least {count} character.",
+                "Please write at least {count} characters.",
+                minimum,
+            )
         durations = self.access.durations_for(entry)
         if durations and _duration(values.get("duration", "")) not in durations:
-            errors["duration"] = "Please choose how long you need it."
+            errors["duration"] = t("Please choose how long you need it.")
         return errors
 
     async def _request_submitted(
@@ -272,8 +301,10 @@ class AccessDialogue:
         if decision.outcome is DecisionOutcome.CANCELLED and snap is not None:
             return [
                 Reply(
-                    f"Cancelled your request for *{snap.request.group_name}*. "
-                    "Nothing was changed.",
+                    t(
+                        "Cancelled your request for *{group}*. Nothing was changed.",
+                        group=snap.request.group_name,
+                    ),
                     replaces_prompt=True,
                 )
             ]
@@ -281,8 +312,10 @@ class AccessDialogue:
             return [stale()]
         return [
             Reply(
-                f"Your request for *{snap.request.group_name}* can't be cancelled any more: "
-                f"{status_line(snap, to_requester=True)}",
+                t(
+                    "Your request for *{group}* can't be cancelled any more: {status}",
+                    group=snap.request.group_name, status=status_line(snap, to_requester=True),
+                ),
                 replaces_prompt=True,
             )
         ]
@@ -307,9 +340,13 @@ class AccessDialogue:
             return self._decided(Decision(DecisionOutcome.ALREADY_DECIDED, snap))
         req = snap.request
         form = Form(
-            ActionId.ACCESS_DENY, req.id, "Deny access", "Deny",
-            f"Deny <@{req.requester}>'s request for *{req.group_name}*? They will see your reason.",
-            [FormField("reason", "Reason", multiline=True, min_length=3)],
+            ActionId.ACCESS_DENY, req.id, t("Deny access"), t("Deny"),
+            t(
+                "Deny <@{requester}>'s request for *{group}*? They will see your reason.",
+                requester=req.requester, group=req.group_name,
+            ),
+            [FormField("reason", t("Reason"), multiline=True, min_length=3)],
+            close=t("Cancel"),
         )
         return [Reply(form.intro, form=form)]
 
@@ -317,7 +354,7 @@ class AccessDialogue:
         self, slack_user: str, request_id: str, values: Mapping[str, str]
     ) -> dict[str, str]:
         if len(values.get("reason", "").strip()) < 3:
-            return {"reason": "Please give a reason: the requester will see it."}
+            return {"reason": t("Please give a reason: the requester will see it.")}
         return {}
 
     async def _deny_submitted(

@@ -10,6 +10,7 @@ from actions.audit import Actor
 from actions.self_service import SelfService
 from bot.replies import ActionId, Button, FormResult, Reply
 from bot.routing import Intent
+from config.i18n import current, t
 from connectors.base import Capability
 
 #: How long a confirmation button (and an access request's prompt) stays usable.
@@ -34,8 +35,10 @@ class FormHandler:
 def stale() -> Reply:
     """A button whose confirmation expired, was used, or was never ours."""
     return Reply(
-        "This request has expired or was already handled, so nothing was changed. "
-        "Send me a new message if you still need help.",
+        t(
+            "This request has expired or was already handled, so nothing was changed. "
+            "Send me a new message if you still need help."
+        ),
         replaces_prompt=True,
     )
 
@@ -44,4 +47,8 @@ def reset_offer(service: SelfService) -> list[Button]:
     """A "Reset my password" button, when this deployment offers resets."""
     if not service.providers.offers(Capability.PASSWORD_RESET):
         return []
-    return [Button("Reset my password", ActionId.START, Intent.PASSWORD_RESET.value)]
+    return [
+        Button(
+            t("Reset my password"), ActionId.START, f"{Intent.PASSWORD_RESET.value}:{current()}"
+        )
+    ]

@@ -15,6 +15,7 @@ from bot.dialogues.common import reset_offer
 from bot.replies import Reply
 from bot.views.text import in_days, local_when, person_zone
 from config.clock import Now, utc_now
+from config.i18n import t
 
 
 class ExpiryDialogue:
@@ -31,7 +32,7 @@ class ExpiryDialogue:
         except Refusal as refusal:
             return [Reply(refusal.user_message)]
         if status.never_expires or status.expires_at is None:
-            return [Reply(f"Your {target.label} password never expires.")]
+            return [Reply(t("Your {label} password never expires.", label=target.label))]
         now = self.clock()
         zone, theirs = person_zone(actor.tz, self.service.cfg.default_zone)
         today = now.astimezone(zone).date()
@@ -41,15 +42,26 @@ class ExpiryDialogue:
             if state is not None:
                 return [
                     Reply(
-                        f"Your {target.label} password expired on {on}, and the account is "
-                        f"{state}. Please ask {self.service._where_to_go()}."
+                        t(
+                            "Your {label} password expired on {on}, and the account is "
+                            "{state}. Please ask {where}.",
+                            label=target.label, on=on, state=t(state),
+                            where=self.service._where_to_go(),
+                        )
                     )
                 ]
             return [
                 Reply(
-                    f"Your {target.label} password expired on {on}.",
+                    t("Your {label} password expired on {on}.", label=target.label, on=on),
                     reset_offer(self.service),
                 )
             ]
         days = days_until(status.expires_at, now, zone)
-        return [Reply(f"Your {target.label} password expires {in_days(days)}, on {on}.")]
+        return [
+            Reply(
+                t(
+                    "Your {label} password expires {when}, on {on}.",
+                    label=target.label, when=in_days(days), on=on,
+                )
+            )
+        ]

@@ -22,17 +22,18 @@ from typing import TypeVar
 from actions.audit import correlation_id
 from actions.errors import Progress, Refusal, tracking
 from bot.replies import Reply
+from config.i18n import N_, t
 from config.logging import get_logger
 
 log = get_logger("helpdesk.failures")
 
 T = TypeVar("T")
 
-NOTHING_CHANGED = (
+NOTHING_CHANGED = N_(
     "Something went wrong on my side, so nothing was changed. "
     "IT has been told (reference {reference})."
 )
-NOT_FINISHED = (
+NOT_FINISHED = N_(
     "Something went wrong on my side and I couldn't finish what I started. "
     "IT has been told (reference {reference})."
 )
@@ -61,7 +62,7 @@ def failure_reply(exc: BaseException, flow: str, progress: Progress) -> Reply:
         correlation_id=reference,
     )
     wording = NOT_FINISHED if progress.changing else NOTHING_CHANGED
-    return Reply(wording.format(reference=reference))
+    return Reply(t(wording, reference=reference))
 
 
 async def answered(flow: str, work: Callable[[], Awaitable[T]], reply: Callable[[Reply], T]) -> T:

@@ -15,12 +15,13 @@ from actions.self_service import ResetOutcome, SelfService
 from actions.verification.approval import REQUEST_REASON
 from bot.dialogues.common import CONFIRM_TTL, ButtonHandler, reset_offer, stale
 from bot.replies import ActionId, Button, Reply
-from bot.views.text import plural, when
+from bot.views.text import when
+from config.i18n import N_, current, speak, t, tn
 from connectors.base import Capability, ResetDelivery, UnlockResult
 from store.db import Store
 from store.models import ConfirmationState
 
-HIDDEN = "Your one-time password reset details were here and have been removed."
+HIDDEN = N_("Your one-time password reset details were here and have been removed.")
 
 
 class SelfServiceDialogue:
@@ -51,22 +52,33 @@ class SelfServiceDialogue:
 
     async def _offer_or_refuse(self, actor: Actor, capability: Capability) -> list[Reply]:
         target = await self.service.preflight(actor, capability)
-        payload = {"provider": target.connector.name, "reason": REQUEST_REASON.get() or ""}
+        payload = {
+            "provider": target.connector.name,
+            "reason": REQUEST_REASON.get() or "",
+            "lang": current(),
+        }
         token = await self.store.create_pending(
             actor.slack_user_id, capability.label, payload, CONFIRM_TTL
         )
-        cancel = Button("Cancel", ActionId.CANCEL, token)
+        cancel = Button(t("Cancel"), ActionId.CANCEL, token)
         if capability is Capability.PASSWORD_RESET:
-            how = (
-                "a one-time reset link"
-                if self.cfg.password_reset.delivery is ResetDelivery.LINK
-                else "a temporary password you must change when you next sign in"
-            )
+            if self.cfg.password_reset.delivery is ResetDelivery.LINK:
+                text = t(
+                    "I can reset your {label} password ({email}). I'll send a one-time reset "
+                    "link here, in this private chat only. Go ahead?",
+                    label=target.label, email=target.user.email,
+                )
+            else:
+                text = t(
+                    "I can reset your {label} password ({email}). I'll send a temporary "
+                    "password you must change when you next sign in here, in this private "
+                    "chat only. Go ahead?",
+                    label=target.label, email=target.user.email,
+                )
             return [
                 Reply(
-                    f"I can reset your {target.label} password ({target.user.email}). "
-                    f"I'll send {how} here, in this private chat only. Go ahead?",
-                    [Button("Reset my password", ActionId.CONFIRM, token, "primary"), cancel],
+                    text,
+                    [Button(t("Reset my password"), ActionId.CONFIRM, token, "primary"), cancel],
                 )
             ]
         _, factors = await self.service.mfa_factors(actor)
@@ -76,17 +88,26 @@ class SelfServiceDialogue:
             )
             return [
                 Reply(
-                    f"You have no MFA factors enrolled in {target.label}, so there's nothing "
-                    "to reset. You'll be asked to set one up at your next sign-in."
+                    t(
+                        "You have no MFA factors enrolled in {label}, so there's nothing to "
+                        "reset. You'll be asked to set one up at your next sign-in.",
+                        label=target.label,
+                    )
                 )
             ]
         names = ", ".join(sorted({f.name for f in factors}))
         return [
             Reply(
-                f"This removes *all* {plural(len(factors), 'MFA factor')} on your {target.label} "
-                f"account ({names}). You'll set up a new one at your next sign-in. "
-                "The security team is told about every MFA reset. Go ahead?",
-                [Button("Reset my MFA", ActionId.CONFIRM, token, "danger"), cancel],
+                tn(
+                    "This removes *all* {count} MFA factor on your {label} account ({names}). "
+                    "You'll set up a new one at your next sign-in. The security team is told "
+                    "about every MFA reset. Go ahead?",
+                    "This removes *all* {count} MFA factors on your {label} account ({names}). "
+                    "You'll set up a new one at your next sign-in. The security team is told "
+                    "about every MFA reset. Go ahead?",
+                    len(factors), label=target.label, names=names,
+                ),
+                [Button(t("Reset my MFA"), ActionId.CONFIRM, token, "danger"), cancel],
             )
         ]
 
@@ -96,6 +117,7 @@ class SelfServiceDialogue:
         if claimed is None:
             return [stale()]
         REQUEST_REASON.set(str(claimed.payload.get("reason") or "") or None)
+        speak(str(claimed.payload.get("lang") or ""))
         try:
             capability = Capability.parse(claimed.kind)
         except ValueError:
@@ -108,8 +130,13 @@ class SelfServiceDialogue:
                 target, removed = await self.service.reset_mfa(actor)
                 return [
                     Reply(
-                        f"Done: I removed {plural(removed, 'MFA factor')} from your {target.label} "
-                        "account. At your next sign-in you'll be asked to enrol a new one.",
+                        tn(
+                            "Done: I removed {count} MFA factor from your {label} account. "
+                            "At your next sign-in you'll be asked to enrol a new one.",
+                            "Done: I removed {count} MFA factors from your {label} account. "
+                            "At your next sign-in you'll be asked to enrol a new one.",
+                            removed, label=target.label,
+                        ),
                         replaces_prompt=True,
                     )
                 ]
@@ -119,7 +146,7 @@ class SelfServiceDialogue:
 
     async def secret_done(self, actor: Actor, value: str) -> list[Reply]:
         """The "Done, hide it" button: the secret's message is edited to say it was removed."""
-        return [Reply(HIDDEN, replaces_prompt=True)]
+        return [Reply(t(HIDDEN), replaces_prompt=True)]
 
     def _deliver_reset(self, outcome: ResetOutcome) -> list[Reply]:
         grant = outcome.grant
@@ -130,26 +157,36 @@ class SelfServiceDialogue:
         label = outcome.target.label
         if grant.delivery is ResetDelivery.LINK:
             expiry = (
-                f" It works once and expires {when(grant.expires_at)}." if grant.expires_at else ""
+                " " + t("It works once and expires {at}.", at=when(grant.expires_at))
+                if grant.expires_at
+                else ""
             )
+            # The secret is joined after translation: it never passes through a catalogue.
             text = (
-                f"Here is your one-time {label} password reset link:\n{grant.secret.reveal()}\n"
-                f"Open it to choose a new password.{expiry} I'll remove it from this chat "
-                f"at {when(hide_at)}."
+                t("Here is your one-time {label} password reset link:", label=label)
+                + f"\n{grant.secret.reveal()}\n"
+                + t("Open it to choose a new password.")
+                + expiry
+                + " "
+                + t("I'll remove it from this chat at {at}.", at=when(hide_at))
             )
         else:
             text = (
-                f"Your temporary {label} password is: `{grant.secret.reveal()}`\n"
-                "Sign in with it now; you'll be asked to choose a new password straight away. "
-                f"I'll remove it from this chat at {when(hide_at)}."
+                t("Your temporary {label} password is:", label=label)
+                + f" `{grant.secret.reveal()}`\n"
+                + t(
+                    "Sign in with it now; you'll be asked to choose a new password straight "
+                    "away. I'll remove it from this chat at {at}.",
+                    at=when(hide_at),
+                )
             )
         return [
-            Reply("Confirmed. Your reset details follow.", replaces_prompt=True),
+            Reply(t("Confirmed. Your reset details follow."), replaces_prompt=True),
             Reply(
                 text,
-                [Button("Done, hide it", ActionId.SECRET_DONE, "hide")],
+                [Button(t("Done, hide it"), ActionId.SECRET_DONE, "hide")],
                 secret_hide_at=hide_at,
-                secret_replacement=HIDDEN,
+                secret_replacement=t(HIDDEN),
             ),
         ]
 
@@ -162,15 +199,21 @@ class SelfServiceDialogue:
         if result is UnlockResult.UNLOCKED:
             return [
                 Reply(
-                    f"Your {target.label} account is unlocked. You can sign in again now. "
-                    "If you've forgotten your password, I can reset it.",
+                    t(
+                        "Your {label} account is unlocked. You can sign in again now. "
+                        "If you've forgotten your password, I can reset it.",
+                        label=target.label,
+                    ),
                     reset_offer(self.service),
                 )
             ]
         return [
             Reply(
-                f"Your {target.label} account isn't locked. If you can't sign in, your password "
-                "may be the problem: want me to reset it?",
+                t(
+                    "Your {label} account isn't locked. If you can't sign in, your password "
+                    "may be the problem: want me to reset it?",
+                    label=target.label,
+                ),
                 reset_offer(self.service),
             )
         ]

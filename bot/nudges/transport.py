@@ -38,6 +38,7 @@ from bot.views.nudges import (
     summary_lines,
 )
 from config.clock import Now
+from config.i18n import speaking
 from config.logging import get_logger
 from config.nudges import NudgeSettings
 from store.nudges import NudgeKey, SlackDirectoryCache
@@ -66,8 +67,13 @@ class SlackNudgeTransport:
         now: Now | None = None,
         profiles: SlackDirectoryStore | None = None,
         dm_channel: Callable[[str], Awaitable[str]] | None = None,
+        language: str | None = None,
     ) -> None:
         self.api = api
+        # Each nudge is written in the person's stored Slack locale, else this one
+        # (the organisation's); the IT channel's summary stays in the source language.
+        self.language = language
+        self._locales: dict[str, str] = {}
         self.dm_channel = dm_channel
         self.settings = settings
         self.zone = settings.zone
@@ -88,6 +94,7 @@ class SlackNudgeTransport:
         await self.recipients.prepare()
         if self.profiles is not None:
             self._zones = await self.profiles.zones_by_email()
+            self._locales = await self.profiles.locales_by_email()
 
     def zone_for(self, email: str) -> ZoneInfo | None:
         """The person's time zone from their stored Slack profile; None when unknown."""
@@ -107,9 +114,15 @@ class SlackNudgeTransport:
         """No more lookups this run."""
         self.recipients.requests_done()
 
+    def render(self, nudge: Nudge) -> tuple[str, list[dict[str, Any]]]:
+        """The nudge's text and blocks, in the person's language and zone (stored profile)."""
+        locale = self._locales.get(nudge.user.email.strip().lower())
+        with speaking(locale, self.language):
+            return render_nudge(nudge, self.zone)  # the person's zone, when the nudge has it
+
     async def deliver(self, nudge: Nudge, recipient: str) -> Delivered:
         """Post the nudge in the person's DM (their user id as the channel)."""
-        text, blocks = render_nudge(nudge, self.zone)  # the person's zone, when the nudge has it
+        text, blocks = self.render(nudge)
         client = self.api.client
         try:
             data = await self.api.call(

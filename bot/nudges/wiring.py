@@ -81,7 +81,7 @@ def build_runner(
     def transport() -> SlackNudgeTransport:
         return SlackNudgeTransport(
             api, settings, channel, cache=cache, now=now, profiles=profiles,
-            dm_channel=dm_channel,
+            dm_channel=dm_channel, language=cfg.organisation.language,
         )
 
     return NudgeRunner(

@@ -8,6 +8,7 @@ surface that answers employees is ``bot.slack.surface.SlackSurface``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -16,9 +17,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from actions.access import AccessSnapshot, Event, MessageRef
 from actions.audit import Actor
+from bot.slack.directory import SlackDirectory
 from bot.views.access import approval_card, reminder_text, requester_news
 from bot.views.blocks import reply_blocks
 from bot.views.verification import push_prompt
+from config.i18n import speaking
 from config.logging import get_logger
 from connectors.base import PushChallenge
 from store.slack_directory import SlackDirectoryStore
@@ -34,9 +37,30 @@ class SlackNotifier:
     reply under the request. Without a security channel, notices are logged only.
     """
 
-    def __init__(self, client: AsyncWebClient, channel: str | None) -> None:
+    def __init__(
+        self, client: AsyncWebClient, channel: str | None, language: str | None = None
+    ) -> None:
         self.client = client
         self.channel = channel
+        # Cards and news are written in each person's Slack locale, else this (the
+        # organisation's language); channels get this. ``directory`` (the stored Slack
+        # profiles) is set once the surface exists.
+        self.language = language
+        self.directory: SlackDirectory | None = None
+
+    async def _speaking(self, destination: str) -> contextlib.AbstractContextManager[str]:
+        """The language to write to ``destination`` in (a user id, their DM, or a channel)."""
+        person: str | None = destination if destination[:1] in {"U", "W"} else None
+        locale: str | None = None
+        if self.directory is not None:
+            if destination.startswith("D"):
+                person = await self.directory.store.dm_owner(destination)
+            try:
+                user = await self.directory.user(person) if person else {}
+            except SlackApiError:
+                user = {}
+            locale = user.get("locale")
+        return speaking(locale, self.language)
 
     async def security_notice(self, text: str) -> None:
         if not self.channel:
@@ -49,14 +73,20 @@ class SlackNotifier:
         await self.client.chat_postMessage(channel=slack_user, text=text)
 
     async def post_request(self, snapshot: AccessSnapshot, destination: str) -> MessageRef:
-        card = approval_card(snapshot)
+        with await self._speaking(destination):
+            card = approval_card(snapshot)
         resp = await self.client.chat_postMessage(
             channel=destination, text=card.text, blocks=reply_blocks(card)
         )
-        return MessageRef(str(resp["channel"]), str(resp["ts"]))
+        ref = MessageRef(str(resp["channel"]), str(resp["ts"]))
+        if self.directory is not None and destination[:1] in {"U", "W"}:
+            # Kept, so the card's later updates know whose DM it is (and their language).
+            await self.directory.heard_from(destination, ref.channel)
+        return ref
 
     async def update_request(self, snapshot: AccessSnapshot, ref: MessageRef) -> None:
-        card = approval_card(snapshot)
+        with await self._speaking(ref.channel):
+            card = approval_card(snapshot)
         await self.client.chat_update(
             channel=ref.channel, ts=ref.ts, text=card.text, blocks=reply_blocks(card)
         )
@@ -67,12 +97,13 @@ class SlackNotifier:
         # In a channel the reminder threads under the request; in a DM it is a new message,
         # which notifies where an edit would not.
         thread = ref.ts if recipient is None else None
-        await self.client.chat_postMessage(
-            channel=ref.channel, text=reminder_text(snapshot), thread_ts=thread
-        )
+        with await self._speaking(recipient or ref.channel):
+            text = reminder_text(snapshot)
+        await self.client.chat_postMessage(channel=ref.channel, text=text, thread_ts=thread)
 
     async def tell_requester(self, snapshot: AccessSnapshot, event: Event) -> None:
-        news = requester_news(snapshot, event)
+        with await self._speaking(snapshot.request.requester):
+            news = requester_news(snapshot, event)
         await self.client.chat_postMessage(
             channel=snapshot.request.requester, text=news.text, blocks=reply_blocks(news)
         )

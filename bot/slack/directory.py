@@ -21,6 +21,7 @@ a burst of 500 conversations waits minutes for them (api.slack.com/docs/rate-lim
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -127,7 +128,7 @@ class SlackDirectory:
             return user_of(hit[1])
         stored = await self.store.profile(user_id)
         if stored is None:
-            resp = await self.client.users_info(user=user_id)
+            resp = await self.client.users_info(user=user_id, include_locale=True)
             stored = profile_of(resp.get("user") or {})
             await self.store.save_profiles([stored])
         self._profiles[user_id] = (self._clock() + self.ttl, stored)
@@ -138,6 +139,12 @@ class SlackDirectory:
         stored = profile_of(user)
         if not stored.user_id:
             return
+        if stored.locale is None:
+            # Slack sends a locale only when asked (include_locale), never in events:
+            # keep the one users.list or users.info gave.
+            known = await self.store.profile(stored.user_id)
+            if known is not None and known.locale:
+                stored = dataclasses.replace(stored, locale=known.locale)
         await self.store.save_profiles([stored])
         self._profiles.pop(stored.user_id, None)
         log.info("slack_profile_changed", slack_user=stored.user_id, deleted=stored.deleted)
@@ -147,7 +154,9 @@ class SlackDirectory:
         cursor: str | None = None
         stored = 0
         while True:
-            resp = await self.client.users_list(limit=self.page_size, cursor=cursor)
+            resp = await self.client.users_list(
+                limit=self.page_size, cursor=cursor, include_locale=True
+            )
             self.listed_pages += 1
             members = [m for m in resp.get("members") or () if isinstance(m, Mapping)]
             stored += await self.store.save_profiles(profile_of(m) for m in members if m.get("id"))

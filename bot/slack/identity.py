@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from actions.audit import Actor
 from bot.slack.directory import SlackDirectory
+from config.i18n import speaking, t
 
 
 class IdentityRefused(Exception):
@@ -62,12 +63,13 @@ class SlackIdentity:
             home = await self._home_team()
             if self.directory is not None:
                 return self._check(await self.directory.user(slack_user_id), home)
-            resp = await self.client.users_info(user=slack_user_id)
+            resp = await self.client.users_info(user=slack_user_id, include_locale=True)
         except SlackApiError as exc:
             error = exc.response.get("error", "unknown") if exc.response else "unknown"
             raise IdentityRefused(
                 f"slack_{error}",
-                f"I couldn't look up your Slack profile. Please ask {self.where_to_go}.",
+                t("I couldn't look up your Slack profile. Please ask {where}.",
+                  where=self.where_to_go),
             ) from None
         user: dict[str, Any] = resp.get("user") or {}
         actor = self._check(user, home)
@@ -82,41 +84,59 @@ class SlackIdentity:
         return self._home
 
     def _check(self, user: dict[str, Any], home: tuple[str, str] = ("", "")) -> Actor:
+        with speaking(str(user.get("locale") or "")):
+            return self._checked(user, home)
+
+    def _checked(self, user: dict[str, Any], home: tuple[str, str]) -> Actor:
         if user.get("is_bot") or user.get("id") == "USLACKBOT":
-            raise IdentityRefused("bot", "I only help people, not other bots.")
+            raise IdentityRefused("bot", t("I only help people, not other bots."))
         if user.get("deleted"):
-            raise IdentityRefused("deleted", "This Slack account is deactivated.")
+            raise IdentityRefused("deleted", t("This Slack account is deactivated."))
         if self._foreign(user, home):
             # A Slack Connect user's profile email is vouched for by their own organisation,
             # not ours: it must never select an account in our directory.
             raise IdentityRefused(
                 "external",
-                "You're in another organisation's Slack (Slack Connect), so I can't act on "
-                "accounts here. Please ask your own IT team.",
+                t(
+                    "You're in another organisation's Slack (Slack Connect), so I can't act on "
+                    "accounts here. Please ask your own IT team."
+                ),
             )
         if user.get("is_email_confirmed") is False:
             raise IdentityRefused(
                 "email_unconfirmed",
-                "The email address on your Slack profile isn't confirmed yet, so I can't use it "
-                f"to find your account. Please confirm it in Slack, or ask {self.where_to_go}.",
+                t(
+                    "The email address on your Slack profile isn't confirmed yet, so I can't use "
+                    "it to find your account. Please confirm it in Slack, or ask {where}.",
+                    where=self.where_to_go,
+                ),
             )
         if user.get("is_restricted") or user.get("is_ultra_restricted"):
             raise IdentityRefused(
                 "guest",
-                "Guest accounts can't use the IT helpdesk bot. "
-                f"Please ask your contact at the company, or {self.where_to_go}.",
+                t(
+                    "Guest accounts can't use the IT helpdesk bot. "
+                    "Please ask your contact at the company, or {where}.",
+                    where=self.where_to_go,
+                ),
             )
         profile: dict[str, Any] = user.get("profile") or {}
         email = str(profile.get("email") or "").strip()
         if not email or "@" not in email:
             raise IdentityRefused(
                 "no_email",
-                "Your Slack profile has no email address, so I can't find your account. "
-                f"Please ask {self.where_to_go}.",
+                t(
+                    "Your Slack profile has no email address, so I can't find your account. "
+                    "Please ask {where}.",
+                    where=self.where_to_go,
+                ),
             )
         name = str(profile.get("real_name") or user.get("real_name") or user.get("name") or "")
         tz = str(user.get("tz") or "").strip() or None
-        return Actor(slack_user_id=str(user["id"]), email=email, display_name=name, tz=tz)
+        locale = str(user.get("locale") or "").strip() or None
+        return Actor(
+            slack_user_id=str(user["id"]), email=email, display_name=name, tz=tz, locale=locale
+        )
 
     @staticmethod
     def _foreign(user: dict[str, Any], home: tuple[str, str]) -> bool:

@@ -280,7 +280,14 @@ class Ingress:
             body = None  # a slow or oversized form: no token, so the page says it's invalid
         query = scope.get("query_string", b"").decode("latin-1")
         loop = self.work_loop or asyncio.get_running_loop()
-        coro = self.surface.dispatch(body or b"", query, {PAGE_HEADER: method})
+        # The page speaks the browser's language (Accept-Language), else English.
+        languages = next(
+            (v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"accept-language"),
+            "",
+        )
+        coro = self.surface.dispatch(
+            body or b"", query, {PAGE_HEADER: method, "accept-language": languages}
+        )
         try:
             answer = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
         except ConnectionError:

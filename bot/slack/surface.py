@@ -138,7 +138,7 @@ class SlackSurface:
         page = headers.get(PAGE_HEADER)
         if page is not None:
             status, text, extra = await notice_page(
-                self.runtime.notices, page, query, body
+                self.runtime.notices, page, query, body, headers.get("accept-language", "")
             )
             return BoltResponse(status=status, body=text, headers=dict(extra))
         request = AsyncBoltRequest(
@@ -265,8 +265,13 @@ class SlackSurface:
                 actor: Actor | None = await self.identity.resolve(user_id)
             except IdentityRefused:
                 actor = None
-            home = await conv.home(actor) if actor is not None else Home(conv.help())
-            await self.client.views_publish(user_id=user_id, view=home_view(home))
+            if actor is None:
+                view = home_view(Home(conv.help()))
+            else:
+                home = await conv.home(actor)
+                with conv.speaking_to(actor):
+                    view = home_view(home)
+            await self.client.views_publish(user_id=user_id, view=view)
             return None
 
         failure = await answered("home", publish, as_is)

@@ -15,42 +15,47 @@ from actions.access.model import is_identity_check
 from bot.replies import ActionId, Button, Reply
 from bot.views.text import escape, human_duration, when
 from bot.views.verification import identity_card, identity_news, my_identity_check
+from config.i18n import N_, format_number, t, tn
 from config.settings import ApproverKind, CatalogueEntry, approver_kind
 from store.models import AccessRequest
 
 _STATE_WORDS: dict[str, str] = {
-    RequestState.PENDING: "waiting for approval",
-    RequestState.APPROVED: "approved, being added",
-    RequestState.FULFILLED: "granted",
-    RequestState.DENIED: "denied",
-    RequestState.EXPIRED: "expired",
-    RequestState.CANCELLED: "cancelled",
-    RequestState.FAILED: "approved, but adding failed",
-    RequestState.REVOKED: "ended",
+    RequestState.PENDING: N_("waiting for approval"),
+    RequestState.APPROVED: N_("approved, being added"),
+    RequestState.FULFILLED: N_("granted"),
+    RequestState.DENIED: N_("denied"),
+    RequestState.EXPIRED: N_("expired"),
+    RequestState.CANCELLED: N_("cancelled"),
+    RequestState.FAILED: N_("approved, but adding failed"),
+    RequestState.REVOKED: N_("ended"),
 }
 
 
 def _who(users: Sequence[str]) -> str:
     names = [f"<@{u}>" for u in users]
     if len(names) <= 1:
-        return names[0] if names else "an approver"
-    return ", ".join(names[:-1]) + " and " + names[-1]
+        return names[0] if names else t("an approver")
+    return t("{names} and {last}", names=", ".join(names[:-1]), last=names[-1])
 
 
 def _cancel_button(request_id: str) -> Button:
-    return Button("Cancel request", ActionId.ACCESS_WITHDRAW, request_id, "danger")
+    return Button(t("Cancel request"), ActionId.ACCESS_WITHDRAW, request_id, "danger")
 
 
 def approval_path(entry: CatalogueEntry) -> str:
     """Who must approve a catalogue entry, in one sentence."""
     if entry.auto_approve:
-        return "It's approved automatically."
-    words = {ApproverKind.USER: "named approvers", ApproverKind.USERGROUP: "the approvers' group",
-             ApproverKind.MANAGER: "your manager", ApproverKind.CHANNEL: ""}
-    who = [w for w in dict.fromkeys(words[approver_kind(a)] for a in entry.approvers) if w]
-    many = entry.approvals_required
-    needed = "one approval" if many == 1 else f"{many} approvals from different people"
-    return f"It needs {needed} ({' or '.join(who)})."
+        return t("It's approved automatically.")
+    words = {ApproverKind.USER: N_("named approvers"),
+             ApproverKind.USERGROUP: N_("the approvers' group"),
+             ApproverKind.MANAGER: N_("your manager"), ApproverKind.CHANNEL: ""}
+    who = [t(w) for w in dict.fromkeys(words[approver_kind(a)] for a in entry.approvers) if w]
+    return tn(
+        "It needs one approval ({who}).",
+        "It needs {count} approvals from different people ({who}).",
+        entry.approvals_required,
+        who=t(" or ").join(who),
+    )
 
 
 def _destination(ref: str) -> str:
@@ -63,10 +68,15 @@ def already_open(snap: AccessSnapshot) -> Reply:
     """The requester already has an open request for this group."""
     req = snap.request
     if req.state == RequestState.APPROVED:
-        return Reply(f"Your request for *{req.group_name}* is approved; I'm adding you now.")
+        return Reply(
+            t("Your request for *{group}* is approved; I'm adding you now.", group=req.group_name)
+        )
     return Reply(
-        f"You already have a request for *{req.group_name}*, sent {when(req.created_at)} and "
-        f"{_progress(snap)}. I'll tell you when it's decided.",
+        t(
+            "You already have a request for *{group}*, sent {sent} and {progress}. "
+            "I'll tell you when it's decided.",
+            group=req.group_name, sent=when(req.created_at), progress=_progress(snap),
+        ),
         [_cancel_button(req.id)],
     )
 
@@ -74,8 +84,11 @@ def already_open(snap: AccessSnapshot) -> Reply:
 def _progress(snap: AccessSnapshot) -> str:
     req = snap.request
     if req.approvals_required > 1:
-        return f"waiting for approval ({req.approvals} of {req.approvals_required} so far)"
-    return "waiting for approval"
+        return t(
+            "waiting for approval ({done} of {needed} so far)",
+            done=req.approvals, needed=req.approvals_required,
+        )
+    return t("waiting for approval")
 
 
 def submitted_reply(submitted: Submitted, where_to_go: str) -> Reply:
@@ -86,24 +99,35 @@ def submitted_reply(submitted: Submitted, where_to_go: str) -> Reply:
         open_reply = already_open(snap)
         return Reply(open_reply.text, open_reply.buttons, replaces_prompt=True)
     if req.state == RequestState.FULFILLED:
-        return Reply(f"Done: you're now a member of *{req.group_name}*.{_until(req)}",
-                     replaces_prompt=True)
+        return Reply(
+            t("Done: you're now a member of *{group}*.", group=req.group_name) + _until(req),
+            replaces_prompt=True,
+        )
     if req.state == RequestState.APPROVED:
         return Reply(
-            f"Your request for *{req.group_name}* is approved. The directory isn't answering "
-            "right now; I'll add you as soon as it does and tell you here.",
+            t(
+                "Your request for *{group}* is approved. The directory isn't answering right "
+                "now; I'll add you as soon as it does and tell you here.",
+                group=req.group_name,
+            ),
             replaces_prompt=True,
         )
     if req.state == RequestState.FAILED:
         return Reply(
-            f"Your request for *{req.group_name}* was approved, but I couldn't add you. "
-            f"Please ask {where_to_go}.",
+            t(
+                "Your request for *{group}* was approved, but I couldn't add you. "
+                "Please ask {where}.",
+                group=req.group_name, where=where_to_go,
+            ),
             replaces_prompt=True,
         )
-    sent_to = ", ".join(_destination(d) for d in submitted.notified) or "the approvers"
+    sent_to = ", ".join(_destination(d) for d in submitted.notified) or t("the approvers")
     return Reply(
-        f"Sent: your request for *{req.group_name}* is with {sent_to}. I'll tell you here when "
-        f"it's decided; it expires {when(req.expires_at)} if nobody does.",
+        t(
+            "Sent: your request for *{group}* is with {sent_to}. I'll tell you here when "
+            "it's decided; it expires {expires} if nobody does.",
+            group=req.group_name, sent_to=sent_to, expires=when(req.expires_at),
+        ),
         [_cancel_button(req.id)],
         replaces_prompt=True,
     )
@@ -113,8 +137,10 @@ def _until(req: AccessRequest, *, to_requester: bool = True) -> str:
     """When time-bound access ends, said to the requester or, naming them, to anyone else."""
     if not req.access_until:
         return ""
-    whose = "Your" if to_requester else f"<@{req.requester}>'s"
-    return f" {whose} access ends {when(req.access_until)}."
+    ends = when(req.access_until)
+    if to_requester:
+        return " " + t("Your access ends {ends}.", ends=ends)
+    return " " + t("<@{requester}>'s access ends {ends}.", requester=req.requester, ends=ends)
 
 
 def status_line(snap: AccessSnapshot, *, to_requester: bool = False) -> str:
@@ -123,26 +149,45 @@ def status_line(snap: AccessSnapshot, *, to_requester: bool = False) -> str:
     approved = _who(snap.approved_by) if snap.approved_by else ""
     if req.state == RequestState.PENDING:
         if snap.approved_by:
-            return (f"Approved by {approved} ({req.approvals} of {req.approvals_required}); "
-                    "waiting for another approver.")
-        return "Waiting for a decision."
+            return t(
+                "Approved by {who} ({done} of {needed}); waiting for another approver.",
+                who=approved, done=req.approvals, needed=req.approvals_required,
+            )
+        return t("Waiting for a decision.")
     if req.state == RequestState.APPROVED:
-        return f"Approved by {approved or _who([req.decided_by or req.requester])}; adding now."
+        return t(
+            "Approved by {who}; adding now.",
+            who=approved or _who([req.decided_by or req.requester]),
+        )
     if req.state == RequestState.FULFILLED:
-        by = f" by {approved}" if approved else " automatically"
         granted = when(req.fulfilled_at or req.updated_at)
-        return f"Approved{by}: access granted {granted}.{_until(req, to_requester=to_requester)}"
+        line = (
+            t("Approved by {who}: access granted {granted}.", who=approved, granted=granted)
+            if approved
+            else t("Approved automatically: access granted {granted}.", granted=granted)
+        )
+        return line + _until(req, to_requester=to_requester)
     if req.state == RequestState.DENIED:
-        return f"Denied by <@{req.decided_by}>: {escape(req.reason or 'no reason given')}"
+        return t(
+            "Denied by <@{decider}>: {reason}",
+            decider=req.decided_by, reason=escape(req.reason or t("no reason given")),
+        )
     if req.state == RequestState.EXPIRED:
-        return f"Expired {when(req.decided_at or req.updated_at)}: nobody decided in time."
+        return t(
+            "Expired {at}: nobody decided in time.", at=when(req.decided_at or req.updated_at)
+        )
     if req.state == RequestState.CANCELLED:
-        return "Cancelled by the requester."
+        return t("Cancelled by the requester.")
     if req.state == RequestState.FAILED:
-        return f"Approved by {approved}, but adding failed ({req.reason}). IT will follow up."
+        return t(
+            "Approved by {who}, but adding failed ({reason}). IT will follow up.",
+            who=approved, reason=req.reason,
+        )
     if req.state == RequestState.REVOKED:
-        ended = when(req.revoked_at or req.updated_at)
-        return f"Approved by {approved or 'the approvers'}; the access ended {ended}."
+        return t(
+            "Approved by {who}; the access ended {ended}.",
+            who=approved or t("the approvers"), ended=when(req.revoked_at or req.updated_at),
+        )
     return req.state
 
 
@@ -151,35 +196,37 @@ def approval_card(snap: AccessSnapshot) -> Reply:
     if is_identity_check(snap.request.group_key):
         return identity_card(snap)
     req = snap.request
-    text = (
-        f"*Access request*: <@{req.requester}> ({req.requester_email}) asks to join "
-        f"*{req.group_name}* ({req.provider}).\n{status_line(snap)}"
-    )
+    text = t(
+        "*Access request*: <@{requester}> ({email}) asks to join *{group}* ({provider}).",
+        requester=req.requester, email=req.requester_email, group=req.group_name,
+        provider=req.provider,
+    ) + f"\n{status_line(snap)}"
     duration = (
         human_duration(timedelta(seconds=req.duration_seconds))
         if req.duration_seconds
-        else "No end date"
+        else t("No end date")
     )
     fields = [
-        ("Why", escape(req.justification or "Not given")),
-        ("For how long", duration),
-        ("Approvals needed", str(req.approvals_required)),
-        ("Requested", when(req.created_at)),
+        (t("Why"), escape(req.justification or t("Not given"))),
+        (t("For how long"), duration),
+        (t("Approvals needed"), format_number(req.approvals_required)),
+        (t("Requested"), when(req.created_at)),
     ]
     buttons: list[Button] = []
     if req.state == RequestState.PENDING:
         buttons = [
-            Button("Approve", ActionId.ACCESS_APPROVE, req.id, "primary"),
-            Button("Deny", ActionId.ACCESS_DENY, req.id, "danger"),
+            Button(t("Approve"), ActionId.ACCESS_APPROVE, req.id, "primary"),
+            Button(t("Deny"), ActionId.ACCESS_DENY, req.id, "danger"),
         ]
     return Reply(text, buttons, fields=tuple(fields))
 
 
 def reminder_text(snap: AccessSnapshot) -> str:
     req = snap.request
-    return (
-        f"Reminder: <@{req.requester}>'s request for *{req.group_name}* is still waiting for a "
-        f"decision. It expires {when(req.expires_at)}."
+    return t(
+        "Reminder: <@{requester}>'s request for *{group}* is still waiting for a decision. "
+        "It expires {expires}.",
+        requester=req.requester, group=req.group_name, expires=when(req.expires_at),
     )
 
 
@@ -190,54 +237,89 @@ def requester_news(snap: AccessSnapshot, event: Event) -> Reply:
     req = snap.request
     name = f"*{req.group_name}*"
     if event is Event.APPROVAL_RECORDED:
-        more = req.approvals_required - req.approvals
         return Reply(
-            f"{_who(snap.approved_by)} approved your request for {name}; it needs {more} more "
-            f"approval{'s' if more != 1 else ''}.",
+            tn(
+                "{who} approved your request for {group}; it needs {count} more approval.",
+                "{who} approved your request for {group}; it needs {count} more approvals.",
+                req.approvals_required - req.approvals,
+                who=_who(snap.approved_by), group=name,
+            )
         )
     if event is Event.FULFILLED:
-        by = f" (approved by {_who(snap.approved_by)})" if snap.approved_by else ""
-        return Reply(f"You're now a member of {name}{by}.{_until(req)}")
+        member = (
+            t(
+                "You're now a member of {group} (approved by {who}).",
+                group=name, who=_who(snap.approved_by),
+            )
+            if snap.approved_by
+            else t("You're now a member of {group}.", group=name)
+        )
+        return Reply(member + _until(req))
     if event is Event.DENIED:
         return Reply(
-            f"Your request for {name} was denied by <@{req.decided_by}>: "
-            f"{escape(req.reason or 'no reason given')}"
+            t(
+                "Your request for {group} was denied by <@{decider}>: {reason}",
+                group=name, decider=req.decided_by,
+                reason=escape(req.reason or t("no reason given")),
+            )
         )
     if event is Event.EXPIRED:
         return Reply(
-            f"Your request for {name} expired: nobody decided in time. You can ask again."
+            t(
+                "Your request for {group} expired: nobody decided in time. You can ask again.",
+                group=name,
+            )
         )
     if event is Event.REMINDED:
         return Reply(
-            f"Your request for {name} is still waiting; I've reminded the approvers.",
+            t(
+                "Your request for {group} is still waiting; I've reminded the approvers.",
+                group=name,
+            ),
             [_cancel_button(req.id)],
         )
     if event is Event.RETRYING:
         return Reply(
-            f"Your request for {name} is approved, but the directory isn't answering. I'll keep "
-            "trying and tell you when you're in."
+            t(
+                "Your request for {group} is approved, but the directory isn't answering. "
+                "I'll keep trying and tell you when you're in.",
+                group=name,
+            )
         )
     if event is Event.FAILED:
         return Reply(
-            f"Your request for {name} was approved, but I couldn't add you "
-            f"({req.reason}). IT has the details in the audit trail; please ask them."
+            t(
+                "Your request for {group} was approved, but I couldn't add you ({reason}). "
+                "IT has the details in the audit trail; please ask them.",
+                group=name, reason=req.reason,
+            )
         )
     if event is Event.ENDING_SOON:
         return Reply(
-            f"Heads-up: your access to {name} ends {when(req.access_until or req.updated_at)}. "
-            "Ask again if you still need it."
+            t(
+                "Heads-up: your access to {group} ends {ends}. Ask again if you still need it.",
+                group=name, ends=when(req.access_until or req.updated_at),
+            )
         )
-    return Reply(f"Your time-bound access to {name} has ended; you've been removed from it.")
+    return Reply(
+        t(
+            "Your time-bound access to {group} has ended; you've been removed from it.",
+            group=name,
+        )
+    )
 
 
 def already_decided(snap: AccessSnapshot) -> str:
     req = snap.request
-    return f"This request for *{req.group_name}* was already handled: {status_line(snap)}"
+    return t(
+        "This request for *{group}* was already handled: {status}",
+        group=req.group_name, status=status_line(snap),
+    )
 
 
 def already_voted(snap: AccessSnapshot) -> str:
     if snap.request.state == RequestState.PENDING:
-        return "You already approved this request; it's waiting for another approver."
+        return t("You already approved this request; it's waiting for another approver.")
     return already_decided(snap)
 
 
@@ -245,8 +327,9 @@ def my_request(req: AccessRequest) -> Reply:
     """One line of "My requests" on the App Home; a cancel button while it is pending."""
     if is_identity_check(req.group_key):
         return my_identity_check(req)
-    text = f"*{req.group_name}*: {_STATE_WORDS.get(req.state, req.state)} ({when(req.created_at)})"
+    state = t(_STATE_WORDS[req.state]) if req.state in _STATE_WORDS else req.state
+    text = f"*{req.group_name}*: {state} ({when(req.created_at)})"
     if req.state == RequestState.FULFILLED and req.access_until:
-        text += f", until {when(req.access_until)}"
+        text += ", " + t("until {ends}", ends=when(req.access_until))
     buttons = [_cancel_button(req.id)] if req.state == RequestState.PENDING else []
     return Reply(text, buttons)

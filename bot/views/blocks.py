@@ -70,13 +70,13 @@ def plain(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": text[:limit], "emoji": True}
 
 
-def _input(field: FormField) -> dict[str, Any]:
+def _input(field: FormField, choose: str) -> dict[str, Any]:
     element: dict[str, Any]
     if field.choices:
         element = {
             "type": "static_select",
             "action_id": field.name,
-            "placeholder": plain("Choose", 150),
+            "placeholder": plain(choose, 150),
             "options": [
                 {"text": plain(label, 75), "value": value} for label, value in field.choices
             ][:100],
@@ -115,11 +115,11 @@ def form_view(form: Form, prompt: tuple[str, str] | None = None) -> dict[str, An
         "callback_id": FORM_CALLBACK,
         "title": plain(form.title, 24),
         "submit": plain(form.submit, 24),
-        "close": plain("Cancel", 24),
+        "close": plain(form.close, 24),
         "private_metadata": json.dumps(meta),
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": form.intro[:3000]}},
-            *(_input(f) for f in form.fields),
+            *(_input(f, form.choose) for f in form.fields),
         ],
     }
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.replies import Home, HomeSection
 from bot.views.blocks import MAX_BLOCKS, fields_block, plain, reply_blocks
+from config.i18n import t, tn
 
 
 def home_view(home: Home) -> dict[str, Any]:
@@ -16,22 +17,22 @@ def home_view(home: Home) -> dict[str, Any]:
     sections (the IT admins' view) come last; they are compact and always shown,
     the requests above them are cut to keep the view within 100 blocks.
     """
-    blocks: list[dict[str, Any]] = [{"type": "header", "text": plain("IT helpdesk", 150)}]
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": plain(t("IT helpdesk"), 150)}]
     if home.notice:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": home.notice[:3000]}})
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": home.help.text[:3000]}})
     if home.waiting:
-        blocks += [{"type": "divider"}, {"type": "header", "text": plain("Waiting for me", 150)}]
+        blocks += [{"type": "divider"}, {"type": "header", "text": plain(t("Waiting for me"), 150)}]
         for reply in home.waiting:
             blocks += reply_blocks(reply)
     if home.mine:
-        blocks += [{"type": "divider"}, {"type": "header", "text": plain("My requests", 150)}]
+        blocks += [{"type": "divider"}, {"type": "header", "text": plain(t("My requests"), 150)}]
         for reply in home.mine:
             blocks += reply_blocks(reply)
     extra = [b for section in home.sections for b in home_section_blocks(section)]
     room = MAX_BLOCKS - min(len(extra), MAX_BLOCKS // 2)
     if len(blocks) > room:
-        more = {"type": "context", "elements": [{"type": "mrkdwn", "text": "(more not shown)"}]}
+        more = {"type": "context", "elements": [{"type": "mrkdwn", "text": t("(more not shown)")}]}
         blocks = [*blocks[: room - 1], more]
     return {"type": "home", "blocks": [*blocks, *extra][:MAX_BLOCKS]}
 
@@ -51,7 +52,8 @@ def _fit_lines(lines: Sequence[str], limit: int) -> list[str]:
 
 
 def _more(count: int) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {count} more"}]}
+    more = tn("and {count} more", "and {count} more", count)
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": more}]}
 
 
 def home_section_blocks(section: HomeSection) -> list[dict[str, Any]]:

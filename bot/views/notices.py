@@ -16,6 +16,7 @@ from actions.notices import ChangeNotices, ReportPage, ReportResult
 from actions.notices.links import MAX_TOKEN
 from actions.notices.service import CHANGE_WORDS
 from bot.slack.server import PAGE_HEADER
+from config.i18n import N_, accepted, current, speaking, t
 
 # PAGE_HEADER: set by the HTTP endpoint (to the request's method) when it hands the work
 # this page rather than a Slack request; removed from anything Slack sends.
@@ -35,7 +36,7 @@ _STYLE = ("body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:3em aut
           "border-radius:4px;cursor:pointer}")
 
 def _doc(title: str, body: str) -> str:
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
+    return (f"<!doctype html><html lang={current()}><head><meta charset=utf-8>"
             f"<meta name=viewport content='width=device-width,initial-scale=1'>"
             f"<meta name=robots content=noindex><title>{html.escape(title)}</title>"
             f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}"
@@ -50,50 +51,60 @@ def render(page: ReportPage, token: str = "") -> tuple[int, str]:
     """The status and HTML of ``page``; ``token`` goes into the confirm form (GET only)."""
     where = page.where_to_go
     if page.result is ReportResult.INVALID:
-        return 400, _doc("This link isn't valid", _p(
+        return 400, _doc(t("This link isn't valid"), _p(t(
             "It may have been copied incompletely. Nothing was done. If a change to your "
-            f"account wasn't you, tell {where} at once."))
+            "account wasn't you, tell {where} at once.", where=where)))
     if page.result is ReportResult.EXPIRED:
-        return 410, _doc("This link has expired", _p(
-            f"Nothing was done. If a change to your account wasn't you, tell {where} at once."))
+        return 410, _doc(t("This link has expired"), _p(t(
+            "Nothing was done. If a change to your account wasn't you, tell {where} at once.",
+            where=where)))
     if page.result is ReportResult.ALREADY:
-        return 409, _doc("Already reported", _p(
+        return 409, _doc(t("Already reported"), _p(t(
             "This change was already reported and the security team was alerted then. "
-            f"If you need to add something, contact {where}."))
+            "If you need to add something, contact {where}.", where=where)))
     claim = page.claim
     assert claim is not None
-    what = CHANGE_WORDS.get(claim.capability, claim.capability.replace("_", " "))
+    what = t(CHANGE_WORDS.get(claim.capability, claim.capability.replace("_", " ")))
     if page.result is None:
+        button = html.escape(t("This wasn't me: lock my account"))
         form = (f"<form method=post><input type=hidden name=t value='{html.escape(token)}'>"
-                "<button type=submit>This wasn't me: lock my account</button></form>")
-        return 200, _doc("Wasn't you?", _p(
-            f"Through the IT helpdesk bot, {what} for your {page.system or claim.provider} "
-            "account. "
-            "If you didn't ask for it, someone may be using your Slack account.") + _p(
+                f"<button type=submit>{button}</button></form>")
+        return 200, _doc(t("Wasn't you?"), _p(t(
+            "Through the IT helpdesk bot, {what} for your {label} account. If you didn't ask "
+            "for it, someone may be using your Slack account.",
+            what=what, label=page.system or claim.provider)) + _p(t(
             "Confirm below: the bot will lock the account down as far as it is allowed to "
-            "and alert the security team at once.") + form)
+            "and alert the security team at once.")) + form)
     if page.result is ReportResult.CONTAINED:
-        return 200, _doc("Your account is locked down", _p(
-            "Thank you. " + _done(page) + " The security team has been alerted and will "
-            "contact you by phone or in person to get you back in."))
+        return 200, _doc(t("Your account is locked down"), _p(_sentences(
+            t("Thank you."), _done(page),
+            t("The security team has been alerted and will contact you by phone or in person "
+              "to get you back in."))))
     if page.result is ReportResult.PARTLY:
-        return 200, _doc("The security team has been alerted", _p(
-            "Thank you. " + _done(page) + " The rest has to be done by a person: the "
-            "security team has been alerted with the steps and will contact you."))
-    return 200, _doc("The security team has been alerted", _p(
+        return 200, _doc(t("The security team has been alerted"), _p(_sentences(
+            t("Thank you."), _done(page),
+            t("The rest has to be done by a person: the security team has been alerted with "
+              "the steps and will contact you."))))
+    return 200, _doc(t("The security team has been alerted"), _p(t(
         "Thank you. The bot could not lock the account itself; the security team has been "
-        f"alerted with the steps to take and will contact you. You can also call {where}."))
+        "alerted with the steps to take and will contact you. You can also call {where}.",
+        where=where)))
+
+
+def _sentences(*parts: str) -> str:
+    return " ".join(p for p in parts if p)
 
 
 def _done(page: ReportPage) -> str:
-    words = {"clear_sessions": "signed your account out everywhere",
-             "suspend": "suspended your account",
-             "reset_factors": "removed its MFA factors"}
-    parts = [words[s.value] for s in page.done]
+    words = {"clear_sessions": N_("signed your account out everywhere"),
+             "suspend": N_("suspended your account"),
+             "reset_factors": N_("removed its MFA factors")}
+    parts = [t(words[s.value]) for s in page.done]
     if not parts:
         return ""
-    return "The bot has " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1
-                             else parts[0]) + "."
+    done = (t("{names} and {last}", names=", ".join(parts[:-1]), last=parts[-1])
+            if len(parts) > 1 else parts[0])
+    return t("The bot has {done}.", done=done)
 
 
 def _token(query: str, body: bytes) -> str:
@@ -104,15 +115,20 @@ def _token(query: str, body: bytes) -> str:
 
 
 async def handle(
-    notices: ChangeNotices, method: str, query: str, body: bytes
+    notices: ChangeNotices, method: str, query: str, body: bytes, languages: str = ""
 ) -> tuple[int, str, Mapping[str, str]]:
-    """A request to the report page: GET shows it, POST reports; (status, html, headers)."""
-    if method == "POST":
-        token = _token("", body)
-        status, text = render(await notices.report(token))
-    else:
-        token = _token(query, b"")
-        status, text = render(await notices.page(token), token)
+    """A request to the report page: GET shows it, POST reports; (status, html, headers).
+
+    ``languages``: the browser's ``Accept-Language``; the page is in the first one with a
+    catalogue, else English.
+    """
+    with speaking(*accepted(languages)):
+        if method == "POST":
+            token = _token("", body)
+            status, text = render(await notices.report(token))
+        else:
+            token = _token(query, b"")
+            status, text = render(await notices.page(token), token)
     return status, text, HEADERS
 
 

@@ -16,6 +16,7 @@ from bot.replies import ActionId, Button
 from bot.routing import Intent
 from bot.views.blocks import button_action_id
 from bot.views.text import in_days
+from config.i18n import SOURCE, current, format_skeleton, t
 from store.nudges import NudgeKey
 
 NUDGE_BLOCK_PREFIX = "hd_nudge."
@@ -29,7 +30,12 @@ def nudge_marker(key: NudgeKey) -> str:
 def human_time(moment: datetime, zone: ZoneInfo) -> str:
     """``Friday 14 March 2025 at 10:20 GMT`` in ``zone``."""
     local = moment.astimezone(zone)
-    return f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M} {local.tzname() or ''}".strip()
+    if current() == SOURCE:
+        day = f"{local:%A} {local.day} {local:%B %Y}"
+    else:
+        day = format_skeleton("yMMMMEEEEd", local, zone)
+    at = t("{date} at {time}", date=day, time=local.strftime("%H:%M"))
+    return f"{at} {local.tzname() or ''}".strip()
 
 
 def slack_date(moment: datetime, fallback: str) -> str:
@@ -37,7 +43,8 @@ def slack_date(moment: datetime, fallback: str) -> str:
 
     Syntax from api.slack.com/reference/surfaces/formatting#date-formatting.
     """
-    return f"<!date^{int(moment.timestamp())}^{{date_long_pretty}} at {{time}}|{fallback}>"
+    token = t("{date} at {time}", date="{date_long_pretty}", time="{time}")
+    return f"<!date^{int(moment.timestamp())}^{token}|{fallback}>"
 
 
 def render_nudge(nudge: Nudge, zone: ZoneInfo) -> tuple[str, list[dict[str, Any]]]:
@@ -48,12 +55,14 @@ def render_nudge(nudge: Nudge, zone: ZoneInfo) -> tuple[str, list[dict[str, Any]
     zone = nudge.zone or zone
     when = in_days(nudge.days_left)
     fallback = human_time(nudge.expires_at, zone)
-    text = f"Your {nudge.label} password expires {when}, on {fallback}."
-    body = (
-        f"*Your {nudge.label} password expires {when}*, on "
-        f"{slack_date(nudge.expires_at, fallback)}.\n"
-        "Change it before then so that you are not locked out."
+    text = t(
+        "Your {label} password expires {when}, on {on}.",
+        label=nudge.label, when=when, on=fallback,
     )
+    body = t(
+        "*Your {label} password expires {when}*, on {on}.",
+        label=nudge.label, when=when, on=slack_date(nudge.expires_at, fallback),
+    ) + "\n" + t("Change it before then so that you are not locked out.")
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",
@@ -64,7 +73,10 @@ def render_nudge(nudge: Nudge, zone: ZoneInfo) -> tuple[str, list[dict[str, Any]
     if nudge.note:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": nudge.note}]})
     if nudge.offer_reset:
-        button = Button("Change it now", ActionId.START, Intent.PASSWORD_RESET.value, "primary")
+        button = Button(
+            t("Change it now"), ActionId.START, f"{Intent.PASSWORD_RESET.value}:{current()}",
+            "primary",
+        )
         blocks.append(
             {
                 "type": "actions",

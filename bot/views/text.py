@@ -6,6 +6,8 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from config.i18n import SOURCE, current, duration_words, format_skeleton, t, tn
+
 
 def when(moment: datetime) -> str:
     """``moment`` in each reader's own time zone: ``Dec 5th, 14:10 your time`` in Slack.
@@ -13,14 +15,20 @@ def when(moment: datetime) -> str:
     A Slack date token (https://api.slack.com/reference/surfaces/formatting#date-formatting):
     Slack renders it in the time zone of whoever reads it (an approver card in a
     channel, the App Home), in their 12/24-hour preference. Its fallback, for a
-    client that cannot render it and for the terminal, is the time in UTC,
-    ``Sat 05 Dec 2026, 14:10 UTC``. Use it only in mrkdwn, never in plain text.
+    client that cannot render it and for the terminal, is the time in UTC in the
+    language of the message: ``Sat 05 Dec 2026, 14:10 UTC``, ``sáb, 5 dic 2026, 14:10 UTC``.
+    Use it only in mrkdwn, never in plain text.
     """
-    fallback = moment.astimezone(UTC).strftime("%a %d %b %Y, %H:%M UTC")
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}}, {{time}} your time|{fallback}>"
+    if current() == SOURCE:
+        fallback = moment.astimezone(UTC).strftime("%a %d %b %Y, %H:%M UTC")
+    else:
+        day, hour = format_skeleton("yMMMEd", moment, UTC), format_skeleton("Hm", moment, UTC)
+        fallback = f"{day}, {hour} UTC"
+    stamp = int(moment.timestamp())
+    return f"<!date^{stamp}^{{date_short_pretty}}, {{time}} {t('your time')}|{fallback}>"
 
 
-_DATE_TOKEN = re.compile(r"<!date\^(\d+)\^[^|>]*\|([^>]*)>")
+_DATE_TOKEN = re.compile(r"<!date\^(\d+)\^([^|>]*)\|([^>]*)>")
 
 
 def dates_as_text(text: str, tz: str | None = None) -> str:
@@ -31,16 +39,15 @@ def dates_as_text(text: str, tz: str | None = None) -> str:
     """
     zone, theirs = person_zone(tz, ZoneInfo("UTC"))
     if not theirs:
-        return _DATE_TOKEN.sub(lambda m: m.group(2), text)
-    return _DATE_TOKEN.sub(
-        lambda m: local_when(datetime.fromtimestamp(int(m.group(1)), UTC), zone, theirs=True),
-        text,
-    )
+        return _DATE_TOKEN.sub(lambda m: m.group(3), text)
 
+    def shown(match: re.Match[str]) -> str:
+        moment = datetime.fromtimestamp(int(match.group(1)), UTC)
+        # The token's own words after ``{time}`` ("your time", "tu hora"): the message's language.
+        label = match.group(2).rpartition("{time}")[2].strip()
+        return local_when(moment, zone, theirs=True, label=label or None)
 
-def plural(count: int, singular: str, many: str | None = None) -> str:
-    """``1 factor``, ``2 factors``, ``0 factors``."""
-    return f"{count} {singular if count == 1 else (many or singular + 's')}"
+    return _DATE_TOKEN.sub(shown, text)
 
 
 def person_zone(tz: str | None, default: ZoneInfo) -> tuple[ZoneInfo, bool]:
@@ -56,31 +63,32 @@ def person_zone(tz: str | None, default: ZoneInfo) -> tuple[ZoneInfo, bool]:
 def in_days(days: int) -> str:
     """``today``, ``tomorrow``, ``in 8 days``: ``days`` are calendar days (``days_until``)."""
     if days <= 0:
-        return "today"
-    return "tomorrow" if days == 1 else f"in {days} days"
+        return t("today")
+    return t("tomorrow") if days == 1 else tn("in {count} day", "in {count} days", days)
 
 
-def local_when(moment: datetime, zone: ZoneInfo, *, theirs: bool, today: date | None = None) -> str:
+def local_when(
+    moment: datetime, zone: ZoneInfo, *, theirs: bool, today: date | None = None,
+    label: str | None = None,
+) -> str:
     """``Sun 13 Dec, 09:40 your time`` (``theirs``), else ``Sun 13 Dec, 09:40 CET``.
 
     The year is added when it is not ``today``'s year.
     """
     local = moment.astimezone(zone)
-    day = f"{local:%a} {local.day} {local:%b}"
-    if today is not None and local.year != today.year:
-        day += f" {local.year}"
-    label = "your time" if theirs else (local.tzname() or str(zone))
+    other_year = today is not None and local.year != today.year
+    if current() == SOURCE:
+        day = f"{local:%a} {local.day} {local:%b}" + (f" {local.year}" if other_year else "")
+    else:
+        day = format_skeleton("yMMMEd" if other_year else "MMMEd", local, zone)
+    if label is None:
+        label = t("your time") if theirs else (local.tzname() or str(zone))
     return f"{day}, {local:%H:%M} {label}"
 
 
 def human_duration(delta: timedelta) -> str:
     """``1 week``, ``30 days``, ``12 hours``: the largest unit that divides it exactly."""
-    seconds = int(delta.total_seconds())
-    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0:
-            n = seconds // size
-            return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
-    return f"{seconds} seconds"
+    return duration_words(delta)
 
 
 def escape(text: str) -> str:

@@ -6,6 +6,7 @@ from actions.access import AccessSnapshot, Event, RequestState
 from bot.replies import ActionId, Button, Reply
 from bot.routing import Intent
 from bot.views.text import escape, when
+from config.i18n import N_, current, t, tn
 from connectors.base import PushChallenge
 from store.models import AccessRequest
 
@@ -15,13 +16,19 @@ def push_prompt(challenge: PushChallenge, label: str) -> Reply:
     device = f"{label} Verify" if label in {"Okta"} else label
     if challenge.number is not None:
         return Reply(
-            f"Before I change anything I need to check it's you: I sent a push to {device} "
-            f"on your phone. Open it and pick *{challenge.number}*. If you didn't ask for "
-            "this, deny it and the security team will be told."
+            t(
+                "Before I change anything I need to check it's you: I sent a push to {device} "
+                "on your phone. Open it and pick *{number}*. If you didn't ask for this, deny "
+                "it and the security team will be told.",
+                device=device, number=challenge.number,
+            )
         )
     return Reply(
-        f"Before I change anything I need to check it's you: I sent a push to {device} on "
-        "your phone. Approve it there. If you didn't ask for this, deny it."
+        t(
+            "Before I change anything I need to check it's you: I sent a push to {device} on "
+            "your phone. Approve it there. If you didn't ask for this, deny it.",
+            device=device,
+        )
     )
 
 
@@ -34,14 +41,10 @@ _INTENT_OF_CHECK: dict[str, Intent] = {
     "mfa_reset": Intent.MFA_RESET,
 }
 _GO_AHEAD: dict[str, str] = {
-    "password_reset": "Reset my password",
-    "unlock": "Unlock my account",
-    "mfa_reset": "Reset my MFA",
+    "password_reset": N_("Reset my password"),
+    "unlock": N_("Unlock my account"),
+    "mfa_reset": N_("Reset my MFA"),
 }
-
-
-def _article(name: str) -> str:
-    return "an" if name[:1].lower() in "aeiou" or name.startswith("MFA") else "a"
 
 
 def _first_name(snap: AccessSnapshot) -> str:
@@ -52,23 +55,25 @@ def identity_card(snap: AccessSnapshot) -> Reply:
     """The approvers' card of an identity check: who asks for what, and what to confirm."""
     req = snap.request
     who = _first_name(snap)
-    text = (
-        f"*Identity check*: {who} ({req.requester_email}) asks for {_article(req.group_name)} "
-        f"{req.group_name} ({req.provider}). Confirm you verified it is them, e.g. on a video "
-        "call, before you approve: whoever holds their Slack session could be asking.\n"
-        f"{identity_status(snap)}"
-    )
+    text = t(
+        "*Identity check*: {who} ({email}) asks for: {what} ({provider}). Confirm "
+        "you verified it is them, e.g. on a video call, before you approve: whoever holds "
+        "their Slack session could be asking.",
+        who=who, email=req.requester_email, what=t(req.group_name), provider=req.provider,
+    ) + f"\n{identity_status(snap)}"
     fields = [
-        ("Reason, in their words", escape(req.justification or "Not given")),
-        ("Approvals needed", str(req.approvals_required)),
-        ("Requested", when(req.created_at)),
-        ("Expires", when(req.expires_at)),
+        (t("Reason, in their words"), escape(req.justification or t("Not given"))),
+        (t("Approvals needed"), str(req.approvals_required)),
+        (t("Requested"), when(req.created_at)),
+        (t("Expires"), when(req.expires_at)),
     ]
     buttons: list[Button] = []
     if req.state == RequestState.PENDING:
         buttons = [
-            Button("I verified it's them: approve", ActionId.ACCESS_APPROVE, req.id, "primary"),
-            Button("Deny", ActionId.ACCESS_DENY, req.id, "danger"),
+            Button(
+                t("I verified it's them: approve"), ActionId.ACCESS_APPROVE, req.id, "primary"
+            ),
+            Button(t("Deny"), ActionId.ACCESS_DENY, req.id, "danger"),
         ]
     return Reply(text, buttons, fields=tuple(fields))
 
@@ -78,19 +83,24 @@ def identity_status(snap: AccessSnapshot) -> str:
     approved = ", ".join(f"<@{u}>" for u in snap.approved_by)
     if req.state == RequestState.PENDING:
         if snap.approved_by:
-            return (f"Confirmed by {approved} ({req.approvals} of {req.approvals_required}); "
-                    "waiting for another approver.")
-        return "Waiting for a decision."
+            return t(
+                "Confirmed by {who} ({done} of {needed}); waiting for another approver.",
+                who=approved, done=req.approvals, needed=req.approvals_required,
+            )
+        return t("Waiting for a decision.")
     if req.state in (RequestState.APPROVED, RequestState.FULFILLED):
-        return f"Confirmed by {approved or 'the approvers'}."
+        return t("Confirmed by {who}.", who=approved or t("the approvers"))
     if req.state == RequestState.REVOKED:
-        return f"Confirmed by {approved or 'the approvers'}; the change was made."
+        return t("Confirmed by {who}; the change was made.", who=approved or t("the approvers"))
     if req.state == RequestState.DENIED:
-        return f"Denied by <@{req.decided_by}>: {escape(req.reason or 'no reason given')}"
+        return t(
+            "Denied by <@{decider}>: {reason}",
+            decider=req.decided_by, reason=escape(req.reason or t("no reason given")),
+        )
     if req.state == RequestState.EXPIRED:
-        return "Expired: nobody decided in time."
+        return t("Expired: nobody decided in time.")
     if req.state == RequestState.CANCELLED:
-        return "Cancelled by the requester."
+        return t("Cancelled by the requester.")
     return str(req.state)
 
 
@@ -98,45 +108,66 @@ def identity_news(snap: AccessSnapshot, event: Event) -> Reply:
     """What the employee is told about their identity check."""
     req = snap.request
     check = req.provider_group
-    name = req.group_name
+    name = t(req.group_name)
     if event is Event.FULFILLED:
         intent = _INTENT_OF_CHECK.get(check)
         buttons = (
-            [Button(_GO_AHEAD[check], ActionId.START, intent.value, "primary")] if intent else []
+            [Button(t(_GO_AHEAD[check]), ActionId.START, f"{intent.value}:{current()}",
+                    "primary")]
+            if intent
+            else []
         )
-        by = ", ".join(f"<@{u}>" for u in snap.approved_by) or "an approver"
+        by = ", ".join(f"<@{u}>" for u in snap.approved_by) or t("an approver")
         return Reply(
-            f"{by} confirmed it's you. You can go ahead with your {name} now.", buttons
+            t("{who} confirmed it's you. You can go ahead with your {name} now.",
+              who=by, name=name),
+            buttons,
         )
     if event is Event.APPROVAL_RECORDED:
-        more = req.approvals_required - req.approvals
-        return Reply(f"One person confirmed it's you; your {name} needs {more} more.")
+        return Reply(
+            tn(
+                "One person confirmed it's you; your {name} needs {count} more.",
+                "One person confirmed it's you; your {name} needs {count} more.",
+                req.approvals_required - req.approvals, name=name,
+            )
+        )
     if event is Event.DENIED:
         return Reply(
-            f"Your {name} wasn't confirmed: <@{req.decided_by}> denied it "
-            f"({escape(req.reason or 'no reason given')}). Nothing was changed."
+            t(
+                "Your {name} wasn't confirmed: <@{decider}> denied it ({reason}). "
+                "Nothing was changed.",
+                name=name, decider=req.decided_by,
+                reason=escape(req.reason or t("no reason given")),
+            )
         )
     if event is Event.EXPIRED:
-        return Reply(f"Nobody confirmed your {name} in time, so nothing was changed. "
-                     "You can ask again.")
+        return Reply(
+            t("Nobody confirmed your {name} in time, so nothing was changed. You can ask again.",
+              name=name)
+        )
     if event is Event.REMINDED:
-        return Reply(f"Your {name} is still waiting for someone to confirm it's you; "
-                     "I've reminded them.")
-    return Reply(f"Your {name}: {identity_status(snap)}")
+        return Reply(
+            t("Your {name} is still waiting for someone to confirm it's you; I've reminded them.",
+              name=name)
+        )
+    return Reply(t("Your {name}: {status}", name=name, status=identity_status(snap)))
 
 
 _CHECK_WORDS: dict[str, str] = {
-    RequestState.PENDING: "waiting for someone to confirm it's you",
-    RequestState.APPROVED: "confirmed",
-    RequestState.FULFILLED: "confirmed: you can go ahead",
-    RequestState.REVOKED: "confirmed and done",
-    RequestState.DENIED: "not confirmed",
-    RequestState.EXPIRED: "expired",
-    RequestState.CANCELLED: "cancelled",
+    RequestState.PENDING: N_("waiting for someone to confirm it's you"),
+    RequestState.APPROVED: N_("confirmed"),
+    RequestState.FULFILLED: N_("confirmed: you can go ahead"),
+    RequestState.REVOKED: N_("confirmed and done"),
+    RequestState.DENIED: N_("not confirmed"),
+    RequestState.EXPIRED: N_("expired"),
+    RequestState.CANCELLED: N_("cancelled"),
 }
 
 
 def my_identity_check(req: AccessRequest) -> Reply:
     """One line of "My requests" on the App Home for an identity check."""
-    words = _CHECK_WORDS.get(req.state, req.state)
-    return Reply(f"*Identity check for your {req.group_name}*: {words} ({when(req.created_at)})")
+    words = t(_CHECK_WORDS[req.state]) if req.state in _CHECK_WORDS else req.state
+    return Reply(
+        t("*Identity check for your {name}*:", name=t(req.group_name))
+        + f" {words} ({when(req.created_at)})"
+    )

@@ -399,7 +399,9 @@ def users_info(call: ApiRequest) -> dict[str, Any]:
     if user is None:
         raise SlackError("user_not_found")
     with_email = "users:read.email" in call.token.scopes
-    return {"ok": True, "user": user_object(call.state.workspace, user, with_email=with_email)}
+    locale = call.flag("include_locale")
+    obj = user_object(call.state.workspace, user, with_email=with_email, with_locale=locale)
+    return {"ok": True, "user": obj}
 
 
 def users_lookup_by_email(call: ApiRequest) -> dict[str, Any]:
@@ -441,7 +443,10 @@ def users_list(call: ApiRequest) -> dict[str, Any]:
     with_email = "users:read.email" in call.token.scopes
     return {
         "ok": True,
-        "members": [user_object(ws, u, with_email=with_email) for u in page],
+        "members": [
+            user_object(ws, u, with_email=with_email, with_locale=call.flag("include_locale"))
+            for u in page
+        ],
         "cache_ts": int(call.state.clock()),
         "response_metadata": {"next_cursor": _cursor(rest[0].id) if rest else ""},
     }

@@ -95,6 +95,8 @@ class User:
     is_admin: bool = False
     is_owner: bool = False
     tz: str = "Etc/UTC"
+    # Shown only to users.info and users.list called with include_locale (never in events).
+    locale: str = "en-US"
     bot_id: str | None = None
     app_id: str | None = None
     updated: int = SEED_EPOCH

@@ -50,8 +50,13 @@ def user_profile(ws: Workspace, user: User, *, with_email: bool) -> dict[str, An
     return profile
 
 
-def user_object(ws: Workspace, user: User, *, with_email: bool) -> dict[str, Any]:
-    """Slack's user object. A deactivated user carries fewer fields, as in Slack."""
+def user_object(
+    ws: Workspace, user: User, *, with_email: bool, with_locale: bool = False
+) -> dict[str, Any]:
+    """Slack's user object. A deactivated user carries fewer fields, as in Slack.
+
+    ``with_locale``: the call asked for ``include_locale`` (users.info, users.list).
+    """
     obj: dict[str, Any] = {
         "id": user.id,
         "team_id": user.team_id or ws.team_id,
@@ -79,6 +84,8 @@ def user_object(ws: Workspace, user: User, *, with_email: bool) -> dict[str, Any
     )
     if user.is_external:
         obj["is_external"] = True
+    if with_locale:
+        obj["locale"] = user.locale
     return obj
 
 

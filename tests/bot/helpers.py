@@ -86,7 +86,7 @@ class KeywordRouter:
 
     seen: list[str] = field(default_factory=list)
 
-    def classify(self, text: str) -> Routed:
+    def classify(self, text: str, locale: str | None = None) -> Routed:
         self.seen.append(text)
         low = text.lower()
         if low == "hmm":

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -108,9 +110,9 @@ async def test_reset_rate_limit(world: World) -> None:
 
 async def test_unlock_locked_and_not_locked(world: World) -> None:
     [done] = await world.conv.on_message(actor("locked@example.com", "U2"), "I'm locked out")
-    assert "is unlocked" in done.text and button(done, ActionId.START) == "password_reset"
+    assert "is unlocked" in done.text and button(done, ActionId.START) == "password_reset:en"
     [again] = await world.conv.on_message(actor("locked@example.com", "U2"), "locked again?")
-    assert "isn't locked" in again.text and button(again, ActionId.START) == "password_reset"
+    assert "isn't locked" in again.text and button(again, ActionId.START) == "password_reset:en"
 
 
 async def test_mfa_reset_confirms_and_notifies(world: World) -> None:
@@ -162,24 +164,30 @@ async def test_directory_outage_changes_nothing(world: World) -> None:
     assert world.directory.accounts["mem00001"].user.status is UserStatus.ACTIVE
 
 
-async def test_help_lists_only_offered_capabilities(tmp_path: Path) -> None:
-    cfg = make_config(f"sqlite:///{tmp_path}/h.sqlite3", capabilities={"unlock": "mem"})
+@contextlib.asynccontextmanager
+async def _conversation(tmp_path: Path, **overrides: Any) -> AsyncIterator[Conversation]:
+    """A conversation on a configuration of its own (``make_config`` overrides)."""
+    cfg = make_config(f"sqlite:///{tmp_path}/h.sqlite3", **overrides)
     store = await Store.open(cfg.database_url)
     try:
         service = SelfService(cfg, providers_for(make_directory(), cfg), store, RecordingNotifier())
-        conv = Conversation(service, KeywordRouter(), store)
+        yield Conversation(service, KeywordRouter(), store)
+    finally:
+        await store.close()
+
+
+async def test_help_lists_only_offered_capabilities(tmp_path: Path) -> None:
+    async with _conversation(tmp_path, capabilities={"unlock": "mem"}) as conv:
         [help_reply] = await conv.on_message(actor(), "help")
         assert "unlock" in help_reply.text and "reset your password" not in help_reply.text
         [refused] = await conv.on_message(actor(), "password")
         assert "can't help with that here" in refused.text
-    finally:
-        await store.close()
 
 
 async def test_low_confidence_asks(world: World) -> None:
     [ask] = await world.conv.on_message(actor(), "hmm")
     assert "Did you mean" in ask.text
-    assert [b.value for b in ask.buttons] == ["password_reset", "account_unlock"]
+    assert [b.value for b in ask.buttons] == ["password_reset:en", "account_unlock:en"]
 
 
 async def test_out_of_scope(world: World) -> None:
@@ -267,3 +275,27 @@ async def test_factor_counts_are_plural_only_when_more_than_one(world: World) ->
     [done] = await world.conv.on_button(one, ActionId.CONFIRM, button(offer, ActionId.CONFIRM))
     assert "removed 1 MFA factor from" in done.text
     assert "removed 1 factor from" in world.notifier.notices[-1]
+
+
+async def test_a_command_answers_in_the_slack_locale_and_a_button_in_its_own(
+    world: World,
+) -> None:
+    french = Actor("U2", "locked@example.com", "Someone", locale="fr-FR")
+    [done] = await world.conv.on_command(french, "unlock")
+    assert done.text.startswith("Votre compte mem est débloqué.")
+    assert button(done, ActionId.START) == "password_reset:fr"
+    # The button answers in the language it was shown in, whoever's locale clicks it.
+    [offer] = await world.conv.on_button(actor(), ActionId.START, "password_reset:de")
+    assert offer.text.startswith("Ich kann Ihr mem-Passwort (ada@example.com) zurücksetzen.")
+    [cancelled] = await world.conv.on_button(actor(), ActionId.CANCEL, button(offer, "hd_cancel"))
+    assert cancelled.text == "Abgebrochen. Es wurde nichts geändert."
+    # A button from before languages were kept: the clicker's locale, else English.
+    [offer] = await world.conv.on_button(french, ActionId.START, "password_reset")
+    assert offer.text.startswith("Je peux réinitialiser votre mot de passe mem")
+
+
+async def test_the_organisations_language_when_nothing_else_says(tmp_path: Path) -> None:
+    async with _conversation(tmp_path, organisation={"language": "es"}) as conv:
+        [help_reply] = await conv.on_command(actor(), "help")
+        assert help_reply.text.startswith("Soy el bot del servicio de ayuda de IT.")
+        assert "pregunta a la mesa de ayuda de IT en #it-help" in help_reply.text

@@ -3,6 +3,7 @@ report page over HTTP, containment through the Okta connector, the security chan
 
 from __future__ import annotations
 
+import html
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -59,6 +60,11 @@ async def test_report_page_get_changes_nothing_post_contains_and_pages_security(
     assert "a password reset was started for your Okta account" in page.text
     assert page.headers["cache-control"] == "no-store"
     assert page.headers["referrer-policy"] == "no-referrer"
+    # The browser's language (Accept-Language), when there is a catalogue for it.
+    french = await world.http.get(link, headers={"accept-language": "ja, fr-CH;q=0.9, en;q=0.8"})
+    shown = html.unescape(french.text)
+    assert "<html lang=fr>" in shown and "Ce n'était pas vous ?" in shown
+    assert "une réinitialisation du mot de passe a été lancée pour votre compte Okta" in shown
     assert okta.users[world.ada_id].sessions == 1  # a GET (a mail scanner) does nothing
     token = link.split("t=", 1)[1]
     done = await world.http.post(f"{world.url}/notices/report", data={"t": token})
@@ -78,6 +84,10 @@ async def test_report_page_get_changes_nothing_post_contains_and_pages_security(
     # Used once: the same POST again is refused and changes nothing more.
     again = await world.http.post(f"{world.url}/notices/report", data={"t": token})
     assert again.status_code == 409 and "Already reported" in again.text
+    german = await world.http.post(
+        f"{world.url}/notices/report", data={"t": token}, headers={"accept-language": "de-DE"}
+    )
+    assert german.status_code == 409 and "Bereits gemeldet" in german.text
 
 
 async def test_a_role_that_may_suspend_suspends_the_account(world: NoticeWorld) -> None:

@@ -53,7 +53,7 @@ async def test_the_dm_says_when_how_long_and_offers_the_change(tmp_path: Path) -
         assert "expires in 6 days*" in body and "<!date^" in body
         [actions] = [b for b in message.blocks if b["type"] == "actions"]
         [button] = actions["elements"]
-        assert button["action_id"] == "hd_start.0" and button["value"] == "password_reset"
+        assert button["action_id"] == "hd_start.0" and button["value"] == "password_reset:en"
         assert button["text"]["text"] == "Change it now"
         [day_before] = world.nudges_to(SLACK_OF["dee"])
         assert "expires tomorrow" in day_before.text

@@ -1,7 +1,12 @@
-"""Each person's days counted, and dates shown, in their own time zone (stored Slack profile)."""
+"""Each person's days counted, and dates shown, in their own time zone (stored Slack profile).
+
+And each nudge written in its recipient's language: their stored Slack locale, else the
+organisation's.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,12 +46,14 @@ def test_days_are_calendar_days_in_the_persons_zone_across_a_dst_change() -> Non
     assert "in 7 days" in text and "Sunday 15 March 2026 at 23:00 GMT" in text
 
 
-def _profile(user_id: str, email: str, tz: str | None, *, deleted: bool = False) -> StoredProfile:
+def _profile(
+    user_id: str, email: str, tz: str | None, *, deleted: bool = False, locale: str | None = None
+) -> StoredProfile:
     return StoredProfile(
         user_id=user_id, team_id="T0ACME0001", enterprise_id="", email=email,
         email_confirmed=True, real_name=user_id, deleted=deleted, is_bot=False,
         is_restricted=False, is_ultra_restricted=False, is_external=False, tz=tz,
-        locale=None, updated=1,
+        locale=locale, updated=1,
     )
 
 
@@ -76,3 +83,51 @@ async def test_the_sweep_reads_zones_from_the_stored_profiles(store: Store) -> N
     assert transport.zone_for(USER.email) == NEW_YORK  # emails match whatever their case
     for email in ("gone@example.com", "nozone@example.com", "bad@example.com", "x@example.com"):
         assert transport.zone_for(email) is None
+
+
+RESET_SOURCE = NudgeSource("okta", "okta", "Okta", reporter=MemoryDirectory(), offer_reset=True)
+LATER = datetime(2026, 3, 8, 9, 0, tzinfo=UTC)
+LATER_EXPIRES = datetime(2026, 3, 15, 9, 0, tzinfo=UTC)
+
+
+def _user(email: str) -> DirectoryUser:
+    return DirectoryUser("okta", email, email, email, email, UserStatus.ACTIVE)
+
+
+def _nudge(email: str, settings: NudgeSettings) -> Nudge:
+    """A nudge to ``email`` due 7 days before ``LATER_EXPIRES``, with "Change it now"."""
+    row = ExpiringUser(_user(email), PasswordStatus(datetime(2026, 1, 1, tzinfo=UTC), LATER_EXPIRES,
+                                                    False))
+    nudge = assess(row, RESET_SOURCE, settings, LATER)
+    assert isinstance(nudge, Nudge)
+    return nudge
+
+
+async def test_each_nudge_in_the_recipients_stored_locale(store: Store) -> None:
+    profiles = SlackDirectoryStore(store.engine)
+    await profiles.save_profiles([
+        _profile("U0JOAO0001", "joao@example.com", None, locale="pt-BR"),
+        _profile("U0ANNA0001", "anna@example.com", None, locale="de-DE"),
+        _profile("U0KENJ0001", "kenji@example.com", None, locale="ja-JP"),
+    ])
+    settings = NudgeSettings(timezone="Europe/London")
+    limiters = build_limiters(settings.rate_limits, ["okta"])
+    transport = SlackNudgeTransport(
+        SlackApi(None, limiters), settings, None, profiles=profiles,  # type: ignore[arg-type]
+        language="fr",
+    )
+    await transport.prepare()
+    text, blocks = transport.render(_nudge("Joao@Example.com", settings))
+    assert text.startswith("Sua senha do Okta expira em 7 dias, em ")
+    assert "Trocar agora" in json.dumps(blocks, ensure_ascii=False)
+    assert blocks[-1]["elements"][0]["value"] == "password_reset:pt"
+    text, _ = transport.render(_nudge("anna@example.com", settings))
+    assert text == "Ihr Okta-Passwort läuft in 7 Tagen ab, am So., 15. März 2026 um 09:00 GMT."
+    # A locale with no catalogue, or no stored profile: the organisation's language.
+    for email in ("kenji@example.com", "nobody@example.com"):
+        text, _ = transport.render(_nudge(email, settings))
+        assert text.startswith("Votre mot de passe Okta expire dans 7 jours, le "), text
+    # Without the organisation's language set, English (the source).
+    transport.language = None
+    text, _ = transport.render(_nudge("kenji@example.com", settings))
+    assert text.startswith("Your Okta password expires in 7 days, on Sunday 15 March 2026")

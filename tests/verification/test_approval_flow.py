@@ -133,7 +133,7 @@ async def test_requester_cannot_approve_and_n_distinct_approvals_are_needed(two:
     assert snap is not None and snap.request.state == RequestState.FULFILLED
     assert ("tell", check, Event.FULFILLED.value) in two.sent.sent
     news = requester_news(snap, Event.FULFILLED)
-    assert "confirmed it's you" in news.text and news.buttons[0].value == "mfa_reset"
+    assert "confirmed it's you" in news.text and news.buttons[0].value == "mfa_reset:en"
     _, removed = await two.service.reset_mfa(REQUESTER)
     assert removed == 1 and ada.factors == []
     [done] = await two.store.list_audit(action="mfa_reset")

@@ -10,6 +10,7 @@ from actions.audit import Actor
 from bot.replies import Reply
 from bot.slack.listeners.deps import Deps
 from bot.views.blocks import FORM_CALLBACK, form_errors, parse_submission
+from config.i18n import t
 from config.logging import get_logger
 
 log = get_logger("helpdesk.slack")
@@ -39,7 +40,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 actor, submission.action, submission.value, submission.values
             )
             if result.errors:
-                return [Reply("That didn't work: " + " ".join(result.errors.values()))]
+                with conv.speaking_to(actor):
+                    head = t("That didn't work:")
+                return [Reply(head + " " + " ".join(result.errors.values()))]
             return list(result.replies)
 
         # The submission's answer (close the modal) must not wait for the work.

@@ -1,0 +1,138 @@
+"""Answers in the employee's language, end to end over the signed HTTP surface.
+
+The language of the message first, else the person's Slack locale (asked of Slack with
+``include_locale``), else the organisation's; an approver's card in the approver's own
+locale, whatever the requester's language.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.serve import slack_surface
+from bot.slack.server import build_http_app, running_http
+from bot.slack.surface import SlackSurface
+from sandboxes.slack import SlackEventSender, SlackState, Workspace, run_slack_fake
+from store.slack_directory import SlackDirectoryStore
+from tests.bot.helpers import make_config, make_directory, providers_for
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+ADA, LOCKED, ANNA = "U0ADA00001", "U0LOCKED01", "U0ANNA0001"
+APPROVALS = "C0APPROVAL1"
+
+CATALOGUE: list[dict[str, Any]] = [
+    {"key": "figma-editors", "display_name": "Figma (editor)", "aliases": ["figma"],
+     "provider_group": "figma-editors", "approvers": [ANNA, "#it-approvals"]},
+]
+
+
+def _workspace() -> Workspace:
+    def user(uid: str, email: str, locale: str) -> dict[str, Any]:
+        return {"id": uid, "name": uid.lower(), "locale": locale,
+                "profile": {"real_name": uid, "display_name": uid.lower(), "email": email}}
+
+    return Workspace.from_dict(
+        {
+            "team": {"id": "T0ACME0001", "name": "Acme", "domain": "acme"},
+            "app": {"id": "A0HELPDESK1", "bot_id": "B0HELPDESK1", "bot_user_id": "U0HELPBOT1",
+                    "name": "helpdesk"},
+            "users": [
+                user(ADA, "ada@example.com", "en-US"),
+                user(LOCKED, "locked@example.com", "es-ES"),
+                user(ANNA, "anna@example.com", "de-DE"),
+            ],
+            "channels": [
+                {"id": "C0SECURITY1", "name": "sec", "members": ["U0HELPBOT1"]},
+                {"id": APPROVALS, "name": "it-approvals", "members": ["U0HELPBOT1", ANNA]},
+            ],
+        }
+    )
+
+
+@dataclass
+class World:
+    state: SlackState
+    sender: SlackEventSender
+    surface: SlackSurface
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    state = SlackState(_workspace())
+    async with run_slack_fake(state) as fake:
+        cfg = make_config(
+            f"sqlite:///{tmp_path}/bot.sqlite3",
+            slack={"api_base_url": fake.base_url},
+            organisation={"it_channel": "#it-help", "security_channel": "C0SECURITY1"},
+            catalogue=CATALOGUE,
+        )
+        environ = {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET}
+        directory = make_directory()
+        async with (
+            slack_surface(cfg, environ, providers=providers_for(directory, cfg)) as surface,
+            running_http(build_http_app(surface)) as url,
+            SlackEventSender(SECRET, f"{url}/slack/events", state=state) as sender,
+        ):
+            yield World(state, sender, surface)
+
+
+async def test_a_spanish_dm_gets_a_spanish_reset_offer_and_link(world: World) -> None:
+    """Ada's Slack is in English; she writes in Spanish, so the whole flow answers in Spanish."""
+    w = world
+    await w.sender.dm(ADA, "se me olvidó la contraseña otra vez")
+    offer = await w.state.wait_for_message(ADA, "Puedo restablecer tu contraseña de mem")
+    assert "¿Sigo?" in offer.visible_text
+    labels = [e["text"]["text"] for b in offer.blocks or () if b["type"] == "actions"
+              for e in b["elements"]]
+    assert labels == ["Restablecer mi contraseña", "Cancelar"]
+    # The confirmation is a click (no words): it answers in the language the offer was in.
+    await w.sender.block_action(ADA, "hd_confirm.0")
+    link = await w.state.wait_for_message(ADA, "Aquí tienes tu enlace de un solo uso")
+    assert "Lo borraré de este chat el" in link.visible_text
+    # An English message still gets English.
+    await w.sender.dm(ADA, "thanks!")
+    await w.state.wait_for_message(ADA, "You're welcome!")
+
+
+async def test_the_slack_locale_decides_when_words_do_not(world: World) -> None:
+    """A command says nothing of a language: the profile's locale (include_locale) decides."""
+    w = world
+    await w.sender.slash_command(LOCKED, "/helpdesk", "unlock")
+    done = await w.state.wait_for_message(LOCKED, "Tu cuenta de mem está desbloqueada")
+    assert "puedo restablecerla" in done.visible_text
+    stored = await SlackDirectoryStore(w.surface.runtime.store.engine).profile(LOCKED)
+    assert stored is not None and stored.locale == "es-ES"
+    # A profile change (whose event carries no locale) keeps the stored one.
+    await w.sender.user_change(LOCKED)
+    await asyncio.sleep(0.5)
+    after = await SlackDirectoryStore(w.surface.runtime.store.engine).profile(LOCKED)
+    assert after is not None and after.locale == "es-ES"
+    await w.sender.slash_command(LOCKED, "/helpdesk", "unlock")
+    await w.state.wait_for_message(LOCKED, "Tu cuenta de mem no está bloqueada")
+
+
+async def test_a_german_approver_gets_a_german_card_for_a_spanish_request(world: World) -> None:
+    w = world
+    await w.sender.dm(ADA, "necesito acceso a figma, por favor")
+    prompt = await w.state.wait_for_message(ADA, "¿Solicitar acceso a *Figma (editor)*")
+    await w.sender.block_action(ADA, "hd_access_request.0")
+    await w.state.wait_for(lambda st: "Enviada: tu solicitud" in prompt.visible_text or None)
+    # Anna's Slack is in German: her card is German, whoever asked and in whatever language.
+    card = await w.state.wait_for_message(ANNA, "Zugriffsanfrage")
+    assert "möchte *Figma (editor)*" in card.visible_text
+    assert "Benötigte Genehmigungen" in json.dumps(card.blocks, ensure_ascii=False)
+    buttons = [e["text"]["text"] for b in card.blocks or () if b["type"] == "actions"
+               for e in b["elements"]]
+    assert buttons == ["Genehmigen", "Ablehnen"]
+    # The channel's card is in the organisation's language (English here).
+    await w.state.wait_for_message(APPROVALS, "*Access request*")
+    # Anna approves: her card is updated in German.
+    await w.sender.block_action(ANNA, "hd_access_approve.0")
+    await w.state.wait_for(lambda st: "Genehmigt von <@U0ANNA0001>" in card.visible_text or None)
