@@ -6,6 +6,7 @@ import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator
+from typing import NoReturn
 
 import pytest
 
@@ -13,7 +14,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_ADMIN_DSN = os.environ.get("HELPDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def missing_server(reason: str) -> None:
+def missing_server(reason: str) -> NoReturn:
     """Skip locally; fail under CI=true, where every server must be there."""
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: required)", pytrace=False)

@@ -106,7 +106,7 @@ class SambaDC:
     def start(cls) -> SambaDC:
         for tool in ("samba-tool", "samba"):
             if shutil.which(tool) is None:
-                raise SambaUnavailable(f"{tool} not found (run scripts/install-samba.sh)")
+                raise SambaUnavailable(f"{tool} not found (run scripts/install-debs.sh samba)")
         if os.geteuid() != 0:
             raise SambaUnavailable("samba needs root to listen on ports 389/636")
         address = _free_loopback()

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
+
+from tests.conftest import missing_server
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C web element identifier key
 START_TIMEOUT = 30.0
@@ -73,7 +74,10 @@ async def headless_chromium() -> AsyncIterator[Browser]:
     binary = shutil.which("chromium")
     driver = shutil.which("chromedriver")
     if binary is None or driver is None:
-        pytest.skip("headless Chromium not installed (apt-get install chromium chromium-driver)")
+        missing_server(
+            "headless Chromium not installed (scripts/install-debs.sh chromium, or apt-get "
+            "install chromium chromium-driver)"
+        )
     port = _free_port()
     process = await asyncio.create_subprocess_exec(
         driver, f"--port={port}", stdout=asyncio.subprocess.DEVNULL,
