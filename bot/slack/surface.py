@@ -174,9 +174,10 @@ class SlackSurface:
         await self.health.refresh_metrics()
         return []
 
-    def arrived(self, recorded: bool) -> None:
-        """The ingress process is recording a request (False) or has recorded one (True)."""
-        self.inbox.arrived(recorded)
+    def arrived(self, recorded: bool, *, click: bool = False) -> None:
+        """The ingress process is recording a request (False) or has recorded one (True);
+        ``click``: a click, claimed at once."""
+        self.inbox.arrived(recorded, click=click)
 
     async def accept(self, key: str, payload: bytes, retry: int = 0) -> Accepted:
         """Record a request about to be acknowledged in the inbox (``bot.slack.inbox``).
