@@ -9,11 +9,19 @@ replica, and a quarter of the requests also get a double click and a
 redelivered click, to the other replica. The sandbox's exchange hook timestamps
 every membership PUT, in the same clock as the clicks.
 
+Setup (the requests and their 2,000 approval cards) runs with the Slack fake's
+limits off; the measured window starts with them on (Slack's published tiers, or
+none with ``--limits unlimited``) and full buckets. Each replica gets its share of
+the workspace's budgets (``slack.rate_limit_factor`` = 1 / replicas).
+
 Reported: decisions per second (requests from first click to group add, over
-the wall time), click-to-group-add p50/p99, click ack p99, and duplicate adds
-(PUTs beyond one per request, and grant audit records beyond one): must be 0.
+the wall time), click-to-group-add p50/p99 and its stages (the click recorded by an
+ingress, the deciding vote, the add), click ack p99, the Slack calls (and 429s)
+of the window, and duplicate adds (PUTs beyond one per request, and grant audit
+records beyond one): must be 0.
 
     python bench/approvals_bench.py [--requests 1000] [--replicas 2] [--concurrency 32]
+                                    [--limits published|unlimited]
 """
 
 from __future__ import annotations
