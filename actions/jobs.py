@@ -18,10 +18,14 @@ A kind marked ``exclusive`` runs one job at a time across every replica: the run
 takes the kind's named lease (:mod:`store.leases`) before claiming and renews it
 with the job's. Every lease is on the database's clock.
 
-``worker()`` runs due jobs every ``poll_interval``, at once after ``wake()``, and
-again straight away after a full round (a burst). ``run_job(id)`` runs one job now
+``worker()`` runs due jobs every ``poll_interval``, at once after ``wake()`` or a
+wakeup from the store (``wakeups``, :mod:`store.job_wakeups`: PostgreSQL's
+``LISTEN/NOTIFY`` across replicas, an in-process event on SQLite), and again straight
+away after a full round (a burst). ``run_job(id)`` runs one job now
 (the click that approves runs its fulfilment at once); ``run_now(job)`` enqueues a
-job and runs it here in one step, or does nothing when it is held elsewhere.
+job and runs it here in one step, or does nothing when it is held elsewhere;
+``run_claimed(job)`` runs a job this runner's owner already holds (written claimed
+with the decision that made it, :func:`store.jobs.add_claimed`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from datetime import timedelta
 
 from config.clock import SYSTEM_CLOCK, Clock, Now, utc_now
 from config.logging import get_logger, scrub_text
+from store.job_wakeups import JobWakeups
 from store.jobs import JobState, JobStore, NewJob
 from store.leases import Leases, new_holder
 from store.models import Job
@@ -117,6 +122,7 @@ class JobRunner:
         clock: Now = utc_now,
         owner: str | None = None,
         timer: Clock = SYSTEM_CLOCK,
+        wakeups: JobWakeups | None = None,
     ) -> None:
         self.jobs = jobs
         self.leases = leases
@@ -130,6 +136,7 @@ class JobRunner:
         self._monotonic = timer.monotonic
         self._wake = asyncio.Event()
         self._backlog = False
+        self.wakeups = wakeups
 
     @property
     def _shared_kinds(self) -> list[str]:
@@ -142,6 +149,23 @@ class JobRunner:
     # -- the loop -----------------------------------------------------------------------
     async def worker(self) -> None:
         """Run due jobs until cancelled: every ``poll_interval``, or at once when woken."""
+        if self.wakeups is not None:
+            try:
+                await self.wakeups.start(self._woken)
+            except Exception as exc:  # the poll still finds every job
+                log.warning("job_wakeups_unavailable", error=type(exc).__name__)
+        try:
+            await self._loop()
+        finally:
+            if self.wakeups is not None:
+                await self.wakeups.stop()
+
+    def _woken(self, kinds: frozenset[str]) -> None:
+        """A wakeup from the store: look now if it names a kind served here (or none)."""
+        if not kinds or not kinds.isdisjoint(self.handlers):
+            self.wake()
+
+    async def _loop(self) -> None:
         while True:
             try:
                 await self.run_due()
@@ -220,6 +244,22 @@ class JobRunner:
         job = await self.jobs.claim_or_create(new, self.owner, self.clock(), self.lease)
         if job is None:
             await self._let_go(kind_lease)
+            return False
+        await self._run_claimed(job, kind_lease)
+        return True
+
+    async def run_claimed(self, job: Job) -> bool:
+        """Run ``job``, which this runner's owner already holds; False when it is not ours.
+
+        For a job written claimed (:func:`store.jobs.add_claimed`): no claim of its own.
+        A job of an exclusive kind also needs the kind's lease: when another runs, the
+        job is released to run when that one is over.
+        """
+        if job.owner != self.owner or job.state != JobState.QUEUED:
+            return False
+        free, kind_lease = await self._exclusive(job.kind)
+        if not free:
+            await self.jobs.retry(job, self.clock(), "exclusive kind busy")
             return False
         await self._run_claimed(job, kind_lease)
         return True

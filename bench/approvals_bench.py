@@ -9,11 +9,19 @@ replica, and a quarter of the requests also get a double click and a
 redelivered click, to the other replica. The sandbox's exchange hook timestamps
 every membership PUT, in the same clock as the clicks.
 
+Setup (the requests and their 2,000 approval cards) runs with the Slack fake's
+limits off; the measured window starts with them on (Slack's published tiers, or
+none with ``--limits unlimited``) and full buckets. Each replica gets its share of
+the workspace's budgets (``slack.rate_limit_factor`` = 1 / replicas).
+
 Reported: decisions per second (requests from first click to group add, over
-the wall time), click-to-group-add p50/p99, click ack p99, and duplicate adds
-(PUTs beyond one per request, and grant audit records beyond one): must be 0.
+the wall time), click-to-group-add p50/p99 and its stages (the click recorded by an
+ingress, the deciding vote, the add), click ack p99, the Slack calls (and 429s)
+of the window, and duplicate adds (PUTs beyond one per request, and grant audit
+records beyond one): must be 0.
 
     python bench/approvals_bench.py [--requests 1000] [--replicas 2] [--concurrency 32]
+                                    [--limits published|unlimited]
 """
 
 from __future__ import annotations
@@ -78,6 +86,7 @@ class PutClock:
 
     def __init__(self) -> None:
         self.first: dict[str, float] = {}
+        self.wall: dict[str, float] = {}  # the same moments on the wall clock (the database's)
         self.count: Counter[str] = Counter()
         self.waiting: dict[str, asyncio.Future[None]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -87,6 +96,7 @@ class PutClock:
             user_id = request.path.rsplit("/", 1)[-1]
             self.count[user_id] += 1
             self.first.setdefault(user_id, time.perf_counter())
+            self.wall.setdefault(user_id, time.time())
             future = self.waiting.get(user_id)
             if future is not None and self.loop is not None:
                 self.loop.call_soon_threadsafe(_resolve, future)
@@ -138,13 +148,17 @@ def _workspace(emails: list[str]) -> Workspace:
     )
 
 
-def _config(db_url: str, okta_url: str, ca: Path, slack_url: str) -> dict[str, Any]:
+def _config(db_url: str, okta_url: str, ca: Path, slack_url: str,
+            replicas: int = 1) -> dict[str, Any]:
     return {
         "database_url": db_url,
         "log_level": "WARNING",
         "organisation": {"it_channel": "#it-help"},
+        # Slack's budgets are the workspace's: each replica takes its share of them, as a
+        # deployment of several replicas is configured (else together they earn 429s).
         "slack": {"api_base_url": slack_url, "bot_token": {"env": "SLACK_BOT_TOKEN"},
-                  "signing_secret": {"env": "SLACK_SIGNING_SECRET"}},
+                  "signing_secret": {"env": "SLACK_SIGNING_SECRET"},
+                  "rate_limit_factor": 1 / replicas},
         "connectors": {"okta": {"kind": "okta", "org_url": okta_url, "ca_file": str(ca),
                                 "api_token": {"env": "OKTA_API_TOKEN"}, "max_concurrency": 75}},
         "capabilities": {"groups": "okta"},
@@ -213,6 +227,7 @@ class Clicks:
         self.user_of = user_of
         self.slots = asyncio.Semaphore(concurrency)
         self.first: dict[str, float] = {}
+        self.wall: dict[str, float] = {}
         self.acks: list[float] = []
         self.sent = 0
         self.duplicates = 0
@@ -229,6 +244,7 @@ class Clicks:
             added = asyncio.get_running_loop().create_future()
             self.puts.waiting[self.user_of[request_id]] = added
             self.first[request_id] = time.perf_counter()
+            self.wall[request_id] = time.time()
             sent = await asyncio.gather(*(
                 s.block_action(who, "hd_access_approve.0", message=self.cards[who][request_id])
                 for who, s in plan
@@ -257,9 +273,13 @@ async def main(requests: int, replicas: int, concurrency: int) -> dict[str, Any]
         tempfile.TemporaryDirectory(prefix="helpdesk-approvals-bench-") as tmp,
     ):
         async with fresh_database() as db_url:
-            raw = _config(db_url, okta.url, okta.ca_path, slack.base_url)
+            raw = _config(db_url, okta.url, okta.ca_path, slack.base_url, replicas)
             environ = {"SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": SECRET,
                        "OKTA_API_TOKEN": DEMO_TOKEN}
+            # Setup (the requests and their approval cards) is not what is measured: the
+            # fake's limits are off for it, and on again, with full buckets, for the clicks.
+            tiers = SLACK_TIERS[0]
+            published, tiers.rules = tiers.rules, {}
             setup_s = await _make_requests(raw, environ, slack.base_url, slack.token,
                                            requesters, concurrency)
             user_of = {
@@ -283,6 +303,8 @@ async def main(requests: int, replicas: int, concurrency: int) -> dict[str, Any]
                     for b in bots
                 ]
                 clicks = Clicks(senders, cards, concurrency, puts, user_of)
+                tiers.rules = published
+                slack_state.reset_recorder()
                 cpu_before = {b.name: cpu_s(b.process.pid) for b in bots}
                 cpu_bench = time.process_time()
                 started = time.perf_counter()
@@ -291,6 +313,12 @@ async def main(requests: int, replicas: int, concurrency: int) -> dict[str, Any]
                 cpu = {b.name: round(cpu_s(b.process.pid) - cpu_before[b.name], 1)
                        for b in bots}
                 cpu["bench+fakes"] = round(time.process_time() - cpu_bench, 1)
+                # What the window cost in Slack (calls per method, 429s, response_url posts).
+                in_window = slack_state.calls()
+                slack_calls = dict(sorted(Counter(c.method for c in in_window).items()))
+                throttled = dict(sorted(Counter(c.method for c in in_window
+                                                if c.status == 429).items()))
+                responses = len(slack_state.response_posts())
                 await asyncio.sleep(1.0)  # let late duplicates land, if there were any
                 errors = [
                     line[:300] for b in bots
@@ -307,7 +335,27 @@ async def main(requests: int, replicas: int, concurrency: int) -> dict[str, Any]
             states = await _query(
                 db_url, "SELECT state, count(*) AS n FROM access_requests GROUP BY state"
             )
+            decided = {
+                r["request_id"]: r["at"].timestamp()
+                for r in await _query(db_url, "SELECT request_id, min(at) AS at "
+                                              "FROM access_decisions GROUP BY request_id")
+            }
+            recorded: dict[str, float] = {}
+            for r in await _query(db_url, "SELECT payload, received_at FROM inbox_events "
+                                          "WHERE kind = 'action'"):
+                rid = str(json.loads(r["payload"])["actions"][0]["value"])
+                at = r["received_at"].timestamp()
+                recorded[rid] = min(at, recorded.get(rid, at))
     latencies = [puts.first[user_of[rid]] - clicks.first[rid] for rid in ids]
+    # Where the time goes, per request (wall clock, ms): the click recorded by an
+    # ingress, the deciding vote's time (taken as the decision starts, after the click
+    # was claimed from the inbox, identified and authorised), and the group add's PUT.
+    stages = {
+        "click_to_recorded": [recorded[r] - clicks.wall[r] for r in ids if r in recorded],
+        "recorded_to_decision": [decided[r] - recorded[r] for r in ids
+                                 if r in decided and r in recorded],
+        "decision_to_add": [puts.wall[user_of[r]] - decided[r] for r in ids if r in decided],
+    }
     granted = int(grants[0]["n"])
     return {
         "bench": "access_approvals",
@@ -320,12 +368,19 @@ async def main(requests: int, replicas: int, concurrency: int) -> dict[str, Any]
         "wall_s": round(wall, 2),
         "click_to_add_ms_p50": round(statistics.median(latencies) * 1000, 1),
         "click_to_add_ms_p99": round(percentile(latencies, 99) * 1000, 1),
+        "stages_ms_p50_p99": {
+            name: [round(statistics.median(v) * 1000, 1), round(percentile(v, 99) * 1000, 1)]
+            for name, v in stages.items() if v
+        },
         "click_ack_ms_p50": round(statistics.median(clicks.acks) * 1000, 1),
         "click_ack_ms_p99": round(percentile(clicks.acks, 99) * 1000, 1),
         "groups_added": len(puts.first),
         "duplicate_adds": sum(c - 1 for c in puts.count.values()) + max(0, granted - requests),
         "grant_audit_records": granted,
         "request_states": {r["state"]: int(r["n"]) for r in states},
+        "slack_calls_in_window": slack_calls,
+        "slack_429s_in_window": throttled,
+        "response_url_posts_in_window": responses,
         "cpu_s": cpu,
         "bot_log_errors": len(errors),
     }

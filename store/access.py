@@ -24,7 +24,7 @@ from sqlalchemy import case, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from store.jobs import JobState, NewJob, add_jobs, finish_in
+from store.jobs import Claim, JobState, NewJob, add_claimed, aware_job, finish_in, queue_jobs
 from store.leases import aware
 from store.models import (
     AccessApprover,
@@ -71,10 +71,14 @@ class VoteResult(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Vote:
-    """The result of one vote; ``job_id`` is the first job queued when it decided."""
+    """The result of one vote; ``job_id`` is the first job queued when it decided.
+
+    ``job``: that job, when it was written already claimed (``approve(claim=...)``).
+    """
 
     result: VoteResult
     job_id: int | None = None
+    job: Job | None = None
 
 
 @dataclass(frozen=True)
@@ -208,7 +212,7 @@ class AccessStore:
                 s.add(row)
                 await s.flush()
                 s.add_all(AccessApprover(request_id=row.id, approver=a) for a in set(approvers))
-                add_jobs(s, jobs, row.created_at)
+                await queue_jobs(s, jobs, row.created_at)
                 s.add(audit)
         except IntegrityError:
             return False
@@ -223,6 +227,7 @@ class AccessStore:
         audit: AuditFactory,
         *,
         then: Sequence[NewJob] = (),
+        claim: Claim | None = None,
     ) -> Vote:
         """Record one approval; the vote that reaches ``approvals_required`` makes ``move``.
 
@@ -230,6 +235,11 @@ class AccessStore:
         transaction: on PostgreSQL the UPDATE of a concurrent vote waits for this
         one's row lock and then sees its count, so two last votes cannot both
         decide and two half votes cannot both miss. ``then`` is queued when it decides.
+
+        ``claim``: the first job of ``then`` is written already leased to ``claim.owner``
+        (``Vote.job``), in the same transaction as the decision, for the caller to run at
+        once (``JobRunner.run_claimed``): no claim of its own, no other replica's worker
+        taking it first, and a decision never leaves its job unwritten.
         """
         r = AccessRequest
         completes = r.approvals + 1 >= r.approvals_required
@@ -257,17 +267,23 @@ class AccessStore:
                     raise _Lost
                 decided, approvals = str(found[0]) == move.target, int(found[1])
                 job_id: int | None = None
+                job: Job | None = None
                 if decided and then:
-                    rows = add_jobs(s, then, now)
-                    await s.flush()
-                    job_id = rows[0].id
+                    if claim is not None:
+                        job = await add_claimed(s, then[0], claim, now)
+                        job_id = job.id if job is not None else None
+                    else:
+                        first = await queue_jobs(s, then[:1], now)
+                        job_id = first[0] if first else None
+                    await queue_jobs(s, then[1:], now)
                 result = move.target if decided else VoteResult.RECORDED
                 s.add(audit(result, {"approvals": approvals}))
         except IntegrityError:
             return Vote(VoteResult.DUPLICATE)
         except _Lost:
             return Vote(VoteResult.CLOSED)
-        return Vote(VoteResult.DECIDED if decided else VoteResult.RECORDED, job_id)
+        return Vote(VoteResult.DECIDED if decided else VoteResult.RECORDED, job_id,
+                    aware_job(job) if job is not None else None)
 
     async def deny(
         self,
@@ -339,7 +355,7 @@ class AccessStore:
             won = _rowcount(result) == 1
             if won:
                 s.add(audit)
-                add_jobs(s, follow_up, now)
+                await queue_jobs(s, follow_up, now)
             if job is not None:
                 await finish_in(s, job, job_state if won else JobState.DONE)
         return won

@@ -15,6 +15,13 @@ still held.
 
 Only the owner finishes, retries or renews a job it claimed: a worker whose lease
 ran out and was taken over cannot mark the new owner's run as done.
+
+Inside a caller's transaction (a decision and its consequence, together):
+:func:`queue_jobs` enqueues idempotently by key and, on PostgreSQL, sends the jobs'
+wakeup (:mod:`store.job_wakeups`) with the same commit, so every replica's runner looks
+at once rather than at its next poll; :func:`add_claimed` enqueues a job already leased
+to the caller (the replica that took the click runs it next, with no claim of its own and
+no race with another replica's worker).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
+from store.job_wakeups import notify_in, wake_after_commit
 from store.leases import aware, db_later, db_now
 from store.models import Job
 
@@ -57,6 +65,79 @@ class NewJob:
 def job_key(kind: str, subject: str) -> str:
     """The key of the one job of ``kind`` for ``subject`` (a request id, a slot)."""
     return f"{kind}:{subject}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who takes a job as it is written (a runner's ``owner``), and for how long."""
+
+    owner: str
+    lease: timedelta
+
+
+def _insert(dialect: str) -> Any:
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+def _values(job: NewJob, now: datetime) -> dict[str, Any]:
+    return {"kind": job.kind, "key": job.key, "request_id": job.request_id,
+            "payload": dict(job.payload) or None, "state": JobState.QUEUED,
+            "run_at": job.run_at, "attempts": 0, "created_at": now}
+
+
+async def queue_jobs(session: AsyncSession, jobs: Sequence[NewJob], now: datetime) -> list[int]:
+    """Enqueue ``jobs`` in the caller's transaction, once per key; the ids of those added.
+
+    On PostgreSQL the runners' wakeup is sent in the same transaction (``pg_notify``
+    is delivered at commit, and not at all on a rollback); on SQLite the caller wakes
+    its runner after commit (:func:`store.job_wakeups.wake_local`).
+    """
+    if not jobs:
+        return []
+    dialect = session.get_bind().dialect.name
+    added: list[int] = []
+    for job in jobs:
+        statement = (
+            _insert(dialect)(Job).values(**_values(job, now))
+            .on_conflict_do_nothing(index_elements=[Job.key])
+            .returning(Job.id)
+        )
+        job_id = (await session.execute(statement)).scalar_one_or_none()
+        if job_id is not None:
+            added.append(int(job_id))
+    due = {j.kind for j in jobs if j.run_at <= now}
+    if added and due:
+        await _wake_with(session, due)
+    return added
+
+
+async def _wake_with(session: AsyncSession, kinds: Collection[str]) -> None:
+    """The runners' wakeup, sent with the session's transaction (see store.job_wakeups)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await notify_in(session, kinds)
+    else:
+        wake_after_commit(session, kinds)
+
+
+async def add_claimed(
+    session: AsyncSession, job: NewJob, claim: Claim, now: datetime
+) -> Job | None:
+    """Enqueue ``job`` in the caller's transaction already leased to ``claim.owner``.
+
+    The caller runs it once the transaction commits (one round trip fewer than enqueue
+    then claim, and no other replica's worker can take it first); if the caller dies,
+    its lease runs out and any runner takes the job over. None when a job with that
+    key exists already (it is left as it is).
+    """
+    dialect = session.get_bind().dialect.name
+    statement = (
+        _insert(dialect)(Job)
+        .values(**{**_values(job, now), "attempts": 1, "owner": claim.owner,
+                   "lease_until": db_later(dialect, claim.lease)})
+        .on_conflict_do_nothing(index_elements=[Job.key])
+        .returning(Job)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
 
 
 def add_jobs(session: AsyncSession, jobs: Sequence[NewJob], now: datetime) -> list[Job]:
@@ -86,6 +167,7 @@ class JobStore:
     """The jobs table over the store's engine; each method is one short transaction."""
 
     def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
         self.dialect = engine.dialect.name
         self._session = async_sessionmaker(engine, expire_on_commit=False)
 
@@ -123,17 +205,21 @@ class JobStore:
     # -- enqueueing and claiming ---------------------------------------------------------
     async def enqueue(self, job: NewJob, now: datetime) -> bool:
         """Add ``job`` unless a job with its key exists (in any state); True when added."""
-        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         statement = (
-            insert(Job)
-            .values(kind=job.kind, key=job.key, request_id=job.request_id,
-                    payload=dict(job.payload) or None, state=JobState.QUEUED, run_at=job.run_at,
-                    attempts=0, created_at=now)
+            _insert(self.dialect)(Job)
+            .values(**_values(job, now))
             .on_conflict_do_nothing(index_elements=[Job.key])
         )
         async with self._session.begin() as s:
-            return _rowcount(await s.execute(statement)) == 1
+            added = _rowcount(await s.execute(statement)) == 1
+            if added and job.run_at <= now:
+                await _wake_with(s, [job.kind])
+            return added
 
+    async def queue(self, jobs: Sequence[NewJob], now: datetime) -> list[int]:
+        """:func:`queue_jobs` in a transaction of its own (the wakeup sent with its commit)."""
+        async with self._session.begin() as s:
+            return await queue_jobs(s, jobs, now)
 
     async def claim(self, job_id: int, owner: str, now: datetime, lease: timedelta) -> Job | None:
         """Lease one due job to ``owner``; None when someone holds it or it is not due."""
@@ -285,6 +371,11 @@ class JobStore:
                                   Job.finished_at < finished_before)
             )
             return _rowcount(result)
+
+
+def aware_job(job: Job) -> Job:
+    """``job`` with UTC attached to its times (read after the transaction that wrote it)."""
+    return _aware_job(job)
 
 
 def _aware_job(job: Job) -> Job:

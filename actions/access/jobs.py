@@ -34,6 +34,7 @@ from config.settings import AccessSettings
 from connectors.base import DirectoryGroup, DirectoryUser
 from connectors.errors import ConnectorError, GroupNotFound, Unavailable, UserNotFound
 from store.db import Store
+from store.job_wakeups import JobWakeups
 from store.jobs import JobState, NewJob, job_key
 from store.models import Job
 
@@ -79,6 +80,8 @@ class AccessJobs:
             poll_interval=settings.poll_interval,
             clock=clock,
             owner=owner,
+            # Woken when a job is queued (on any replica, with PostgreSQL), not only by the poll.
+            wakeups=JobWakeups(store.engine),
         )
 
     async def run_kind(self, request_id: str, kind: JobKind) -> None:

@@ -3,11 +3,17 @@
 Every message goes through the :class:`AccessNotifier` port, and a message that
 cannot be sent is logged and given up: the request's state is in the store, and
 the next update or reminder shows it again.
+
+With ``later`` (the Slack surface's tracked tasks), what a transition announces (the
+approval messages refreshed, the requester told) runs after the transition's caller
+has moved on: a click's group add and its answer do not wait for ``chat.update``'s
+Tier 3 budget, and the click's slot is free for the next click meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from actions.access.model import AccessSnapshot, Event, MessageRole
 from actions.access.policy import Approvers, is_channel
@@ -22,9 +28,15 @@ log = get_logger("helpdesk.access")
 class Notices:
     """Posts, refreshes and reminds approval messages; tells the requester and security."""
 
-    def __init__(self, store: Store, notifier: AccessNotifier) -> None:
+    def __init__(
+        self,
+        store: Store,
+        notifier: AccessNotifier,
+        later: Callable[[Awaitable[None]], None] | None = None,
+    ) -> None:
         self.store = store
         self.notifier = notifier
+        self.later = later
 
     async def snapshot(self, request_id: str) -> AccessSnapshot:
         """A request known to exist, as it now stands."""
@@ -118,11 +130,21 @@ class Notices:
             log.warning("security_notice_failed", error=type(exc).__name__)
 
     async def moved(self, request_id: str, event: Event) -> AccessSnapshot:
-        """After a transition: refresh the approval messages and tell the requester."""
+        """After a transition: refresh the approval messages and tell the requester.
+
+        With ``later``, both are handed to it (side by side: the requester's news does
+        not queue behind the cards' updates) and the request is returned at once.
+        """
         fresh = await self.snapshot(request_id)
+        if self.later is not None:
+            self.later(self._announce(fresh, event))
+            return fresh
         await self.refresh(fresh)
         await self.tell(fresh, event)
         return fresh
+
+    async def _announce(self, snap: AccessSnapshot, event: Event) -> None:
+        await asyncio.gather(self.refresh(snap), self.tell(snap, event))
 
 
 def _picture(snap: AccessSnapshot) -> tuple[str, int, int]:

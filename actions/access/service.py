@@ -53,7 +53,7 @@ from connectors.base import DirectoryGroup, DirectoryUser
 from connectors.errors import GroupNotFound, Unavailable, UserNotFound
 from store.access import AuditFactory, VoteResult
 from store.db import Store
-from store.jobs import NewJob
+from store.jobs import Claim, NewJob
 from store.models import AccessRequest
 
 log = get_logger("helpdesk.access")
@@ -335,9 +335,13 @@ class AccessService:
         )
         if approve:
             move = TRANSITIONS[Action.APPROVE]
+            # The fulfilment is written with the deciding vote, already claimed by this
+            # process's runner: it runs here next, with no claim of its own.
+            runner = self.jobs.runner
             vote = await self.store.access.approve(
                 req.id, actor.slack_user_id, move, now, factory,
                 then=[access_job(JobKind.FULFIL, req.id, now)],
+                claim=Claim(runner.owner, runner.lease),
             )
         else:
             move = TRANSITIONS[Action.DENY]
@@ -357,9 +361,12 @@ class AccessService:
         if not approve:
             fresh = await self.notices.moved(req.id, Event.DENIED)
             return Decision(DecisionOutcome.DENIED, fresh)
-        # Approved: the fulfilment job was written with the approval; run it now. If this
-        # process dies first, the worker of any replica picks it up when its lease is free.
-        if vote.job_id is not None:
+        # Approved: the fulfilment job was written with the approval, leased to this
+        # process; run it now. If this process dies first, the worker of any replica
+        # picks it up once that lease runs out.
+        if vote.job is not None:
+            await self.jobs.runner.run_claimed(vote.job)
+        elif vote.job_id is not None:
             await self.jobs.runner.run_job(vote.job_id)
         return Decision(DecisionOutcome.APPROVED, await self.notices.snapshot(req.id))
 

@@ -5,7 +5,8 @@ the bot starts goes to the channel ``bot.slack.directory`` keeps, so no reply co
 ``conversations.open``. The clicked message is updated through the click's
 ``response_url`` (up to 5 uses within 30 minutes, outside the Web API tiers:
 api.slack.com/interactivity/handling#message_responses), with ``chat.update`` (Tier 3)
-only when Slack refuses it.
+only when Slack refuses it; an ephemeral answer to a click goes the same way, with
+``chat.postEphemeral`` (Tier 4) only when Slack refuses it.
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ class Delivery:
             if reply.form is not None and trigger_id:
                 await self._open_form(user_id, reply, prompt, trigger_id, dm)
             elif reply.ephemeral:
-                await self._ephemeral(user_id, reply, prompt[0] if prompt else dm, dm)
+                if response_url is None or not await self._respond(
+                    response_url, reply, replace=False
+                ):
+                    await self._ephemeral(user_id, reply, prompt[0] if prompt else dm, dm)
             elif reply.replaces_prompt and prompt is not None:
                 if response_url is None or not await self._respond(response_url, reply):
                     channel, ts = prompt
@@ -76,11 +80,14 @@ class Delivery:
             elif not reply.in_place_only:
                 await self.post(dm or await self.dm_channel(user_id), reply)
 
-    async def _respond(self, url: str, reply: Reply) -> bool:
-        """Replace the clicked message through the click's response_url; False if refused."""
-        body: dict[str, Any] = {
-            "replace_original": True, "text": reply.text, "blocks": reply_blocks(reply),
-        }
+    async def _respond(self, url: str, reply: Reply, *, replace: bool = True) -> bool:
+        """Replace the clicked message through the click's response_url (``replace``), or
+        show the clicker an ephemeral note there; False if refused."""
+        body: dict[str, Any] = {"text": reply.text, "blocks": reply_blocks(reply)}
+        if replace:
+            body["replace_original"] = True
+        else:
+            body.update(replace_original=False, response_type="ephemeral")
         session = getattr(self.client, "session", None)
         try:
             resp = await AsyncWebhookClient(url, session=session).send_dict(body)

@@ -7,6 +7,7 @@ below apply to it the same way.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,7 @@ class SlackIdentity:
         self.directory = directory
         self._cache: dict[str, _Cached] = {}
         self._home: tuple[str, str] | None = None  # the bot's (team_id, enterprise_id)
+        self._home_lock = asyncio.Lock()
 
     async def resolve(self, slack_user_id: str) -> Actor:
         hit = self._cache.get(slack_user_id)
@@ -79,8 +81,12 @@ class SlackIdentity:
     async def _home_team(self) -> tuple[str, str]:
         """The workspace (and Enterprise Grid org, if any) the bot is installed in."""
         if self._home is None:
-            resp = await self.client.auth_test()
-            self._home = (str(resp.get("team_id") or ""), str(resp.get("enterprise_id") or ""))
+            # One auth.test however many first clicks arrive together.
+            async with self._home_lock:
+                if self._home is None:
+                    resp = await self.client.auth_test()
+                    self._home = (str(resp.get("team_id") or ""),
+                                  str(resp.get("enterprise_id") or ""))
         return self._home
 
     def _check(self, user: dict[str, Any], home: tuple[str, str] = ("", "")) -> Actor:

@@ -34,7 +34,7 @@ from typing import Any
 from bot.slack.server import Accepted
 from config import metrics
 from config.logging import get_logger
-from store.inbox import Claimed, InboxState, InboxStore, Incoming
+from store.inbox import CLICK, Claimed, InboxState, InboxStore, Incoming
 from store.leases import new_holder
 
 log = get_logger("helpdesk.inbox")
@@ -57,7 +57,8 @@ class Recorder:
 
     Used where the requests arrive: in the HTTP ingress process (with its own connection
     to the store) and in the work process for Socket Mode. ``on_new`` is called after a
-    batch that recorded something new (to have it claimed soon).
+    batch that recorded something new (to have it claimed soon); ``on_click`` instead,
+    when given, after a batch that recorded a new click (to have it claimed at once).
     """
 
     def __init__(
@@ -65,9 +66,11 @@ class Recorder:
         store: InboxStore,
         on_new: Callable[[], None],
         record_timeout: float = RECORD_TIMEOUT,
+        on_click: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.on_new = on_new
+        self.on_click = on_click
         self.record_timeout = record_timeout
         self._pending: list[tuple[Incoming, asyncio.Future[Accepted]]] = []
         self._recorder: asyncio.Task[None] | None = None
@@ -127,7 +130,11 @@ class Recorder:
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if not future.done():
                     future.set_result(outcome)
-            if Accepted.NEW in outcomes:
+            new = [item for item, outcome in zip(items, outcomes, strict=True)
+                   if outcome is Accepted.NEW]
+            if new and self.on_click is not None and any(i.kind == CLICK for i in new):
+                self.on_click()
+            elif new:
                 self.on_new()
 
     def _write_over(self, task: asyncio.Task[Any]) -> None:
@@ -184,9 +191,16 @@ class Inbox:
         self._hold_claims()
         return await self.recorder.accept(key, payload, retry)
 
-    def arrived(self, recorded: bool) -> None:
-        """A request is arriving (False) or was recorded, maybe by another process (True)."""
-        if recorded:
+    def arrived(self, recorded: bool, *, click: bool = False) -> None:
+        """A request is arriving (False) or was recorded, maybe by another process (True).
+
+        ``click``: a click was recorded by the HTTP ingress process, where the acks are:
+        it is claimed at once (someone is looking at the button, and claiming here
+        takes nothing from the acks), with whatever else is waiting.
+        """
+        if recorded and click:
+            self.claim_now()
+        elif recorded:
             self._soon()
         else:
             self._hold_claims()

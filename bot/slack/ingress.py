@@ -138,6 +138,11 @@ class PipeWorker:
         if not self._writer.is_closing():
             self._writer.write(encode({"k": "recorded"}))
 
+    def recorded_click(self) -> None:
+        """The same, for a batch with a click in it: the work process claims it at once."""
+        if not self._writer.is_closing():
+            self._writer.write(encode({"k": "recorded", "click": True}))
+
     async def accept(self, key: str, payload: bytes, retry: int) -> Accepted:
         """Record the request (here, or by the work process); ``FAILED`` if not recorded."""
         if self.recorder is not None:
@@ -248,7 +253,8 @@ async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
 
         database = Secret(str(first[0]["db"]))  # its password, if any, is redacted too
         engine = open_engine(database.reveal(), small=True, name="helpdesk-ingress")
-        worker.recorder = Recorder(InboxStore(engine), worker.recorded)
+        worker.recorder = Recorder(InboxStore(engine), worker.recorded,
+                                   on_click=worker.recorded_click)
     app = Ingress(worker, args.path)
     # Bound here, and "ready" sent, before the server accepts anything: no request (and
     # no frame it causes) can reach the work process ahead of "ready".
@@ -389,7 +395,10 @@ class IngressProcess:
                 if kind == "recorded":
                     arrived = getattr(self.worker, "arrived", None)
                     if arrived is not None:
-                        arrived(True)
+                        if meta.get("click"):
+                            arrived(True, click=True)
+                        else:
+                            arrived(True)
                 elif kind == "accept":
                     task = asyncio.create_task(self._accept(meta, body))
                     self._answers.add(task)

@@ -110,6 +110,10 @@ class SlackSurface:
         self.admin = AdminView(runtime.cfg, runtime.store, runtime.providers, admins)
         runtime.conversation.admin = self.admin
         self.delivery = Delivery(client, runtime.store, self.directory)
+        # What a decision announces (cards refreshed with chat.update, Tier 3; the
+        # requester's news) runs beside the click, tracked like it: the click's slot and
+        # its group add never wait for those budgets.
+        runtime.access.notices.later = self._spawn
         # Acknowledged requests, recorded before the ack and worked on from the store.
         inbox = runtime.cfg.slack.inbox
         self.inbox = Inbox(
@@ -170,9 +174,10 @@ class SlackSurface:
         await self.health.refresh_metrics()
         return []
 
-    def arrived(self, recorded: bool) -> None:
-        """The ingress process is recording a request (False) or has recorded one (True)."""
-        self.inbox.arrived(recorded)
+    def arrived(self, recorded: bool, *, click: bool = False) -> None:
+        """The ingress process is recording a request (False) or has recorded one (True);
+        ``click``: a click, claimed at once."""
+        self.inbox.arrived(recorded, click=click)
 
     async def accept(self, key: str, payload: bytes, retry: int = 0) -> Accepted:
         """Record a request about to be acknowledged in the inbox (``bot.slack.inbox``).

@@ -124,6 +124,14 @@ async def _request(w: World, requester: str, text: str, via: int) -> None:
                            timeout=15)
 
 
+def _replica_of(w: World, owner: str) -> Replica:
+    """The replica whose job runner is ``owner`` (``host:pid:random``, store.leases)."""
+    pid = int(owner.split(":")[-2])
+    found = [r for r in w.replicas if r.process.pid == pid]
+    assert len(found) == 1, (owner, [r.process.pid for r in w.replicas])
+    return found[0]
+
+
 def _cards(w: World, approver: str) -> list[Message]:
     return [m for m in w.state.messages_to(approver) if "Access request" in m.text]
 
@@ -168,8 +176,10 @@ async def test_two_replicas_concurrent_clicks_and_a_crash(world: World) -> None:
         late = [e for u in (ANNA, BERT) for e in w.state.ephemerals_to(u)]
         assert late and all("already" in e.text for e in late)
 
-        # A crash between approval and group add: replica 0 takes the fulfilment job and
-        # dies while the directory is slow; replica 1 finishes it once the lease runs out.
+        # A crash between approval and group add: the replica that decided holds the
+        # fulfilment job (written claimed with the decision) and dies while the directory
+        # is slow; the other finishes it once the lease runs out. Whichever replica's inbox
+        # took the click, the one killed is the job's owner (its pid is in the owner token).
         await _request(w, FRANCES, "I need github", via=1)
         card = await w.state.wait_for(
             lambda st: next((m for m in _cards(w, ANNA) if "GitHub" in m.text), None)
@@ -183,8 +193,8 @@ async def test_two_replicas_concurrent_clicks_and_a_crash(world: World) -> None:
             if owner:
                 break
             await asyncio.sleep(0.02)
-        assert owner, "replica 0 never took the fulfilment job"
-        w.replicas[0].kill()
+        assert owner, "no replica took the fulfilment job"
+        _replica_of(w, owner).kill()
         await w.state.wait_for(
             lambda st: len([m for m in st.messages_to(FRANCES)
                             if "You're now a member of *GitHub*" in m.text]) == 1 or None,

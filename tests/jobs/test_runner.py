@@ -17,6 +17,7 @@ from store.db import Store
 from store.jobs import JobState, NewJob
 from store.models import Job
 from tests.conftest import fresh_pg_database
+from tests.jobs.helpers import two_stores
 
 RETRY = RetryPolicy(timedelta(seconds=30), timedelta(minutes=2), max_attempts=3)
 
@@ -33,12 +34,8 @@ async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[s
 @pytest.fixture
 async def stores(url: str) -> AsyncIterator[list[Store]]:
     """Two stores on one database: two replicas, each with its own connection pool."""
-    opened = [await Store.open(url), await Store.open(url)]
-    try:
+    async with two_stores(url) as opened:
         yield opened
-    finally:
-        for store in opened:
-            await store.close()
 
 
 class Clock:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.inbox import Inbox
+from bot.slack.inbox import Inbox, Recorder
 from bot.slack.server import Accepted
 from store.db import Store
 from store.inbox import InboxState, Incoming
@@ -208,3 +208,29 @@ async def test_requests_behind_a_stuck_batch_fail_within_their_own_time(store: S
     # Written late after all: Slack's retries find them and nothing runs twice.
     retried = [await inbox.accept(f"event:Ev{i}", _body(i), retry=1) for i in (1, 2, 3)]
     assert retried == [Accepted.DUPLICATE] * 3
+
+
+async def test_a_recorded_click_is_claimed_at_once(store: Store) -> None:
+    """Recorded by the HTTP ingress process: a batch with a click says so, and is claimed
+    without the burst's wait (an hour here: only the click's own claim can run it)."""
+    ran: list[Any] = []
+
+    async def run(payload: dict[str, Any]) -> None:
+        ran.append(payload["n"])
+
+    inbox = Inbox(store.inbox, run, quiet=3600, max_wait=3600, poll=3600)
+    told: list[str] = []
+    recorder = Recorder(store.inbox, lambda: told.append("new"),
+                        on_click=lambda: told.append("click"))
+    click = Incoming("action:U1:1.000001", "action", json.dumps({"n": 1}))
+    assert await recorder.accept(click.key, click.payload.encode()) is Accepted.NEW
+    assert await recorder.accept("event:Ev2", json.dumps({"n": 2}).encode()) is Accepted.NEW
+    assert told == ["click", "new"]
+    inbox.arrived(True)  # the event: after the burst (an hour here)
+    inbox.arrived(True, click=True)  # the click: now
+    for _ in range(200):
+        if ran:
+            break
+        await asyncio.sleep(0.02)
+    assert 1 in ran
+    await inbox.stop(grace=1)
