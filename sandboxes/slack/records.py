@@ -176,7 +176,8 @@ class Fault:
 
     ``status`` 429 answers with ``Retry-After: retry_after``; ``after_processing``: the call
     is carried out first and its answer is lost (Slack did act: the caller cannot tell).
-    ``method`` ``response_url`` fails the next POSTs to a response_url.
+    ``method`` ``response_url`` fails the next POSTs to a response_url. ``matching``: only
+    calls whose parameters (as JSON) contain this text meet the fault.
     """
 
     method: str
@@ -185,6 +186,7 @@ class Fault:
     status: int = 200
     retry_after: int = 1
     after_processing: bool = False
+    matching: str | None = None
 
 
 @dataclass

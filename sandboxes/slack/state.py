@@ -16,6 +16,7 @@ Reading it from tests::
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import threading
 import time
@@ -296,17 +297,27 @@ class SlackState:
         status: int = 200,
         retry_after: int = 1,
         after_processing: bool = False,
+        matching: str | None = None,
     ) -> Fault:
         """Make the next ``count`` calls of ``method`` fail (see ``records.Fault``)."""
-        fault = Fault(method, error, count, status, retry_after, after_processing)
+        fault = Fault(method, error, count, status, retry_after, after_processing, matching)
         with self._lock:
             self._faults.append(fault)
         return fault
 
-    def take_fault(self, method: str) -> Fault | None:
-        """The injected fault the next call of ``method`` meets, used up by one."""
+    def clear_faults(self) -> None:
+        """Forget every injected fault not used up yet."""
+        with self._lock:
+            self._faults.clear()
+
+    def take_fault(self, method: str, params: Any = None) -> Fault | None:
+        """The injected fault a call of ``method`` with ``params`` meets, used up by one."""
         with self._lock:
             for fault in self._faults:
+                if fault.matching is not None and fault.matching not in json.dumps(
+                    params, default=str
+                ):
+                    continue
                 if fault.method == method and fault.count > 0:
                     fault.count -= 1
                     if fault.count == 0:

@@ -184,7 +184,7 @@ class SlackWebApi:
         retry_after = self.limiter.acquire(method, key)
         if retry_after is not None:
             return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
-        fault = self.state.take_fault(method)
+        fault = self.state.take_fault(method, params)
         try:
             if spec.scope and spec.scope not in token.scopes:
                 raise missing_scope(token, spec.scope)
@@ -206,7 +206,7 @@ class SlackWebApi:
 
     async def response_url(self, request: Request) -> Response:
         """``/response/<id>``: what the app's ``respond()`` posts."""
-        fault = self.state.take_fault("response_url")
+        fault = self.state.take_fault("response_url", (await request.body()).decode())
         if fault is not None:
             status = fault.status if fault.status != 200 else 500
             return JSONResponse({"ok": False, "error": fault.error}, status_code=status)

@@ -1,0 +1,81 @@
+"""The outbox's rows: jobs of kind ``outbox`` (``store.jobs``), one per message to Slack.
+
+A message is enqueued already leased to the process that writes it (it sends it at once,
+``claim_or_create``), or free for any replica's worker (``enqueue``). Whoever holds it
+sends it, then :func:`settle` finishes the job and replaces its payload in the same
+transaction (the content, secrets included, is wiped; what it was about stays). A
+failure releases it to run again later (``JobStore.retry``); a holder that dies leaves it
+to another replica once its lease runs out. Claiming is ``JobStore.claim_due`` (``FOR
+UPDATE SKIP LOCKED`` on PostgreSQL), so each message is held by one replica at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from store.jobs import JobState, JobStore, NewJob, finish_in, job_key
+from store.models import Job
+
+KIND = "outbox"
+
+
+def outbox_key(message_key: str) -> str:
+    """The job key of the message with idempotency key ``message_key``."""
+    return job_key(KIND, message_key)
+
+
+class OutboxStore:
+    """Enqueue, claim and settle outbox messages over the jobs table."""
+
+    def __init__(self, engine: AsyncEngine, jobs: JobStore | None = None) -> None:
+        self.jobs = jobs or JobStore(engine)
+        self._session = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def enqueue(
+        self, key: str, payload: Mapping[str, Any], now: datetime, *, run_at: datetime | None = None
+    ) -> bool:
+        """Store a message for any replica's worker; False when its key is stored already."""
+        return await self.jobs.enqueue(
+            NewJob(KIND, outbox_key(key), run_at or now, payload=payload), now
+        )
+
+    async def enqueue_held(
+        self, key: str, payload: Mapping[str, Any], owner: str, now: datetime, lease: timedelta
+    ) -> Job | None:
+        """Store a message leased to ``owner``, who sends it now; None when someone holds it."""
+        return await self.jobs.claim_or_create(
+            NewJob(KIND, outbox_key(key), now, payload=payload), owner, now, lease
+        )
+
+    async def claim_due(
+        self, owner: str, now: datetime, lease: timedelta, limit: int = 1
+    ) -> list[Job]:
+        return await self.jobs.claim_due([KIND], owner, now, lease, limit)
+
+    async def settle(
+        self, job: Job, state: JobState, payload: Mapping[str, Any], error: str = ""
+    ) -> bool:
+        """Finish ``job`` (``done`` or ``dead``) with ``payload`` replacing its own, if still
+        held by its claimer; one transaction, so no finished row keeps its content."""
+        values: dict[str, Any] = {"payload": dict(payload)}
+        if error:
+            values["last_error"] = error[:500]
+        async with self._session.begin() as s:
+            await s.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.owner == job.owner, Job.state == JobState.QUEUED)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            return await finish_in(s, job, state)
+
+    async def retry(self, job: Job, run_at: datetime, error: str) -> bool:
+        return await self.jobs.retry(job, run_at, error)
+
+    async def prune(self, finished_before: datetime) -> int:
+        return await self.jobs.prune(KIND, finished_before=finished_before)
