@@ -77,6 +77,7 @@ async def slack_surface(
         sealer = Sealer(outbox_key(cfg.slack.outbox, environ))
         surface = SlackSurface(runtime, client, secret.reveal(), sealer=sealer)
         notifier.directory = surface.directory
+        notifier.outbox = surface.outbox
         yield surface
     finally:
         await runtime.aclose()

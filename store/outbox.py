@@ -1,7 +1,7 @@
 """The outbox's rows: jobs of kind ``outbox`` (``store.jobs``), one per message to Slack.
 
-A message is enqueued already leased to the process that writes it (it sends it at once,
-``claim_or_create``), or free for any replica's worker (``enqueue``). Whoever holds it
+A message is enqueued already leased to the process that writes it (it sends it at once),
+or free for any replica's worker (``enqueue``). Whoever holds it
 sends it, then :func:`settle` finishes the job and replaces its payload in the same
 transaction (the content, secrets included, is wiped; what it was about stays). A
 failure releases it to run again later (``JobStore.retry``); a holder that dies leaves it
@@ -16,9 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from store.jobs import JobState, JobStore, NewJob, finish_in, job_key
+from store.leases import aware, db_later
 from store.models import Job
 
 KIND = "outbox"
@@ -47,10 +50,33 @@ class OutboxStore:
     async def enqueue_held(
         self, key: str, payload: Mapping[str, Any], owner: str, now: datetime, lease: timedelta
     ) -> Job | None:
-        """Store a message leased to ``owner``, who sends it now; None when someone holds it."""
-        return await self.jobs.claim_or_create(
-            NewJob(KIND, outbox_key(key), now, payload=payload), owner, now, lease
+        """Store a message leased to ``owner``, who sends it now; None when its key is stored
+        already (sent, being sent, or waiting for a worker): then there is nothing to do.
+
+        Unlike ``JobStore.claim_or_create`` a finished row is never armed again: a turn run
+        a second time (after a crash) makes the same keys, and what was sent stays sent.
+        """
+        dialect = self.jobs.dialect
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(Job)
+            .values(kind=KIND, key=outbox_key(key), payload=dict(payload),
+                    state=JobState.QUEUED, run_at=now, attempts=1, owner=owner,
+                    lease_until=db_later(dialect, lease), created_at=now)
+            .on_conflict_do_nothing(index_elements=[Job.key])
+            .returning(Job.id)
         )
+        async with self._session.begin() as s:
+            job_id = (await s.execute(statement)).scalar_one_or_none()
+            if job_id is None:
+                return None
+            row = await s.get(Job, job_id, populate_existing=True)
+            assert row is not None
+        for name in ("run_at", "lease_until", "created_at"):
+            value = getattr(row, name)
+            if value is not None:
+                setattr(row, name, aware(value))
+        return row
 
     async def claim_due(
         self, owner: str, now: datetime, lease: timedelta, limit: int = 1

@@ -48,6 +48,7 @@ from bot.slack.listeners import Deps, Work, register_all
 from bot.slack.outbox.sealing import Sealer
 from bot.slack.outbox.sender import Outbox, hide_message
 from bot.slack.server import Accepted, Readiness
+from bot.views.blocks import reply_blocks
 from bot.views.home import home_view
 from bot.views.notices import PAGE_HEADER
 from bot.views.notices import handle as notice_page
@@ -261,7 +262,12 @@ class SlackSurface:
         """How a turn tells the employee something before its answer (a busy directory)."""
 
         async def tell(text: str) -> None:
-            await self.delivery.post(dm or await self.delivery.dm_channel(user_id), Reply(text))
+            # Not an outcome (the answer follows): straight out, not through the outbox.
+            channel = dm or await self.delivery.dm_channel(user_id)
+            await self.client.chat_postMessage(
+                channel=channel, text=text, blocks=reply_blocks(Reply(text)),
+                unfurl_links=False, unfurl_media=False,
+            )
 
         return tell
 

@@ -13,7 +13,11 @@ rest (where, what kind, whose, until when) stays for the audit and the metrics.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import secrets
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -29,9 +33,25 @@ POST, UPDATE, HIDE = "post", "update", "hide"
 RESET = "reset"  # a reset link or a temporary password: a reset happened
 
 
+#: The Slack request being worked on (its inbox key) and how many messages it has stored:
+#: a request run again after a crash makes the same keys, so what it sent is not sent twice.
+TURN: ContextVar[tuple[str, Iterator[int]] | None] = ContextVar("outbox_turn", default=None)
+
+
+def start_turn(request_key: str) -> None:
+    """Messages stored from here on (in this context) are keyed by ``request_key``."""
+    TURN.set((request_key, itertools.count()))
+
+
 def new_key() -> str:
-    """A fresh idempotency key."""
-    return secrets.token_hex(12)
+    """The next message's idempotency key: the request's and the message's place in it, or
+    a random one outside a request."""
+    turn = TURN.get()
+    if turn is None:
+        return secrets.token_hex(12)
+    request_key, counter = turn
+    seed = f"{request_key}#{next(counter)}".encode()
+    return hashlib.sha256(seed).hexdigest()[:24]
 
 
 @dataclass(frozen=True, slots=True)
