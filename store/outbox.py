@@ -68,15 +68,12 @@ class OutboxStore:
         )
         async with self._session.begin() as s:
             job_id = (await s.execute(statement)).scalar_one_or_none()
-            if job_id is None:
-                return None
-            row = await s.get(Job, job_id, populate_existing=True)
-            assert row is not None
-        for name in ("run_at", "lease_until", "created_at"):
-            value = getattr(row, name)
-            if value is not None:
-                setattr(row, name, aware(value))
-        return row
+        if job_id is None:
+            return None
+        # What the row holds now, without reading it back (the lease's end is the database's).
+        return Job(id=job_id, kind=KIND, key=outbox_key(key), payload=dict(payload),
+                   state=JobState.QUEUED, run_at=aware(now), attempts=1, owner=owner,
+                   created_at=aware(now))
 
     async def claim_due(
         self, owner: str, now: datetime, lease: timedelta, limit: int = 1
