@@ -75,6 +75,10 @@ class OutboxStore:
                    state=JobState.QUEUED, run_at=aware(now), attempts=1, owner=owner,
                    created_at=aware(now))
 
+    async def due(self, now: datetime) -> bool:
+        """Whether any message is due and free (a read: no lock taken)."""
+        return bool(await self.jobs.due([KIND], now, limit=1))
+
     async def claim_due(
         self, owner: str, now: datetime, lease: timedelta, limit: int = 1
     ) -> list[Job]:

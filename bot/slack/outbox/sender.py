@@ -153,9 +153,11 @@ class Outbox:
 
     async def run_due(self) -> int:
         """Claim due messages (up to ``concurrency``) and send them; how many were claimed."""
-        jobs = await self.rows.claim_due(
-            self.owner, self.clock(), self.lease, self.settings.concurrency
-        )
+        now = self.clock()
+        # A read first: an idle poll takes no write lock (SQLite has one writer at a time).
+        if not await self.rows.due(now):
+            return 0
+        jobs = await self.rows.claim_due(self.owner, now, self.lease, self.settings.concurrency)
         if jobs:
             await asyncio.gather(*(self.run(job) for job in jobs))
         return len(jobs)
