@@ -122,6 +122,7 @@ class Watcher:
 
 
 PROMPT, LINK = "Go ahead?", "password reset link"
+POSTS = 3  # chat.postMessage per answer: the prompt, the change notice's DM, the link
 MARKERS = (PROMPT, LINK)
 
 
@@ -133,13 +134,14 @@ PATIENCE = [120.0]
 def _bound_s(tiers: RateLimits, employees: int) -> float:
     """The shortest time in which the fake's limits let every employee be answered.
 
-    Each answer costs two ``chat.postMessage`` (the prompt, then the link; the prompt
-    is updated through the click's response_url, which no tier limits), both in the
-    employee's DM: the workspace-wide bucket and each DM's own bucket bound the burst.
+    Each answer costs three ``chat.postMessage`` (the prompt, the change notice's DM
+    with its "This wasn't me" link, then the reset link; the prompt is updated through
+    the click's response_url, which no tier limits), all in the employee's DM: the
+    workspace-wide bucket and each DM's own bucket bound the burst.
     """
     bound = 0.0
     for rule in tiers.rules.get("chat.postMessage", ()):
-        calls = 2 * employees if rule.scope == "workspace" else 2
+        calls = POSTS * employees if rule.scope == "workspace" else POSTS
         rate = rule.limit.per_minute / 60
         if rate > 0:
             bound = max(bound, max(0.0, calls - rule.limit.capacity) / rate)
