@@ -166,16 +166,25 @@ class Outbox:
         """Send one claimed message, or give it up when it has expired or cannot be read."""
         payload = dict(job.payload or {})
         try:
-            message = OutboxMessage.from_payload(payload, self.sealer)
-        except Unreadable:
-            await self._give_up(job, OutboxMessage.shell(payload), "unreadable")
-            return
+            shell = OutboxMessage.shell(payload)
         except (KeyError, ValueError, TypeError):
             log.error("outbox_message_malformed", job_id=job.id)
             await self.rows.settle(job, JobState.DEAD, {}, "malformed")
             return
-        if self.clock() >= message.expires_at:
-            await self._give_up(job, message, job.last_error or "expired", expired=True)
+        if self.clock() >= shell.expires_at:
+            await self._give_up(job, shell, job.last_error or "expired", expired=True)
+            return
+        try:
+            message = OutboxMessage.from_payload(payload, self.sealer)
+        except Unreadable:
+            if not self.sealer.generated:
+                # The configured key, which every replica shares, cannot read it: nobody can.
+                await self._give_up(job, shell, "unreadable")
+                return
+            # This process's own key: the process that stored it may still send it.
+            delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** max(0, job.attempts - 1))
+            run_at = min(self.clock() + timedelta(seconds=delay), shell.expires_at)
+            await self.rows.retry(job, run_at, "unreadable here (no shared outbox key)")
             return
         await self._attempt(job, message)
 
