@@ -160,6 +160,7 @@ async def serve(cfg: HelpdeskConfig) -> int:
             await surface.drain()
             # After the work that writes messages: what is left waits in the store for
             # another replica (or this one's next start).
+            await surface.outbox.stop(cfg.slack.inbox.grace.total_seconds() / 2)
             outbox.cancel()
             await asyncio.gather(outbox, return_exceptions=True)
     tracing.shutdown()

@@ -69,7 +69,8 @@ class SlackNotifier:
 
         await self.outbox.send(
             OutboxMessage(POST, channel, self.outbox.expiry(), text=text, blocks=blocks,
-                          kind=kind, thread_ts=thread_ts, user=user)
+                          kind=kind, thread_ts=thread_ts, user=user),
+            wait=False,
         )
 
     async def _speaking(self, destination: str) -> contextlib.AbstractContextManager[str]:
@@ -116,7 +117,8 @@ class SlackNotifier:
 
             await self.outbox.send(
                 OutboxMessage(UPDATE, ref.channel, self.outbox.expiry(), text=card.text,
-                              blocks=reply_blocks(card), ts=ref.ts, kind="decision")
+                              blocks=reply_blocks(card), ts=ref.ts, kind="decision"),
+                wait=False,
             )
             return
         await self.client.chat_update(

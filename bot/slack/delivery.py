@@ -123,7 +123,8 @@ class Delivery:
                 UPDATE, channel, self.outbox.expiry(), text=reply.text,
                 blocks=reply_blocks(reply), ts=ts, response_url=response_url,
                 secret=response_url is not None, user=user_id,
-            )
+            ),
+            wait=False,
         )
 
     async def _respond(self, url: str, reply: Reply) -> bool:
@@ -165,7 +166,8 @@ class Delivery:
                 POST, channel, expires or self.outbox.expiry(), text=reply.text,
                 blocks=reply_blocks(reply), kind=RESET if secret else "reply", secret=secret,
                 hide_at=reply.secret_hide_at, replacement=reply.secret_replacement, user=user,
-            )
+            ),
+            wait=False,
         )
 
     async def _open_form(

@@ -216,6 +216,9 @@ class SlackSurface:
         # Work can start more work (a form's submission, its follow-up): wait until none is left.
         while self._tasks and (left := deadline - time.monotonic()) > 0:
             await asyncio.wait(set(self._tasks), timeout=left)
+        # And the messages that work stored and is sending (``Outbox.send(wait=False)``).
+        while self.outbox.sending and (left := deadline - time.monotonic()) > 0:
+            await asyncio.wait(self.outbox.sending, timeout=left)
 
     # -- an employee's turn ---------------------------------------------------------
     async def answer(

@@ -109,6 +109,7 @@ class Outbox:
         self.poll_interval = poll_interval
         self.owner = owner or new_holder()
         self._wake = asyncio.Event()
+        self._sending: set[asyncio.Future[dict[str, str] | None]] = set()
 
     @property
     def lease(self) -> timedelta:
@@ -119,15 +120,41 @@ class Outbox:
         return self.clock() + (self.settings.hide_ttl if hide else self.settings.ttl)
 
     # -- writing ---------------------------------------------------------------------
-    async def send(self, message: OutboxMessage) -> dict[str, str] | None:
+    async def send(
+        self, message: OutboxMessage, *, wait: bool = True
+    ) -> dict[str, str] | None:
         """Store ``message`` and send it now; Slack's ``{"channel", "ts"}`` when it was
-        delivered now, None when it is left to the worker (or was stored already)."""
+        delivered now, None when it is left to the worker (or was stored already).
+
+        ``wait=False`` returns once it is stored, the sending going on in the background:
+        a turn stores all its messages at once (a reset link is in the store right after
+        the reset, not after the messages before it have waited for Slack's rate limits).
+        Messages sent so start in the order they were stored.
+        """
         job = await self.rows.enqueue_held(
             message.key, message.payload(self.sealer), self.owner, self.clock(), self.lease
         )
         if job is None:
             return None
-        return await self._attempt(job, message)
+        if wait:
+            return await self._attempt(job, message)
+        task = asyncio.ensure_future(self._attempt(job, message))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+        return None
+
+    @property
+    def sending(self) -> set[asyncio.Future[dict[str, str] | None]]:
+        """Messages being sent in the background now."""
+        return set(self._sending)
+
+    async def stop(self, grace: float) -> None:
+        """Let messages being sent finish within ``grace`` seconds; the rest stay stored, for
+        another replica (or this one's next start) once their lease runs out."""
+        if self._sending:
+            await asyncio.wait(set(self._sending), timeout=grace)
+        for task in list(self._sending):
+            task.cancel()
 
     async def enqueue(self, message: OutboxMessage) -> bool:
         """Store ``message`` for the worker (any replica's); False when stored already."""
