@@ -101,6 +101,18 @@ class OutboxStore:
             )
             return await finish_in(s, job, state)
 
+    async def renew_held(self, owner: str, lease: timedelta) -> int:
+        """Extend the lease of every message ``owner`` holds; how many."""
+        async with self._session.begin() as s:
+            result = await s.execute(
+                update(Job)
+                .where(Job.kind == KIND, Job.owner == owner, Job.state == JobState.QUEUED,
+                       Job.lease_until.is_not(None))
+                .values(lease_until=db_later(self.jobs.dialect, lease))
+                .execution_options(synchronize_session=False)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
     async def retry(self, job: Job, run_at: datetime, error: str) -> bool:
         return await self.jobs.retry(job, run_at, error)
 

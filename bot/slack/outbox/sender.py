@@ -110,6 +110,8 @@ class Outbox:
         self.owner = owner or new_holder()
         self._wake = asyncio.Event()
         self._sending: set[asyncio.Future[dict[str, str] | None]] = set()
+        self._held = 0
+        self._renewer: asyncio.Task[None] | None = None
 
     @property
     def lease(self) -> timedelta:
@@ -234,19 +236,28 @@ class Outbox:
         return sent
 
     async def _holding(self, job: Job, work: Any) -> dict[str, str]:
-        """Run ``work`` while renewing the job's lease (a call waiting out 429s)."""
-        task: asyncio.Future[dict[str, str]] = asyncio.ensure_future(work)
-        every = self.lease.total_seconds() / 3
+        """Run ``work`` while this process's leases are renewed (a call waiting its turn
+        under Slack's limits, or out a 429): one renewer for every message held here."""
+        self._held += 1
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew(), name="outbox-leases")
         try:
-            while True:
-                done, _ = await asyncio.wait({task}, timeout=every)
-                if done:
-                    return task.result()
-                with contextlib.suppress(Exception):
-                    await self.rows.jobs.renew(job, self.lease)
+            result: dict[str, str] = await work
+            return result
         finally:
-            if not task.done():
-                task.cancel()
+            self._held -= 1
+
+    async def _renew(self) -> None:
+        """Every third of a lease, while messages are held here: one UPDATE for them all."""
+        every = self.lease.total_seconds() / 3
+        while self._held:
+            await asyncio.sleep(every)
+            if not self._held:
+                return
+            try:
+                await self.rows.renew_held(self.owner, self.lease)
+            except Exception as exc:  # the store is down: the leases may run out
+                log.warning("outbox_lease_renewal_failed", error=type(exc).__name__)
 
     async def _deliver(self, job: Job, message: OutboxMessage) -> dict[str, str]:
         try:
