@@ -101,6 +101,17 @@ class OutboxStore:
             )
             return await finish_in(s, job, state)
 
+    async def note(self, job: Job, note: str) -> bool:
+        """Write ``note`` in the row's ``last_error`` (what the holder is doing), if held."""
+        async with self._session.begin() as s:
+            result = await s.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.owner == job.owner, Job.state == JobState.QUEUED)
+                .values(last_error=note[:500])
+                .execution_options(synchronize_session=False)
+            )
+            return int(getattr(result, "rowcount", 0) or 0) == 1
+
     async def renew_held(self, owner: str, lease: timedelta) -> int:
         """Extend the lease of every message ``owner`` holds; how many."""
         async with self._session.begin() as s:

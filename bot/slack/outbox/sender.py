@@ -34,6 +34,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.client import PACED, MeteredWebClient
 from bot.slack.outbox.message import EVENT_TYPE, HIDE, POST, RESET, UPDATE, OutboxMessage
 from bot.slack.outbox.sealing import Sealer, Unreadable
 from config.clock import Now, utc_now
@@ -57,6 +58,8 @@ PERMANENT = frozenset({
 #: Edits of a message that is not there any more: nothing shows the secret, so it is hidden.
 GONE = frozenset({"message_not_found", "cant_update_message", "channel_not_found"})
 
+#: ``last_error`` of a post that went out (or whose failure came after it did).
+ON_ITS_WAY = "sent:"
 FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 60.0
 #: How far back the history is read for a message posted before a crash.
@@ -277,7 +280,8 @@ class Outbox:
         raise GiveUp(f"unknown op {message.op!r}")
 
     async def _post(self, job: Job, message: OutboxMessage) -> dict[str, str]:
-        if job.attempts > 1:
+        if job.attempts > 1 and (job.last_error or "").startswith(ON_ITS_WAY):
+            # An earlier attempt's post went out: Slack may show it already.
             found = await self._already_posted(job, message)
             if found is not None:
                 log.info("outbox_already_posted", job_id=job.id, kind=message.kind)
@@ -287,11 +291,24 @@ class Outbox:
             kwargs["thread_ts"] = message.thread_ts
         if message.blocks is not None:
             kwargs["blocks"] = message.blocks
-        # No previews: Slack's unfurler would fetch a one-time reset link (and could use it).
-        resp = await self.client.chat_postMessage(
-            channel=message.channel, text=message.text, metadata=message.metadata(),
-            unfurl_links=False, unfurl_media=False, **kwargs,
-        )
+        paced = None
+        if isinstance(self.client, MeteredWebClient):
+            # Its turn under Slack's limits first, then a note in the row that the post is
+            # on its way, then the post: after a crash only noted posts need the history
+            # read (Tier 3), not the many that were still waiting their turn.
+            await self.client.wait_turn("chat.postMessage", message.channel)
+            paced = PACED.set(True)
+        await self.rows.note(job, ON_ITS_WAY)
+        job.last_error = ON_ITS_WAY
+        try:
+            # No previews: Slack's unfurler would fetch a one-time reset link (and use it).
+            resp = await self.client.chat_postMessage(
+                channel=message.channel, text=message.text, metadata=message.metadata(),
+                unfurl_links=False, unfurl_media=False, **kwargs,
+            )
+        finally:
+            if paced is not None:
+                PACED.reset(paced)
         return {"channel": str(resp["channel"]), "ts": str(resp["ts"])}
 
     async def _already_posted(self, job: Job, message: OutboxMessage) -> dict[str, str] | None:
@@ -369,6 +386,8 @@ class Outbox:
 
     async def _failed(self, job: Job, message: OutboxMessage, exc: Exception) -> None:
         error, hint = _error_of(exc)
+        if (job.last_error or "").startswith(ON_ITS_WAY):
+            error = ON_ITS_WAY + error  # it went out: the next attempt reads the history
         delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** max(0, job.attempts - 1))
         if hint is not None:
             delay = max(delay, hint)
