@@ -323,6 +323,8 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
             "SLACK_BOT_TOKEN": slack.token,
             "SLACK_SIGNING_SECRET": SECRET,
             "OKTA_API_TOKEN": DEMO_TOKEN,
+            # As deployed: a configured outbox key, so a restarted bot reads what it stored.
+            "HELPDESK_OUTBOX_KEY": "bench-outbox-key-0123456789abcdef",
         }
         command = [sys.executable, *PROFILE, "-m", "bot.cli", "run", "--config", str(cfg_path)]
         proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measured part
@@ -371,6 +373,7 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
             proc = bot[-1]
             proc.terminate()
             _, err = proc.communicate(timeout=30)
+        outbox = _outbox_rows(DATABASE[0] or f"{tmp}/bench.sqlite3")
     duplicates = sum(
         max(0, sum(marker in m.visible_text for m in slack_state.messages_to(uid)) - 1)
         for uid in workspace_ids(workspace)
@@ -424,6 +427,7 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
             line[:400] for line in err.decode().splitlines() if "error" in line.lower()
         ][:3],
         "slack_errors": sorted({f"{c.method}:{c.error}" for c in slack_state.calls() if c.error}),
+        "outbox_rows": outbox,
     }
 
 
@@ -445,6 +449,20 @@ async def _kill_and_restart(
     )
     bot.append(restarted)
     await wait_healthy(url, restarted)
+
+
+def _outbox_rows(database: str) -> dict[str, int]:
+    """The outbox's rows by state (and last note) at the end, when the store is SQLite."""
+    if "://" in database and not database.startswith("sqlite"):
+        return {}
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(database.split("///")[-1])) as db:
+        rows = db.execute(
+            "SELECT state, coalesce(last_error, ''), count(*) FROM jobs WHERE kind = 'outbox' "
+            "GROUP BY 1, 2"
+        ).fetchall()
+    return {f"{state}:{note}" if note else state: n for state, note, n in rows}
 
 
 def _calls_by_method(state: SlackState) -> dict[str, int]:
