@@ -17,15 +17,23 @@ shortest time in which the Slack fake's limits (Slack's published tiers unless
 ``--limits unlimited``) allow every answer. An answer not there within
 ``patience_s`` (two minutes, or 1.5 x ``bound_s`` if longer) is lost.
 
-    python bench/slack_bench.py [--users 500] [--latency 0.05]
+``--kill-after SECONDS``: that long into the burst the bot (and its ingress process) is
+SIGKILLed and started again on the same store, as a crashed replica's restart would be.
+Requests it had acknowledged wait in its inbox, messages it had stored in its outbox;
+an employee whose click found it down clicks again a second later. Still counted: every
+answer once (``lost``, ``duplicates``); the peak RSS is then the restarted process's.
+
+    python bench/slack_bench.py [--employees 500] [--latency 0.05] [--kill-after 60]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -72,6 +80,7 @@ DATABASE = [""]  # --database: the bot's database URL (empty: SQLite in a tempor
 SLACK_TIERS: list[RateLimits] = [PUBLISHED]
 
 OKTA_PID: list[int] = [0]
+KILL_AFTER: list[float | None] = [None]  # --kill-after
 
 
 class Watcher:
@@ -113,6 +122,7 @@ class Watcher:
 
 
 PROMPT, LINK = "Go ahead?", "password reset link"
+POSTS = 3  # chat.postMessage per answer: the prompt, the change notice's DM, the link
 MARKERS = (PROMPT, LINK)
 
 
@@ -124,25 +134,39 @@ PATIENCE = [120.0]
 def _bound_s(tiers: RateLimits, employees: int) -> float:
     """The shortest time in which the fake's limits let every employee be answered.
 
-    Each answer costs two ``chat.postMessage`` (the prompt, then the link; the prompt
-    is updated through the click's response_url, which no tier limits), both in the
-    employee's DM: the workspace-wide bucket and each DM's own bucket bound the burst.
+    Each answer costs three ``chat.postMessage`` (the prompt, the change notice's DM
+    with its "This wasn't me" link, then the reset link; the prompt is updated through
+    the click's response_url, which no tier limits), all in the employee's DM: the
+    workspace-wide bucket and each DM's own bucket bound the burst.
     """
     bound = 0.0
     for rule in tiers.rules.get("chat.postMessage", ()):
-        calls = 2 * employees if rule.scope == "workspace" else 2
+        calls = POSTS * employees if rule.scope == "workspace" else POSTS
         rate = rule.limit.per_minute / 60
         if rate > 0:
             bound = max(bound, max(0.0, calls - rule.limit.capacity) / rate)
     return bound
 
 
+async def _again(send: Any) -> Any:
+    """Send until the bot answers: while it is down (``--kill-after``) the connection is
+    refused; the employee tries again a second later, as one clicks again."""
+    for _ in range(int(PATIENCE[0])):
+        try:
+            return await send()
+        except OSError:
+            if KILL_AFTER[0] is None:
+                raise
+            await asyncio.sleep(1.0)
+    return await send()
+
+
 async def _one(sender: SlackEventSender, watcher: Watcher, uid: str) -> dict[str, float]:
     start = time.perf_counter()
     prompt, link = watcher.expect(uid, PROMPT), watcher.expect(uid, LINK)
-    dm = await sender.dm(uid, "I forgot my password")
+    dm = await _again(lambda: sender.dm(uid, "I forgot my password"))
     await asyncio.wait_for(prompt, PATIENCE[0])
-    click = await sender.block_action(uid, "hd_confirm.0")
+    click = await _again(lambda: sender.block_action(uid, "hd_confirm.0"))
     await asyncio.wait_for(link, max(1.0, PATIENCE[0] - (time.perf_counter() - start)))
     done = time.perf_counter() - start
     assert dm.status_code == 200 and click.status_code == 200, (dm.status_code, click.status_code)
@@ -299,14 +323,16 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
             "SLACK_BOT_TOKEN": slack.token,
             "SLACK_SIGNING_SECRET": SECRET,
             "OKTA_API_TOKEN": DEMO_TOKEN,
+            # As deployed: a configured outbox key, so a restarted bot reads what it stored.
+            "HELPDESK_OUTBOX_KEY": "bench-outbox-key-0123456789abcdef",
         }
+        command = [sys.executable, *PROFILE, "-m", "bot.cli", "run", "--config", str(cfg_path)]
         proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measured part
-            [sys.executable, *PROFILE, "-m", "bot.cli", "run", "--config", str(cfg_path)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         url = f"http://127.0.0.1:{port}"
+        bot = [proc]
+        killing: asyncio.Task[None] | None = None
         try:
             await wait_healthy(url, proc)
             http = RawPoster()
@@ -319,6 +345,10 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
                 http.hold(users - 1)  # the 500 DMs go out together
                 quiet_collector()
                 started = time.perf_counter()
+                if KILL_AFTER[0] is not None:
+                    killing = asyncio.create_task(
+                        _kill_and_restart(bot, command, env, url, KILL_AFTER[0])
+                    )
                 outcomes = await asyncio.gather(
                     *(_one(s, watcher, uid) for uid in workspace_ids(workspace)[1:]),
                     return_exceptions=True,
@@ -331,14 +361,19 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
                         raise r
                 wall = time.perf_counter() - started
                 watching.cancel()
+                if killing is not None:
+                    await killing
+            proc = bot[-1]
             ingress = child_pids(proc.pid)
             rss = peak_rss_mib(proc.pid)
             ingress_rss = sum(peak_rss_mib(pid) for pid in ingress)
             cpu = {"bot": cpu_s(proc.pid), "bot_ingress": sum(cpu_s(p) for p in ingress),
                    "bench+slack_fake": cpu_s(os.getpid()), "okta_sandbox": cpu_s(OKTA_PID[0])}
         finally:
+            proc = bot[-1]
             proc.terminate()
             _, err = proc.communicate(timeout=30)
+        outbox = _outbox_rows(DATABASE[0] or f"{tmp}/bench.sqlite3")
     duplicates = sum(
         max(0, sum(marker in m.visible_text for m in slack_state.messages_to(uid)) - 1)
         for uid in workspace_ids(workspace)
@@ -365,6 +400,7 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
         "duplicates": duplicates,
         "patience_s": round(PATIENCE[0], 1),
         "slack_limits": "unlimited" if SLACK_TIERS[0] is not PUBLISHED else "published",
+        "killed_after_s": KILL_AFTER[0],
 
         "ack_ms_p50": round(statistics.median(acks) * 1000, 1),
         "ack_ms_p99": round(percentile(acks, 99) * 1000, 1),
@@ -391,7 +427,42 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
             line[:400] for line in err.decode().splitlines() if "error" in line.lower()
         ][:3],
         "slack_errors": sorted({f"{c.method}:{c.error}" for c in slack_state.calls() if c.error}),
+        "outbox_rows": outbox,
     }
+
+
+async def _kill_and_restart(
+    bot: list[subprocess.Popen[bytes]], command: list[str], env: dict[str, str], url: str,
+    after: float,
+) -> None:
+    """SIGKILL the bot and its ingress ``after`` seconds into the burst; start it again."""
+    await asyncio.sleep(after)
+    victim = bot[-1]
+    children = child_pids(victim.pid)
+    victim.send_signal(signal.SIGKILL)
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    await asyncio.to_thread(victim.wait)
+    restarted = subprocess.Popen(  # noqa: ASYNC220 - the crash's restart
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    bot.append(restarted)
+    await wait_healthy(url, restarted)
+
+
+def _outbox_rows(database: str) -> dict[str, int]:
+    """The outbox's rows by state (and last note) at the end, when the store is SQLite."""
+    if "://" in database and not database.startswith("sqlite"):
+        return {}
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(database.split("///")[-1])) as db:
+        rows = db.execute(
+            "SELECT state, coalesce(last_error, ''), count(*) FROM jobs WHERE kind = 'outbox' "
+            "GROUP BY 1, 2"
+        ).fetchall()
+    return {f"{state}:{note}" if note else state: n for state, note, n in rows}
 
 
 def _calls_by_method(state: SlackState) -> dict[str, int]:
@@ -407,13 +478,16 @@ def workspace_ids(workspace: Workspace) -> list[str]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--users", "--employees", dest="users", type=int, default=500)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--database", default="",
                         help="the bot's database URL (default: SQLite in a temporary folder)")
     parser.add_argument("--limits", choices=("published", "unlimited"), default="published",
                         help="the Slack fake's rate limits (default: Slack's published tiers)")
+    parser.add_argument("--kill-after", type=float, default=None, metavar="SECONDS",
+                        help="SIGKILL the bot this long into the burst and start it again")
     args = parser.parse_args()
+    KILL_AFTER[0] = args.kill_after
     if args.limits == "unlimited":
         SLACK_TIERS[0] = RateLimits.unlimited()
     LATENCY = args.latency

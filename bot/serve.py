@@ -18,10 +18,12 @@ from bot.slack.app import SlackNotifier, SlackPeople, SlackPushPrompter
 from bot.slack.client import web_client
 from bot.slack.ingress import running_ingress
 from bot.slack.limits import Rate, SlackLimiter
+from bot.slack.outbox.sealing import Sealer
 from bot.slack.server import health_app, running_http
 from bot.slack.surface import SlackSurface
 from config import tracing
 from config.logging import configure_logging, get_logger
+from config.outbox import outbox_key
 from config.settings import HelpdeskConfig
 from store.slack_directory import SlackDirectoryStore
 
@@ -71,8 +73,11 @@ async def slack_surface(
     # People by email from the stored Slack profiles (the store exists from here on).
     people.profiles = SlackDirectoryStore(runtime.store.engine)
     try:
-        surface = SlackSurface(runtime, client, secret.reveal())
+        # The outbox's key is read here, with the Slack secrets (``config.outbox``).
+        sealer = Sealer(outbox_key(cfg.slack.outbox, environ))
+        surface = SlackSurface(runtime, client, secret.reveal(), sealer=sealer)
         notifier.directory = surface.directory
+        notifier.outbox = surface.outbox
         yield surface
     finally:
         await runtime.aclose()
@@ -93,6 +98,8 @@ async def serve(cfg: HelpdeskConfig) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with slack_surface(cfg) as surface:
         janitor = asyncio.create_task(surface.janitor())
+        # Outcome messages not sent at once (Slack failed, or a replica died holding them).
+        outbox = asyncio.create_task(surface.outbox.worker(), name="slack-outbox")
         # Everyone's Slack profile, read with users.list now and every directory_refresh.
         directory = asyncio.create_task(
             surface.directory.refresher(cfg.slack.directory_refresh), name="slack-directory"
@@ -151,6 +158,11 @@ async def serve(cfg: HelpdeskConfig) -> int:
             # hand back what does not finish in time (another replica claims it).
             await surface.inbox.stop(cfg.slack.inbox.grace.total_seconds())
             await surface.drain()
+            # After the work that writes messages: what is left waits in the store for
+            # another replica (or this one's next start).
+            await surface.outbox.stop(cfg.slack.inbox.grace.total_seconds() / 2)
+            outbox.cancel()
+            await asyncio.gather(outbox, return_exceptions=True)
     tracing.shutdown()
     if failed:
         log.error("stopped", reason="the HTTP ingress process exited")

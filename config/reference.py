@@ -50,6 +50,9 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("SLACK_APP_TOKEN", "The app-level token (`xapp-`) for Socket Mode, read when "
      "`slack.app_token` is `{env: SLACK_APP_TOKEN}`; set without that key it is a "
      "configuration error (it would go unused)."),
+    ("HELPDESK_OUTBOX_KEY", "The key stored messages' secrets are encrypted with, when "
+     "`slack.outbox.key` is not set (every replica needs the same; unset: a key per process, "
+     "with a warning)."),
     ("OKTA_API_TOKEN", "The Okta API token the packaged configuration's `okta` connector "
      "names; a connector block's `{env: NAME}` may name any variable."),
     ("HELPDESK_ALLOW_EPHEMERAL_SQLITE", "`1` lets the container image start on SQLite in a "

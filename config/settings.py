@@ -43,6 +43,7 @@ from config.durations import parse_duration
 from config.i18n import N_, t
 from config.notices import NoticeSettings
 from config.nudges import NudgeSettings, RateSpec
+from config.outbox import OutboxSettings
 from config.problems import describe, log_level_override
 from config.secrets import SecretRef
 from config.verification import VerificationSettings
@@ -221,6 +222,8 @@ class SlackSettings(_Strict):
         return v
     inbox: InboxSettings = InboxSettings()
     """The durable inbox of acknowledged requests."""
+    outbox: OutboxSettings = OutboxSettings()
+    """The durable outbox of messages that carry an outcome (see Operate: when Slack is down)."""
 
 
 class PasswordResetSettings(_Strict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -25,6 +25,9 @@ from config.i18n import speaking
 from config.logging import get_logger
 from connectors.base import PushChallenge
 from store.slack_directory import SlackDirectoryStore
+
+if TYPE_CHECKING:
+    from bot.slack.outbox.sender import Outbox
 
 log = get_logger("helpdesk.slack")
 
@@ -47,6 +50,28 @@ class SlackNotifier:
         # profiles) is set once the surface exists.
         self.language = language
         self.directory: SlackDirectory | None = None
+        # The outbox (set with the surface): messages that carry an outcome are stored
+        # first and sent until Slack has them (``bot.slack.outbox``).
+        self.outbox: Outbox | None = None
+
+    async def _post(
+        self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, *,
+        kind: str, thread_ts: str | None = None, user: str | None = None,
+    ) -> None:
+        """Post through the outbox when there is one, else straight to Slack."""
+        if self.outbox is None:
+            extra: dict[str, Any] = {"blocks": blocks} if blocks is not None else {}
+            await self.client.chat_postMessage(
+                channel=channel, text=text, thread_ts=thread_ts, **extra
+            )
+            return
+        from bot.slack.outbox.message import POST, OutboxMessage
+
+        await self.outbox.send(
+            OutboxMessage(POST, channel, self.outbox.expiry(), text=text, blocks=blocks,
+                          kind=kind, thread_ts=thread_ts, user=user),
+            wait=False,
+        )
 
     async def _speaking(self, destination: str) -> contextlib.AbstractContextManager[str]:
         """The language to write to ``destination`` in (a user id, their DM, or a channel)."""
@@ -66,11 +91,11 @@ class SlackNotifier:
         if not self.channel:
             log.warning("security_notice_not_sent", reason="no security_channel configured")
             return
-        await self.client.chat_postMessage(channel=self.channel, text=text)
+        await self._post(self.channel, text, kind="notice")
 
     async def direct_message(self, slack_user: str, text: str) -> None:
         """A DM from the bot (``chat.postMessage`` accepts a user id as the channel)."""
-        await self.client.chat_postMessage(channel=slack_user, text=text)
+        await self._post(slack_user, text, kind="notice", user=slack_user)
 
     async def post_request(self, snapshot: AccessSnapshot, destination: str) -> MessageRef:
         with await self._speaking(destination):
@@ -87,6 +112,15 @@ class SlackNotifier:
     async def update_request(self, snapshot: AccessSnapshot, ref: MessageRef) -> None:
         with await self._speaking(ref.channel):
             card = approval_card(snapshot)
+        if self.outbox is not None:  # the decision on the card: an edit, sent until it lands
+            from bot.slack.outbox.message import UPDATE, OutboxMessage
+
+            await self.outbox.send(
+                OutboxMessage(UPDATE, ref.channel, self.outbox.expiry(), text=card.text,
+                              blocks=reply_blocks(card), ts=ref.ts, kind="decision"),
+                wait=False,
+            )
+            return
         await self.client.chat_update(
             channel=ref.channel, ts=ref.ts, text=card.text, blocks=reply_blocks(card)
         )
@@ -99,14 +133,14 @@ class SlackNotifier:
         thread = ref.ts if recipient is None else None
         with await self._speaking(recipient or ref.channel):
             text = reminder_text(snapshot)
-        await self.client.chat_postMessage(channel=ref.channel, text=text, thread_ts=thread)
+        await self._post(ref.channel, text, kind="nudge", thread_ts=thread, user=recipient)
 
     async def tell_requester(self, snapshot: AccessSnapshot, event: Event) -> None:
         with await self._speaking(snapshot.request.requester):
             news = requester_news(snapshot, event)
-        await self.client.chat_postMessage(
-            channel=snapshot.request.requester, text=news.text, blocks=reply_blocks(news)
-        )
+        requester = snapshot.request.requester
+        await self._post(requester, news.text, reply_blocks(news), kind="decision",
+                         user=requester)
 
 
 class SlackPushPrompter:

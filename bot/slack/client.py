@@ -22,6 +22,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
@@ -65,6 +66,9 @@ class InFlight:
 
 
 IN_FLIGHT = InFlight()
+
+#: Set by a caller that waited for its call's turn already (``MeteredWebClient.wait_turn``).
+PACED: ContextVar[bool] = ContextVar("slack_call_paced", default=False)
 
 
 def retry_after(headers: Mapping[str, Any] | None) -> float:
@@ -115,6 +119,16 @@ class MeteredWebClient(AsyncWebClient):
         finally:
             IN_FLIGHT.end(key)
 
+    async def wait_turn(self, method: str, channel: str | None = None) -> None:
+        """Wait for ``method``'s budget (in ``channel``) now, for a call made just after in
+        this context with ``PACED`` set: a caller that must act between its turn coming and
+        the call going out (the outbox notes that a post is on its way)."""
+        if self.limiter is not None:
+            key = None
+            if channel is not None and self.limiter.per_channel(method):
+                key = self.dm_channels.get(channel, channel)
+            await self.limiter.acquire(method, key)
+
     async def _paced(self, method: str, kwargs: dict[str, Any]) -> AsyncSlackResponse:
         limiter = self.limiter
         channel: str | None = None
@@ -123,9 +137,11 @@ class MeteredWebClient(AsyncWebClient):
             if channel is not None:
                 channel = self.dm_channels.get(channel, channel)
         deadline = time.monotonic() + self.retry_deadline
+        waited = PACED.get()  # the caller waited for this call's turn (``wait_turn``)
         while True:
-            if limiter is not None:
+            if limiter is not None and not waited:
                 await limiter.acquire(method, channel)
+            waited = False
             try:
                 return await super().api_call(method, **kwargs)
             except SlackApiError as exc:

@@ -7,11 +7,16 @@ the bot starts goes to the channel ``bot.slack.directory`` keeps, so no reply co
 api.slack.com/interactivity/handling#message_responses), with ``chat.update`` (Tier 3)
 only when Slack refuses it; an ephemeral answer to a click goes the same way, with
 ``chat.postEphemeral`` (Tier 4) only when Slack refuses it.
+
+With an outbox (``bot.slack.outbox``, as the running bot has), every reply that carries an
+outcome (posted, or replacing the clicked message) is written to the store first and sent
+from there: a failed call is sent again by the outbox's worker until Slack accepts it or
+it expires, never twice. Ephemeral notes and forms are not outcomes: they go straight out.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -23,6 +28,9 @@ from bot.views.blocks import form_view, reply_blocks
 from config.logging import get_logger
 from store.db import Store
 
+if TYPE_CHECKING:
+    from bot.slack.outbox.sender import Outbox
+
 log = get_logger("helpdesk.slack")
 
 #: When a click's form could not open in time (Slack allows 3 seconds from the click).
@@ -30,6 +38,30 @@ FORM_WINDOW_PASSED = (
     "I couldn't open the form in time (I was busy and Slack allows only a few seconds). "
     "Nothing has changed: please click the button again."
 )
+
+
+async def respond(
+    client: AsyncWebClient, url: str, text: str, blocks: list[dict[str, Any]],
+    *, replace: bool = True,
+) -> bool:
+    """Replace a clicked message through its click's response_url (``replace``), or show
+    the clicker an ephemeral note there; False if refused."""
+    body: dict[str, Any] = {"text": text, "blocks": blocks}
+    if replace:
+        body["replace_original"] = True
+    else:
+        body.update(replace_original=False, response_type="ephemeral")
+    session = getattr(client, "session", None)
+    try:
+        resp = await AsyncWebhookClient(url, session=session).send_dict(body)
+    except Exception as exc:
+        log.warning("response_url_failed", error=type(exc).__name__)
+        return False
+    if resp.status_code == 200:
+        return True
+    # Used five times, older than 30 minutes, or the message is gone: chat.update.
+    log.info("response_url_refused", status=resp.status_code, body=str(resp.body)[:100])
+    return False
 
 
 class Delivery:
@@ -40,11 +72,16 @@ class Delivery:
     """
 
     def __init__(
-        self, client: AsyncWebClient, store: Store, directory: SlackDirectory | None = None
+        self,
+        client: AsyncWebClient,
+        store: Store,
+        directory: SlackDirectory | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.client = client
         self.store = store
         self.directory = directory
+        self.outbox = outbox
 
     async def deliver(
         self,
@@ -72,42 +109,51 @@ class Delivery:
                 ):
                     await self._ephemeral(user_id, reply, prompt[0] if prompt else dm, dm)
             elif reply.replaces_prompt and prompt is not None:
-                if response_url is None or not await self._respond(response_url, reply):
+                if self.outbox is not None:
+                    await self._replace_stored(user_id, reply, prompt, response_url)
+                elif response_url is None or not await self._respond(response_url, reply):
                     channel, ts = prompt
                     await self.client.chat_update(
                         channel=channel, ts=ts, text=reply.text, blocks=reply_blocks(reply)
                     )
             elif not reply.in_place_only:
-                await self.post(dm or await self.dm_channel(user_id), reply)
+                await self.post(dm or await self.dm_channel(user_id), reply, user=user_id)
+
+    async def _replace_stored(
+        self, user_id: str, reply: Reply, prompt: tuple[str, str], response_url: str | None
+    ) -> None:
+        """Replace the clicked message through the outbox (response_url first, sealed: it
+        is a bearer URL)."""
+        from bot.slack.outbox.message import UPDATE, OutboxMessage
+
+        assert self.outbox is not None
+        channel, ts = prompt
+        await self.outbox.send(
+            OutboxMessage(
+                UPDATE, channel, self.outbox.expiry(), text=reply.text,
+                blocks=reply_blocks(reply), ts=ts, response_url=response_url,
+                secret=response_url is not None, user=user_id,
+            ),
+            wait=False,
+        )
 
     async def _respond(self, url: str, reply: Reply, *, replace: bool = True) -> bool:
         """Replace the clicked message through the click's response_url (``replace``), or
         show the clicker an ephemeral note there; False if refused."""
-        body: dict[str, Any] = {"text": reply.text, "blocks": reply_blocks(reply)}
-        if replace:
-            body["replace_original"] = True
-        else:
-            body.update(replace_original=False, response_type="ephemeral")
-        session = getattr(self.client, "session", None)
-        try:
-            resp = await AsyncWebhookClient(url, session=session).send_dict(body)
-        except Exception as exc:
-            log.warning("response_url_failed", error=type(exc).__name__)
-            return False
-        if resp.status_code == 200:
-            return True
-        # Used five times, older than 30 minutes, or the message is gone: chat.update.
-        log.info("response_url_refused", status=resp.status_code, body=str(resp.body)[:100])
-        return False
+        return await respond(self.client, url, reply.text, reply_blocks(reply), replace=replace)
 
     async def tell(self, user_id: str, reply: Reply, *, dm: str | None = None) -> None:
         """Post one reply in the user's DM, as a last word: a failure is logged, not raised."""
         try:
-            await self.post(dm or await self.dm_channel(user_id), reply)
+            await self.post(dm or await self.dm_channel(user_id), reply, user=user_id)
         except Exception as exc:
             log.error("reply_not_delivered", slack_user=user_id, error=type(exc).__name__)
 
-    async def post(self, channel: str, reply: Reply) -> None:
+    async def post(self, channel: str, reply: Reply, *, user: str | None = None) -> None:
+        """Post ``reply`` in ``channel``: through the outbox when there is one."""
+        if self.outbox is not None:
+            await self._post_stored(channel, reply, user)
+            return
         # No previews: Slack's unfurler would fetch a one-time reset link (and could use it).
         resp = await self.client.chat_postMessage(
             channel=channel, text=reply.text, blocks=reply_blocks(reply),
@@ -118,6 +164,22 @@ class Delivery:
                 str(resp["channel"]), str(resp["ts"]), reply.secret_hide_at,
                 reply.secret_replacement,
             )
+
+    async def _post_stored(self, channel: str, reply: Reply, user: str | None) -> None:
+        from bot.slack.outbox.message import POST, RESET, OutboxMessage
+
+        assert self.outbox is not None
+        secret = reply.secret_hide_at is not None
+        # A secret is sent until it is due to be hidden; after that it is wiped, audited.
+        expires = reply.secret_hide_at if secret else None
+        await self.outbox.send(
+            OutboxMessage(
+                POST, channel, expires or self.outbox.expiry(), text=reply.text,
+                blocks=reply_blocks(reply), kind=RESET if secret else "reply", secret=secret,
+                hide_at=reply.secret_hide_at, replacement=reply.secret_replacement, user=user,
+            ),
+            wait=False,
+        )
 
     async def _open_form(
         self, user_id: str, reply: Reply, prompt: tuple[str, str] | None, trigger_id: str,

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from bot.slack.outbox.message import start_turn
 from bot.slack.server import Accepted
 from config import metrics
 from config.logging import get_logger
@@ -279,6 +280,8 @@ class Inbox:
         started = time.perf_counter()
         try:
             payload = json.loads(row.payload)
+            # The outbox keys this request's messages by it (``bot.slack.outbox.message``).
+            start_turn(row.key)
             await self.run(payload)
         except asyncio.CancelledError:
             raise  # handed back by ``stop``

@@ -20,6 +20,7 @@ user groups is read with ``usergroups.users.list`` and kept for a minute.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from actions.audit import Actor
@@ -45,12 +45,15 @@ from bot.slack.directory import SlackDirectory
 from bot.slack.identity import IdentityRefused, SlackIdentity
 from bot.slack.inbox import Inbox
 from bot.slack.listeners import Deps, Work, register_all
+from bot.slack.outbox.sealing import Sealer
+from bot.slack.outbox.sender import Outbox, hide_message
 from bot.slack.server import Accepted, Readiness
 from bot.views.blocks import reply_blocks
 from bot.views.home import home_view
 from bot.views.notices import PAGE_HEADER
 from bot.views.notices import handle as notice_page
 from config.logging import get_logger
+from config.outbox import outbox_key
 from store.slack_directory import SlackDirectoryStore
 
 # How long processed event ids are kept to drop Slack's redeliveries (its last retry
@@ -74,6 +77,7 @@ class SlackSurface:
         signing_secret: str,
         *,
         max_inflight: int = 32,
+        sealer: Sealer | None = None,
     ) -> None:
         self.runtime = runtime
         self.client = client
@@ -109,7 +113,16 @@ class SlackSurface:
         )
         self.admin = AdminView(runtime.cfg, runtime.store, runtime.providers, admins)
         runtime.conversation.admin = self.admin
-        self.delivery = Delivery(client, runtime.store, self.directory)
+        # Outcome messages, stored before they are sent and sent again until Slack has
+        # them (``bot.slack.outbox``); ``outbox.worker()`` runs with the app (``bot.serve``).
+        if sealer is None:
+            sealer = Sealer(outbox_key(slack.outbox, os.environ))
+        self.outbox = Outbox(
+            client, runtime.store, slack.outbox, sealer,
+            it_channel=runtime.cfg.organisation.it_channel,
+            dm_of=self.directory.dm_channel,
+        )
+        self.delivery = Delivery(client, runtime.store, self.directory, self.outbox)
         # What a decision announces (cards refreshed with chat.update, Tier 3; the
         # requester's news) runs beside the click, tracked like it: the click's slot and
         # its group add never wait for those budgets.
@@ -130,6 +143,7 @@ class SlackSurface:
                 spawn=self._spawn,
                 tell=self.delivery.tell,
                 directory=self.directory,
+                hide=self.hide_secret,
             ),
         )
 
@@ -207,6 +221,9 @@ class SlackSurface:
         # Work can start more work (a form's submission, its follow-up): wait until none is left.
         while self._tasks and (left := deadline - time.monotonic()) > 0:
             await asyncio.wait(set(self._tasks), timeout=left)
+        # And the messages that work stored and is sending (``Outbox.send(wait=False)``).
+        while self.outbox.sending and (left := deadline - time.monotonic()) > 0:
+            await asyncio.wait(self.outbox.sending, timeout=left)
 
     # -- an employee's turn ---------------------------------------------------------
     async def answer(
@@ -253,7 +270,12 @@ class SlackSurface:
         """How a turn tells the employee something before its answer (a busy directory)."""
 
         async def tell(text: str) -> None:
-            await self.delivery.post(dm or await self.delivery.dm_channel(user_id), Reply(text))
+            # Not an outcome (the answer follows): straight out, not through the outbox.
+            channel = dm or await self.delivery.dm_channel(user_id)
+            await self.client.chat_postMessage(
+                channel=channel, text=text, blocks=reply_blocks(Reply(text)),
+                unfurl_links=False, unfurl_media=False,
+            )
 
         return tell
 
@@ -288,19 +310,35 @@ class SlackSurface:
                 log.error("home_not_published", slack_user=user_id, error=type(exc).__name__)
 
     # -- secrets janitor ------------------------------------------------------------
+    async def hide_secret(
+        self, prompt: tuple[str, str], user_id: str, response_url: str | None
+    ) -> bool:
+        """"Done, hide it": the secret's message is edited through the outbox (sent again
+        until Slack confirms, then marked hidden); False when no secret is shown there."""
+        row = await self.runtime.store.find_secret_message(*prompt)
+        if row is None or row.hidden:
+            return False
+        await self.outbox.send(
+            hide_message(row.channel, row.ts, row.replacement, self.outbox.expiry(hide=True),
+                         row.id, user=user_id, response_url=response_url)
+        )
+        return True
+
     async def hide_due_secrets(self) -> int:
-        """Edit every DM whose secret is due to disappear; returns how many were hidden."""
+        """Hide every DM whose secret is due to disappear, through the outbox; how many were
+        hidden now.
+
+        Each edit is tried at once; one that fails stays with the outbox, which tries it
+        again until Slack confirms (a deleted message counts as hidden) and only then
+        marks the message hidden. One job per message across replicas (its key).
+        """
         hidden = 0
         for row in await self.runtime.store.due_secret_messages():
-            try:
-                await self.client.chat_update(
-                    channel=row.channel, ts=row.ts, text=row.replacement,
-                    blocks=reply_blocks(Reply(row.replacement)),
-                )
-            except SlackApiError as exc:
-                # A deleted message or a closed DM can't be edited; don't retry forever.
-                log.warning("secret_hide_failed", channel=row.channel, error=str(exc)[:200])
-            if await self.runtime.store.mark_secret_hidden(row.id):
+            sent = await self.outbox.send(
+                hide_message(row.channel, row.ts, row.replacement,
+                             self.outbox.expiry(hide=True), row.id)
+            )
+            if sent is not None:
                 hidden += 1
         return hidden
 
@@ -323,6 +361,7 @@ class SlackSurface:
         try:
             before = datetime.now(UTC) - EVENT_MEMORY
             await self.runtime.store.inbox.prune(before)
+            await self.outbox.rows.prune(before)
             return await self.runtime.store.prune_events(EVENT_MEMORY)
         except Exception as exc:
             log.warning("event_prune_failed", error=type(exc).__name__)

@@ -26,7 +26,7 @@ from sandboxes.slack.model import (
 )
 from sandboxes.slack.payloads import AppIdentity
 from sandboxes.slack.ratelimit import TIER_1, TIER_2, TIER_3, TIER_4, Limit, RateLimits, Rule
-from sandboxes.slack.records import Call, Ephemeral, Message, ResponsePost, View
+from sandboxes.slack.records import Call, Ephemeral, Fault, Message, ResponsePost, View
 from sandboxes.slack.server import RunningSlackFake, run_slack_fake, run_slack_fake_in_thread
 from sandboxes.slack.socket_mode import SocketModeLink, SocketModeTransport
 from sandboxes.slack.state import SlackState
@@ -47,6 +47,7 @@ __all__ = [
     "Channel",
     "Delivery",
     "Ephemeral",
+    "Fault",
     "Limit",
     "ManualClock",
     "Message",

@@ -269,6 +269,7 @@ def chat_post_message(call: ApiRequest) -> dict[str, Any]:
             user=ws.app.bot_user_id,
             bot_id=ws.app.bot_id,
             thread_ts=call.text("thread_ts"),
+            metadata=_metadata(call.params.get("metadata")),
         )
     )
     return {
@@ -277,6 +278,73 @@ def chat_post_message(call: ApiRequest) -> dict[str, Any]:
         "ts": message.ts,
         "message": message_object(ws, message),
     }
+
+
+def _metadata(raw: object) -> dict[str, Any] | None:
+    """chat.postMessage's ``metadata`` (JSON text in a form, an object in JSON): kept as is."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise SlackError("invalid_metadata_format") from None
+    if (
+        not isinstance(raw, dict)
+        or not isinstance(raw.get("event_type"), str)
+        or not isinstance(raw.get("event_payload"), dict)
+    ):
+        raise SlackError("invalid_metadata_format")
+    return {"event_type": raw["event_type"], "event_payload": dict(raw["event_payload"])}
+
+
+def conversations_history(call: ApiRequest) -> dict[str, Any]:
+    """conversations.history: a conversation's messages, newest first, paged by ``cursor``.
+
+    ``include_all_metadata`` adds each message's ``metadata``; ``oldest``/``latest`` bound
+    the timestamps (exclusive, as Slack's default ``inclusive=false``).
+    """
+    ref = call.text("channel")
+    if ref is None:
+        raise SlackError("channel_not_found")
+    state = call.state
+    if ref.startswith("D"):
+        call.require_scope("im:history")
+        if state.dm_owner(ref) is None:
+            raise SlackError("channel_not_found")
+        channel_id = ref
+    else:
+        channel = state.channel(ref)
+        if channel is None:
+            raise SlackError("channel_not_found")
+        call.require_scope("groups:history" if channel.is_private else "channels:history")
+        if call.bot_user_id not in channel.members:
+            raise SlackError("not_in_channel")
+        channel_id = channel.id
+    oldest = float(call.text("oldest") or 0)
+    latest = float(call.text("latest") or "inf")
+    limit = max(1, min(call.integer("limit", 100), 999))
+    found = [
+        m for m in reversed(state.messages_in(channel_id))
+        if m.thread_ts is None and oldest < float(m.ts) < latest
+    ]
+    start = int(call.text("cursor") or 0)
+    page = found[start:start + limit]
+    more = start + limit < len(found)
+    ws = state.workspace
+    messages = []
+    for m in page:
+        obj = message_object(ws, m)
+        if m.metadata is not None and call.flag("include_all_metadata"):
+            obj["metadata"] = m.metadata
+        messages.append(obj)
+    body: dict[str, Any] = {
+        "ok": True, "messages": messages, "has_more": more, "pin_count": 0,
+        "channel_actions_ts": None, "channel_actions_count": 0,
+    }
+    if more:
+        body["response_metadata"] = {"next_cursor": str(start + limit)}
+    return body
 
 
 def chat_update(call: ApiRequest) -> dict[str, Any]:
@@ -546,6 +614,7 @@ METHODS: Mapping[str, Method] = {
     "chat.delete": Method(chat_delete, "chat:write"),
     "conversations.open": Method(conversations_open, "im:write"),
     "conversations.info": Method(conversations_info),
+    "conversations.history": Method(conversations_history),
     "users.info": Method(users_info, "users:read"),
     "users.lookupByEmail": Method(users_lookup_by_email, "users:read.email"),
     "users.list": Method(users_list, "users:read"),

@@ -85,6 +85,8 @@ class Message:
     thread_ts: str | None = None
     deleted: bool = False
     revisions: list[Revision] = field(default_factory=list)
+    #: Message metadata (``event_type`` and ``event_payload``), as chat.postMessage took it.
+    metadata: dict[str, Any] | None = None
 
     @property
     def visible_text(self) -> str:
@@ -166,6 +168,25 @@ class ResponseUrl:
     message_ts: str | None = None
     ephemeral_source: bool = False
     uses: int = 0
+
+
+@dataclass
+class Fault:
+    """An injected failure: the next ``count`` calls of ``method`` answer ``error``.
+
+    ``status`` 429 answers with ``Retry-After: retry_after``; ``after_processing``: the call
+    is carried out first and its answer is lost (Slack did act: the caller cannot tell).
+    ``method`` ``response_url`` fails the next POSTs to a response_url. ``matching``: only
+    calls whose parameters (as JSON) contain this text meet the fault.
+    """
+
+    method: str
+    error: str = "internal_error"
+    count: int = 1
+    status: int = 200
+    retry_after: int = 1
+    after_processing: bool = False
+    matching: str | None = None
 
 
 @dataclass

@@ -16,6 +16,7 @@ Reading it from tests::
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import threading
 import time
@@ -29,6 +30,7 @@ from sandboxes.slack.records import (
     Call,
     Dm,
     Ephemeral,
+    Fault,
     Message,
     ResponsePost,
     ResponseUrl,
@@ -66,6 +68,7 @@ class SlackState:
         self._calls: list[Call] = []
         self._response_posts: list[ResponsePost] = []
         self._last_us = 0
+        self._faults: list[Fault] = []
 
     # ---- ids and time -------------------------------------------------------------------
 
@@ -282,6 +285,45 @@ class SlackState:
         with self._lock:
             self._calls.clear()
             self._response_posts.clear()
+
+    # ---- fault injection ----------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        error: str = "internal_error",
+        count: int = 1,
+        *,
+        status: int = 200,
+        retry_after: int = 1,
+        after_processing: bool = False,
+        matching: str | None = None,
+    ) -> Fault:
+        """Make the next ``count`` calls of ``method`` fail (see ``records.Fault``)."""
+        fault = Fault(method, error, count, status, retry_after, after_processing, matching)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        """Forget every injected fault not used up yet."""
+        with self._lock:
+            self._faults.clear()
+
+    def take_fault(self, method: str, params: Any = None) -> Fault | None:
+        """The injected fault a call of ``method`` with ``params`` meets, used up by one."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matching is not None and fault.matching not in json.dumps(
+                    params, default=str
+                ):
+                    continue
+                if fault.method == method and fault.count > 0:
+                    fault.count -= 1
+                    if fault.count == 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
 
     # ---- test helpers -------------------------------------------------------------------
 

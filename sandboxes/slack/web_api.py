@@ -30,7 +30,7 @@ from starlette.routing import Route, WebSocketRoute
 from sandboxes.slack.clock import Clock
 from sandboxes.slack.methods import METHODS, ApiRequest, SlackError, missing_scope
 from sandboxes.slack.ratelimit import Limit, RateLimiter, RateLimits, Rule
-from sandboxes.slack.records import Call
+from sandboxes.slack.records import Call, Fault
 from sandboxes.slack.response_urls import handle_response_post
 from sandboxes.slack.socket_mode import CONNECTIONS_OPEN, CONNECTIONS_SCOPE, SocketModeLink
 from sandboxes.slack.state import SlackState
@@ -184,15 +184,32 @@ class SlackWebApi:
         retry_after = self.limiter.acquire(method, key)
         if retry_after is not None:
             return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
+        fault = self.state.take_fault(method, params)
         try:
             if spec.scope and spec.scope not in token.scopes:
                 raise missing_scope(token, spec.scope)
-            return 200, spec.handler(ApiRequest(self.state, token, params)), {}
+            if fault is not None and not fault.after_processing:
+                return self._faulty(fault)
+            body = spec.handler(ApiRequest(self.state, token, params))
+            return (200, body, {}) if fault is None else self._faulty(fault)
         except SlackError as exc:
             return 200, exc.body(), {}
 
+    @staticmethod
+    def _faulty(fault: Fault) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """The answer of an injected fault (``SlackState.fail_next``)."""
+        if fault.status == 429:
+            return 429, {"ok": False, "error": "ratelimited"}, {
+                "Retry-After": str(fault.retry_after)
+            }
+        return fault.status, {"ok": False, "error": fault.error}, {}
+
     async def response_url(self, request: Request) -> Response:
         """``/response/<id>``: what the app's ``respond()`` posts."""
+        fault = self.state.take_fault("response_url", (await request.body()).decode())
+        if fault is not None:
+            status = fault.status if fault.status != 200 else 500
+            return JSONResponse({"ok": False, "error": fault.error}, status_code=status)
         status, body = handle_response_post(
             self.state, request.path_params["url_id"], await request.body()
         )

@@ -18,6 +18,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: The outbox key every replica shares (``slack.outbox.key``'s fallback): a replica sends
+#: the sealed messages another one stored.
+OUTBOX_KEY = "replicas-share-this-outbox-key-0001"
+
 
 @dataclass
 class Replica:
@@ -83,7 +87,8 @@ async def running_replicas(
             with log.open("wb") as err:
                 process = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", "bot.cli", "run", "--config", str(path),
-                    env={**os.environ, "PYTHONPATH": str(ROOT), **environ},
+                    env={**os.environ, "PYTHONPATH": str(ROOT),
+                         "HELPDESK_OUTBOX_KEY": OUTBOX_KEY, **environ},
                     stdout=asyncio.subprocess.DEVNULL, stderr=err, cwd=ROOT,
                 )
             replicas.append(Replica(f"replica-{i}", f"http://127.0.0.1:{port}", process, log))

@@ -92,6 +92,15 @@ ERROR_EXTRAS: dict[str, Any] = {
     },
 }
 
+# Message metadata (2022, after the spec): with ``include_all_metadata`` conversations.history
+# returns each message's ``metadata`` as it was posted (api.slack.com/metadata/using).
+MESSAGE_METADATA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["event_type", "event_payload"],
+    "properties": {"event_type": {"type": "string"}, "event_payload": {"type": "object"}},
+}
+
 # The url_verification handshake is not an event_callback, yet the AsyncAPI file maps its topic to
 # the generic wrapper; this is the shape from api.slack.com/events/url_verification.
 URL_VERIFICATION_SCHEMA: dict[str, Any] = {
@@ -142,6 +151,15 @@ def _patch_success_schema(method: str, schema: dict[str, Any]) -> dict[str, Any]
         # The spec types the returned message's ``blocks`` as an object; Slack returns the
         # blocks array it stored (api.slack.com/methods/chat.update, example response).
         schema["properties"]["message"]["properties"]["blocks"] = {"$ref": "#/definitions/blocks"}
+    if method == "conversations.history":
+        # Message metadata (2022, after the spec): with ``include_all_metadata`` each message
+        # carries the ``metadata`` it was posted with (api.slack.com/metadata/using).
+        # (The spec's message object is shared: it is extended as an allOf here, not edited.)
+        schema["properties"]["messages"]["items"] = {
+            "allOf": [
+                {"$ref": "#/definitions/objs_message_with_metadata"},
+            ]
+        }
     return schema
 
 
@@ -169,6 +187,10 @@ class SlackSpec:
         operation = next(iter(operations.values()))
         raw = operation["responses"]["200" if ok else "default"]["schema"]
         schema: dict[str, Any] = _unions(raw)
+        if method == "conversations.history" and ok:
+            message = copy.deepcopy(self.definitions["objs_message"])
+            message.setdefault("properties", {})["metadata"] = MESSAGE_METADATA
+            self.definitions.setdefault("objs_message_with_metadata", message)
         schema = (
             _patch_success_schema(method, schema) if ok else _relax_error_schema(method, schema)
         )

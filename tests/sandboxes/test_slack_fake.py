@@ -186,6 +186,12 @@ async def _views_update(web: Web, state: SlackState) -> dict[str, Any]:
     return {"view_id": view["id"], "hash": view["hash"], "view": {**MODAL, "blocks": []}}
 
 
+async def _history(web: Web, state: SlackState) -> dict[str, Any]:
+    await web.ok("chat.postMessage", channel=ALICE, text="hi",
+                 metadata={"event_type": "helpdesk_outbox", "event_payload": {"key": "k1"}})
+    return {"channel": state.dm_id(ALICE), "limit": 5, "include_all_metadata": "true"}
+
+
 def _static(**params: Any) -> SuccessCase:
     async def build(web: Web, state: SlackState) -> dict[str, Any]:
         return params
@@ -208,6 +214,7 @@ SUCCESS: dict[str, SuccessCase] = {
     "chat.delete": _delete,
     "conversations.open": _static(users=ALICE),
     "conversations.info": _info,
+    "conversations.history": _history,
     "users.info": _static(user=ALICE),
     "users.lookupByEmail": _static(email="Alice@Example.com"),
     "users.list": _static(limit=2),

@@ -1,8 +1,9 @@
 """Button clicks: every ``hd_*`` action id, dispatched by the conversation's table.
 
 The clicked message is the ``prompt`` a reply may replace; a click on the App
-Home republishes it afterwards. "Done, hide it" also stops the janitor from
-editing a message the click already edited.
+Home republishes it afterwards. "Done, hide it" on a message still showing its secret
+hands the edit to the outbox (sent again until Slack confirms; only then is the message
+marked hidden, which stops the janitor).
 """
 
 from __future__ import annotations
@@ -31,10 +32,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
         trigger_id = body.get("trigger_id")
         response_url = body.get("response_url")
         from_home = (body.get("view") or {}).get("type") == "home"
+        url = response_url if isinstance(response_url, str) else None
         if name == ActionId.SECRET_DONE and prompt is not None:
-            row = await deps.store.find_secret_message(*prompt)
-            if row is not None:
-                await deps.store.mark_secret_hidden(row.id)
+            if deps.hide is not None:
+                if await deps.hide(prompt, user_id, url):
+                    return
+            else:
+                row = await deps.store.find_secret_message(*prompt)
+                if row is not None:
+                    await deps.store.mark_secret_hidden(row.id)
         await deps.answer(
             user_id, f"button:{name}",
             lambda actor: deps.conversation.on_button(actor, name, value),

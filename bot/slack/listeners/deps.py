@@ -39,13 +39,23 @@ class Answer(Protocol):
     ) -> Awaitable[None]: ...
 
 
+class HideSecret(Protocol):
+    """Hide the secret the clicked message (``prompt``) shows, through the outbox; False
+    when it shows none (or is hidden already)."""
+
+    def __call__(
+        self, prompt: tuple[str, str], user_id: str, response_url: str | None
+    ) -> Awaitable[bool]: ...
+
+
 @dataclass(frozen=True)
 class Deps:
     """The surface's services, as listeners use them.
 
     ``spawn`` runs work after the listener returned (tracked for a graceful
     shutdown); ``tell`` posts one reply in a user's DM, never raising; ``directory``
-    keeps Slack profiles and DM channels.
+    keeps Slack profiles and DM channels; ``hide`` hides a secret's message ("Done, hide
+    it").
     """
 
     conversation: Conversation
@@ -55,3 +65,4 @@ class Deps:
     spawn: Callable[[Awaitable[Any]], None]
     tell: Callable[[str, Reply], Awaitable[None]]
     directory: SlackDirectory
+    hide: HideSecret | None = None

@@ -1,0 +1,138 @@
+"""One stored outbox message: where it goes, what it says, what it is about, until when.
+
+``op`` is what Slack is asked: ``post`` (``chat.postMessage``), ``update`` (replace a
+message: its click's ``response_url`` first, else ``chat.update``) or ``hide`` (edit a
+message showing a secret to its replacement, then mark it hidden). ``key`` is the message's
+idempotency key: a post carries it in its Slack message metadata, so after a crash what
+Slack already shows is found before sending again.
+
+In the job's payload the content (``text``, ``blocks``, a ``response_url``) is sealed when
+``secret`` is set (``sealing``) and dropped once the message is delivered or given up; the
+rest (where, what kind, whose, until when) stays for the audit and the metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import secrets
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from bot.slack.outbox.sealing import Sealer
+
+#: Slack message metadata ``event_type`` of outbox posts (api.slack.com/metadata/using).
+EVENT_TYPE = "helpdesk_outbox"
+
+POST, UPDATE, HIDE = "post", "update", "hide"
+
+#: What a message carries, for the audit and the IT channel's report.
+RESET = "reset"  # a reset link or a temporary password: a reset happened
+
+
+#: The Slack request being worked on (its inbox key) and how many messages it has stored:
+#: a request run again after a crash makes the same keys, so what it sent is not sent twice.
+TURN: ContextVar[tuple[str, Iterator[int]] | None] = ContextVar("outbox_turn", default=None)
+
+
+def start_turn(request_key: str) -> None:
+    """Messages stored from here on (in this context) are keyed by ``request_key``."""
+    TURN.set((request_key, itertools.count()))
+
+
+def new_key() -> str:
+    """The next message's idempotency key: the request's and the message's place in it, or
+    a random one outside a request."""
+    turn = TURN.get()
+    if turn is None:
+        return secrets.token_hex(12)
+    request_key, counter = turn
+    seed = f"{request_key}#{next(counter)}".encode()
+    return hashlib.sha256(seed).hexdigest()[:24]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A message to send; see the module docstring."""
+
+    op: str
+    channel: str
+    expires_at: datetime
+    text: str = ""
+    blocks: list[dict[str, Any]] | None = None
+    key: str = field(default_factory=new_key)
+    kind: str = "reply"
+    ts: str | None = None
+    thread_ts: str | None = None
+    response_url: str | None = None
+    secret: bool = False
+    hide_at: datetime | None = None
+    replacement: str = ""
+    secret_id: int | None = None
+    user: str | None = None
+    email: str | None = None
+
+    # -- in the store ----------------------------------------------------------------------
+    def payload(self, sealer: Sealer) -> dict[str, Any]:
+        """The job payload: the content sealed when the message carries a secret."""
+        out = self.meta()
+        content: dict[str, Any] = {"text": self.text, "blocks": self.blocks}
+        if self.response_url:
+            content["response_url"] = self.response_url
+        if self.secret:
+            out["sealed"] = sealer.seal(content)
+        else:
+            out["content"] = content
+        return out
+
+    def meta(self) -> dict[str, Any]:
+        """Everything but the content: what is left once it is delivered or given up."""
+        out: dict[str, Any] = {"op": self.op, "channel": self.channel, "key": self.key,
+                               "kind": self.kind, "expires_at": self.expires_at.isoformat()}
+        for name in ("ts", "thread_ts", "user", "email", "replacement", "secret_id"):
+            value = getattr(self, name)
+            if value:
+                out[name] = value
+        if self.secret:
+            out["secret"] = True
+        if self.hide_at is not None:
+            out["hide_at"] = self.hide_at.isoformat()
+        return out
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any], sealer: Sealer) -> OutboxMessage:
+        """The stored message; raises ``sealing.Unreadable`` when its content is not (the
+        message is then built without it, by :meth:`shell`)."""
+        message = cls.shell(payload)
+        if "sealed" in payload:
+            content = sealer.open(str(payload["sealed"]))
+        else:
+            content = dict(payload.get("content") or {})
+        return replace(
+            message, text=str(content.get("text") or ""), blocks=content.get("blocks"),
+            response_url=content.get("response_url"),
+        )
+
+    @classmethod
+    def shell(cls, payload: dict[str, Any]) -> OutboxMessage:
+        """The stored message without its content (for the audit of one given up)."""
+        hide_at = payload.get("hide_at")
+        secret_id = payload.get("secret_id")
+        return cls(
+            op=str(payload["op"]), channel=str(payload["channel"]), key=str(payload["key"]),
+            kind=str(payload.get("kind") or "reply"),
+            expires_at=datetime.fromisoformat(str(payload["expires_at"])),
+            ts=payload.get("ts"), thread_ts=payload.get("thread_ts"),
+            secret=bool(payload.get("secret")),
+            hide_at=datetime.fromisoformat(str(hide_at)) if hide_at else None,
+            replacement=str(payload.get("replacement") or ""),
+            secret_id=int(secret_id) if secret_id is not None else None,
+            user=payload.get("user"), email=payload.get("email"),
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        """The Slack message metadata that marks the post as this message."""
+        return {"event_type": EVENT_TYPE, "event_payload": {"key": self.key}}
