@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from config.secrets import Secret
+
 MAX_REASON = 500
 
 
@@ -96,7 +98,9 @@ class Reply:
     button is updated to ``text`` instead of a new message being posted
     (``in_place_only``: and dropped when there is no such message, e.g. a click
     on the App Home). ``secret_hide_at``: the message shows a secret and must be
-    edited to ``secret_replacement`` at that time. ``ephemeral``: shown only to
+    edited to ``secret_replacement`` at that time; ``secrets`` are the values it shows
+    (so a process that sends it later, from the store, can still keep them out of its
+    logs). ``ephemeral``: shown only to
     the person who clicked, where they clicked. ``form``: open this form.
     """
 
@@ -105,6 +109,7 @@ class Reply:
     replaces_prompt: bool = False
     secret_hide_at: datetime | None = None
     secret_replacement: str = ""
+    secrets: tuple[Secret, ...] = ()
     ephemeral: bool = False
     fields: Sequence[tuple[str, str]] = field(default_factory=tuple)
     in_place_only: bool = False

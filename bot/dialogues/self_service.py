@@ -187,6 +187,7 @@ class SelfServiceDialogue:
                 [Button(t("Done, hide it"), ActionId.SECRET_DONE, "hide")],
                 secret_hide_at=hide_at,
                 secret_replacement=t(HIDDEN),
+                secrets=(grant.secret,),
             ),
         ]
 

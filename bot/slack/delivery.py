@@ -177,6 +177,7 @@ class Delivery:
                 POST, channel, expires or self.outbox.expiry(), text=reply.text,
                 blocks=reply_blocks(reply), kind=RESET if secret else "reply", secret=secret,
                 hide_at=reply.secret_hide_at, replacement=reply.secret_replacement, user=user,
+                secrets=tuple(value.reveal() for value in reply.secrets),
             ),
             wait=False,
         )

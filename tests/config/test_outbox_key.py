@@ -39,3 +39,33 @@ def test_without_a_key_each_process_makes_one_up() -> None:
     assert a.generated and b.generated
     with pytest.raises(Unreadable):
         b.open(a.seal({"text": "x"}))
+
+
+def test_a_secret_read_back_from_the_store_is_known_to_the_log_redactor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another process (or this one after a restart) sends a stored temporary password:
+    its value is scrubbed from free text a library logs, as in the process that made it."""
+    from collections import OrderedDict
+    from datetime import UTC, datetime
+
+    import config.secrets
+    from bot.slack.outbox.message import POST, OutboxMessage
+    from config.logging import scrub_text
+
+    sealer = Sealer(Secret("the deployment's key"))
+    password = "Tmp-Qx7!wz9Lk"
+    message = OutboxMessage(
+        POST, "D1", datetime(2030, 1, 1, tzinfo=UTC), text=f"Your temporary password: `{password}`",
+        secret=True, secrets=(password,),
+    )
+    payload = message.payload(sealer)
+    assert password not in str(payload)
+    # A fresh process: nothing remembered yet, so a library's debug line would show it.
+    monkeypatch.setattr(config.secrets, "_LIVE_SECRETS", OrderedDict())
+    line = f"chat.postMessage body text=Your temporary password: `{password}`"
+    assert password in scrub_text(line)
+    read = OutboxMessage.from_payload(payload, sealer)
+    assert read.text == message.text and read.secrets == (password,)
+    assert password not in scrub_text(line)
+    assert password not in repr(read)

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.slack.outbox.sealing import Sealer
+from config.secrets import Secret
 
 #: Slack message metadata ``event_type`` of outbox posts (api.slack.com/metadata/using).
 EVENT_TYPE = "helpdesk_outbox"
@@ -61,19 +62,23 @@ class OutboxMessage:
     op: str
     channel: str
     expires_at: datetime
-    text: str = ""
-    blocks: list[dict[str, Any]] | None = None
+    # The content never shows in a repr (a log line, a traceback): it may hold a secret.
+    text: str = field(default="", repr=False)
+    blocks: list[dict[str, Any]] | None = field(default=None, repr=False)
     key: str = field(default_factory=new_key)
     kind: str = "reply"
     ts: str | None = None
     thread_ts: str | None = None
-    response_url: str | None = None
+    response_url: str | None = field(default=None, repr=False)
     secret: bool = False
     hide_at: datetime | None = None
     replacement: str = ""
     secret_id: int | None = None
     user: str | None = None
     email: str | None = None
+    #: The secret values the text shows (sealed with it): known to the log redactor again
+    #: in whichever process takes the message out of the store.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
     # -- in the store ----------------------------------------------------------------------
     def payload(self, sealer: Sealer) -> dict[str, Any]:
@@ -82,7 +87,9 @@ class OutboxMessage:
         content: dict[str, Any] = {"text": self.text, "blocks": self.blocks}
         if self.response_url:
             content["response_url"] = self.response_url
-        if self.secret:
+        if self.secrets:
+            content["secrets"] = list(self.secrets)
+        if self.secret or self.secrets:
             out["sealed"] = sealer.seal(content)
         else:
             out["content"] = content
@@ -96,7 +103,7 @@ class OutboxMessage:
             value = getattr(self, name)
             if value:
                 out[name] = value
-        if self.secret:
+        if self.secret or self.secrets:
             out["secret"] = True
         if self.hide_at is not None:
             out["hide_at"] = self.hide_at.isoformat()
@@ -109,11 +116,14 @@ class OutboxMessage:
         message = cls.shell(payload)
         if "sealed" in payload:
             content = sealer.open(str(payload["sealed"]))
+            for value in content.get("secrets") or ():
+                Secret(str(value))  # remembered by the log redactor (config.logging)
         else:
             content = dict(payload.get("content") or {})
         return replace(
             message, text=str(content.get("text") or ""), blocks=content.get("blocks"),
             response_url=content.get("response_url"),
+            secrets=tuple(str(v) for v in content.get("secrets") or ()),
         )
 
     @classmethod
