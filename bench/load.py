@@ -36,8 +36,18 @@ def cpu_s(pid: int) -> float:
 
 
 def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident set so far (VmHWM), MiB."""
+    return _status_mib(pid, "VmHWM:")
+
+
+def rss_mib(pid: int) -> float:
+    """The process's resident set now (VmRSS), MiB."""
+    return _status_mib(pid, "VmRSS:")
+
+
+def _status_mib(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return float("nan")
 

@@ -12,9 +12,10 @@ machine measure for a server that does nothing, to read the bot's figures agains
 
 Reported: time-to-ack (every signed POST: the DMs and the clicks) p50/p99,
 time-to-done (DM sent -> reset link delivered to the fake Slack) p50/p99, the
-bot process's peak RSS, ``answered``/``lost``/``duplicates``, and ``bound_s``: the
-shortest time in which the Slack fake's limits (Slack's published tiers unless
-``--limits unlimited``) allow every answer. An answer not there within
+bot's idle RSS (started, nothing asked yet) and peak RSS (both processes),
+``answered``/``lost``/``duplicates``, and ``bound_s``: the shortest time in which the
+Slack fake's limits (Slack's published tiers unless ``--limits unlimited``) allow every
+answer. An answer not there within
 ``patience_s`` (two minutes, or 1.5 x ``bound_s`` if longer) is lost.
 
 ``--kill-after SECONDS``: that long into the burst the bot (and its ingress process) is
@@ -56,6 +57,7 @@ from bench.load import (  # noqa: E402
     peak_rss_mib,
     percentile,
     quiet_collector,
+    rss_mib,
     wait_healthy,
 )
 from sandboxes.okta import DEMO_TOKEN  # noqa: E402
@@ -70,6 +72,7 @@ from tests.access.replicas import child_pids  # noqa: E402
 
 SECRET = "bench-signing-secret-0123456789"
 LATENCY = 0.05
+IDLE_SETTLE_S = 3.0  # after /healthz answers, before the idle RSS is read
 PROFILE: list[str] = os.environ.get("HELPDESK_BENCH_PROFILE", "").split() or []
 
 
@@ -335,6 +338,9 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
         killing: asyncio.Task[None] | None = None
         try:
             await wait_healthy(url, proc)
+            # Idle: started, migrated, the directory read; nothing asked yet.
+            await asyncio.sleep(IDLE_SETTLE_S)
+            idle_rss = rss_mib(proc.pid) + sum(rss_mib(pid) for pid in child_pids(proc.pid))
             http = RawPoster()
             async with http, SlackEventSender(
                 SECRET, f"{url}/slack/events", state=slack_state, client=http  # type: ignore[arg-type]
@@ -418,6 +424,7 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
         # 429s the fake answered (each then waited out and sent again by the bot's client).
         "slack_429s": sum(c.status == 429 for c in slack_state.calls()),
         "slack_calls": _calls_by_method(slack_state),
+        "bot_idle_rss_mib": round(idle_rss, 1),
         "bot_peak_rss_mib": round(rss + ingress_rss, 1),
         "bot_work_peak_rss_mib": round(rss, 1),
         "bot_ingress_peak_rss_mib": round(ingress_rss, 1),
