@@ -298,8 +298,9 @@ class JobRunner:
             await self.jobs.finish(job)
         finally:
             keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            # Wait for the keeper without taking its CancelledError as ours: a cancellation
+            # of this task (a shutdown) must still reach it, never be swallowed here.
+            await asyncio.wait([keeper])
             await self._let_go(kind_lease)
 
     async def _failed(self, job: Job, exc: Exception) -> None:

@@ -98,8 +98,8 @@ class JobWakeups:
             _local.get(self.key, set()).discard(self._callback)
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            # Its CancelledError is not ours: a cancellation of the caller still goes through.
+            await asyncio.wait([self._task])
             self._task = None
         self.listening.clear()
 
