@@ -209,6 +209,8 @@ async def make_world(
     async with run_slack_fake(state, **options) as fake:
         if history:
             add_history(fake)
+        else:  # an app installed without ``im:history``: every read of a DM's history refused
+            state.fail_next("conversations.history", "missing_scope", count=1_000_000)
         cfg = config(url, fake.base_url, **nudges)
         store = await Store.open(url)
         found = directory(people)
