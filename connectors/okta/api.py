@@ -1,6 +1,7 @@
 """One Okta org through the Okta SDK: typed calls, raw requests and paging, one error path.
 
-HTTP goes through the official ``okta`` SDK (``okta.client.Client``): its typed API
+HTTP goes through the official ``okta`` SDK (its API classes the connector calls,
+:class:`connectors.okta.sdk.DirectoryClient`): its typed API
 methods where its models read what Okta returns, its request executor
 (``create_request``/``fire_request``) where they do not, each caller saying why. One
 retry, pacing and timeout policy sits under both (:mod:`connectors.okta.http`), and
@@ -19,8 +20,6 @@ from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from okta.client import Client
-from okta.jwt import JWT
 from pydantic import ValidationError
 
 from config.clock import Clock
@@ -36,6 +35,7 @@ from connectors.okta.http import (
     TransportOptions,
     quiet_sdk_logger,
 )
+from connectors.okta.sdk import DirectoryClient
 from connectors.okta.settings import Settings
 
 
@@ -88,6 +88,9 @@ class OktaApi:
             config.update(authorizationMode="SSWS", token=api_token.reveal())
         elif private_key is not None and settings.client_id is not None:
             # Fail at start-up, not at the first token request, on a key the SDK can't use.
+            # (Imported here: its crypto libraries are only for this mode.)
+            from okta.jwt import JWT
+
             JWT.get_PEM_JWK(private_key.reveal())  # type: ignore[no-untyped-call]
             config.update(
                 authorizationMode="PrivateKey",
@@ -101,9 +104,9 @@ class OktaApi:
             raise ValueError("an API token or a private key is required")
         # The SDK fills keys not given here from OKTA_CLIENT_* variables and okta.yaml
         # files (https://github.com/okta/okta-sdk-python#configuration-reference).
-        self.client = Client(config)
+        self.client = DirectoryClient(config)
         quiet_sdk_logger()
-        executor = self.client.get_request_executor()  # type: ignore[no-untyped-call]
+        executor = self.client.get_request_executor()
         assert isinstance(executor, PolicyExecutor)
         self._executor = executor
 
