@@ -1,4 +1,4 @@
-"""The doctor's Slack checks: token, granted scopes against the manifest, signing secret, channels.
+"""The doctor's Slack checks: token, scopes against the manifest, secrets, channels.
 
 Scopes: Slack answers Web API calls, ``auth.test`` included, with the token's
 granted scopes in the ``X-OAuth-Scopes`` header ("Working with Scopes",
@@ -31,6 +31,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.doctor.family import DoctorContext, Family
+from config.outbox import KEY_ENV, outbox_key
 from config.secrets import MissingSecret
 from config.settings import HelpdeskConfig
 from connectors.base import Capability
@@ -47,6 +48,7 @@ _AUTH_ERRORS = frozenset(
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _CHANNEL_NAME = re.compile(r"^#[a-z0-9][a-z0-9._-]*$")
 _SIGNING_SECRET = re.compile(r"^[0-9a-f]{32}$")
+MIN_OUTBOX_KEY = 24  # characters; `openssl rand -base64 32` gives 44
 
 
 def manifest_scopes(path: Path = MANIFEST) -> list[str]:
@@ -117,6 +119,7 @@ async def diagnose_slack(
     """
     out = Findings("slack")
     _check_signing_secret(cfg, environ, out)
+    _check_outbox_key(cfg, environ, out)
     if cfg.slack.app_token is not None:
         _check_app_token(cfg, environ, out)
     try:
@@ -173,6 +176,39 @@ def _check_signing_secret(cfg: HelpdeskConfig, environ: Mapping[str, str], out: 
             "(32 hex characters): every request would fail verification",
             fix="copy the Signing Secret (not the client secret or a token)",
         )
+
+
+def _check_outbox_key(cfg: HelpdeskConfig, environ: Mapping[str, str], out: Findings) -> None:
+    """The key sealing stored reset links and temporary passwords (``slack.outbox.key``)."""
+    fix = (
+        f"set slack.outbox.key (or {KEY_ENV}) to the same long random string on every replica "
+        "(`openssl rand -base64 32`)"
+    )
+    try:
+        key = outbox_key(cfg.slack.outbox, environ)
+    except MissingSecret as exc:
+        out.fail("outbox key", str(exc), fix=fix)
+        return
+    where = cfg.slack.outbox.key.describe() if cfg.slack.outbox.key is not None else KEY_ENV
+    if key is None:
+        shared = cfg.database_url.split(":", 1)[0].startswith("postgres")
+        consequence = (
+            "each replica makes up its own, so a link or temporary password stored by one "
+            "cannot be sent by another, or by the same one after a restart: it expires "
+            "undelivered"
+            if shared
+            else "the bot makes one up at each start, so a link or temporary password waiting "
+            "when it restarts expires undelivered"
+        )
+        (out.fail if shared else out.warn)("outbox key", f"not set: {consequence}", fix=fix)
+    elif len(key.reveal()) < MIN_OUTBOX_KEY:
+        out.warn(
+            "outbox key",
+            f"present ({where}) but only {len(key.reveal())} characters",
+            fix=fix,
+        )
+    else:
+        out.ok("outbox key", f"present ({where})")
 
 
 def _check_app_token(cfg: HelpdeskConfig, environ: Mapping[str, str], out: Findings) -> None:

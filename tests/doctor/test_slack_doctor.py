@@ -160,3 +160,27 @@ async def test_revoked_token_and_socket_mode_token() -> None:
     assert found["bot token"].data["error"] == "token_revoked"
     assert found["app token"].status is Status.FAIL
     assert SIGNING_SECRET not in str([f.to_dict() for f in found.values()])
+
+
+async def test_the_outbox_key_is_checked_where_it_matters() -> None:
+    key = "k" * 44
+    found = await _slack(MANIFEST_SCOPES, env={**SLACK_ENV, "HELPDESK_OUTBOX_KEY": key})
+    assert found["outbox key"].status is Status.OK
+    assert key not in str([f.to_dict() for f in found.values()])
+    # One SQLite process: a restart loses what waits; replicas on PostgreSQL: every hand-over.
+    found = await _slack(MANIFEST_SCOPES)
+    assert found["outbox key"].status is Status.WARN
+    assert "restarts" in found["outbox key"].summary
+    found = await _slack(MANIFEST_SCOPES, database_url="postgresql://helpdesk@db/helpdesk")
+    assert found["outbox key"].status is Status.FAIL
+    assert "replica" in found["outbox key"].summary
+    assert "HELPDESK_OUTBOX_KEY" in (found["outbox key"].fix or "")
+    # Configured but unreadable, or too short to be a key.
+    found = await _slack(
+        MANIFEST_SCOPES, slack={"outbox": {"key": {"env": "OUTBOX_KEY"}}}
+    )
+    assert found["outbox key"].status is Status.FAIL
+    assert "OUTBOX_KEY" in found["outbox key"].summary
+    found = await _slack(MANIFEST_SCOPES, env={**SLACK_ENV, "HELPDESK_OUTBOX_KEY": "hunter2"})
+    assert found["outbox key"].status is Status.WARN
+    assert "hunter2" not in str([f.to_dict() for f in found.values()])
