@@ -186,12 +186,22 @@ class AccessStore:
     async def add_message(
         self, request_id: str, role: str, recipient: str | None, channel: str, ts: str
     ) -> None:
+        """Keep a message about the request; the same message (channel and ts) once."""
         async with self._session.begin() as s:
-            s.add(
-                AccessMessage(
-                    request_id=request_id, role=role, recipient=recipient, channel=channel, ts=ts
+            known = await s.scalar(
+                select(AccessMessage.id).where(
+                    AccessMessage.request_id == request_id,
+                    AccessMessage.channel == channel,
+                    AccessMessage.ts == ts,
                 )
             )
+            if known is None:
+                s.add(
+                    AccessMessage(
+                        request_id=request_id, role=role, recipient=recipient,
+                        channel=channel, ts=ts,
+                    )
+                )
 
     # -- transitions --------------------------------------------------------------------
     async def create(

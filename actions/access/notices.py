@@ -1,8 +1,10 @@
 """Messages about a request: approval messages posted and kept current, news for the requester.
 
-Every message goes through the :class:`AccessNotifier` port, and a message that
-cannot be sent is logged and given up: the request's state is in the store, and
-the next update or reminder shows it again.
+Every message goes through the :class:`AccessNotifier` port. In Slack an approval
+message is stored first and sent until Slack has it (the outbox, which keeps where it
+landed with the request); elsewhere, and for an update, a message that cannot be sent is
+logged and given up: the request's state is in the store, and the next update or
+reminder shows it again.
 
 With ``later`` (the Slack surface's tracked tasks), what a transition announces (the
 approval messages refreshed, the requester told) runs after the transition's caller
@@ -55,6 +57,8 @@ class Notices:
                             destination=destination, error=type(exc).__name__)
                 return None
             recipient = None if is_channel(destination) else destination
+            if ref is None:  # stored to be sent: the notifier keeps where it lands
+                return destination
             await self.store.access.add_message(
                 snap.request.id, MessageRole.APPROVER, recipient, ref.channel, ref.ts
             )

@@ -23,8 +23,15 @@ class MessageRef:
 
 
 class AccessNotifier(Protocol):
-    async def post_request(self, snapshot: AccessSnapshot, destination: str) -> MessageRef:
-        """Post the approval request, with Approve and Deny, to a user's DM or a channel."""
+    async def post_request(
+        self, snapshot: AccessSnapshot, destination: str
+    ) -> MessageRef | None:
+        """Post the approval request, with Approve and Deny, to a user's DM or a channel.
+
+        Returns where it was posted, for the caller to keep (keeping it twice keeps it
+        once); None when it is stored to be sent later, the notifier then keeping where it
+        lands (a durable outbox sending it until Slack has it).
+        """
         ...
 
     async def update_request(self, snapshot: AccessSnapshot, ref: MessageRef) -> None:

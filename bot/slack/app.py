@@ -97,9 +97,27 @@ class SlackNotifier:
         """A DM from the bot (``chat.postMessage`` accepts a user id as the channel)."""
         await self._post(slack_user, text, kind="notice", user=slack_user)
 
-    async def post_request(self, snapshot: AccessSnapshot, destination: str) -> MessageRef:
+    async def post_request(
+        self, snapshot: AccessSnapshot, destination: str
+    ) -> MessageRef | None:
         with await self._speaking(destination):
             card = approval_card(snapshot)
+        if self.outbox is not None:
+            # Stored first and sent until Slack has it, for as long as the request waits;
+            # the outbox keeps where it landed with the request (``OutboxMessage.card``).
+            from bot.slack.outbox.message import CARD, POST, OutboxMessage
+
+            dm = destination[:1] in {"U", "W"}
+            sent = await self.outbox.send(
+                OutboxMessage(POST, destination, snapshot.request.expires_at, text=card.text,
+                              blocks=reply_blocks(card), kind=CARD,
+                              card=snapshot.request.id, user=destination if dm else None)
+            )
+            if sent is None:
+                return None
+            if dm and self.directory is not None:
+                await self.directory.heard_from(destination, sent["channel"])
+            return MessageRef(sent["channel"], sent["ts"])
         resp = await self.client.chat_postMessage(
             channel=destination, text=card.text, blocks=reply_blocks(card)
         )

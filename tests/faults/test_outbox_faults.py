@@ -24,19 +24,17 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot.serve import slack_surface
 from bot.slack.outbox.message import POST, OutboxMessage
 from bot.slack.outbox.sender import Outbox
-from bot.slack.server import build_http_app, running_http
 from bot.slack.surface import SlackSurface
 from config.clock import utc_now
-from sandboxes.slack import RateLimits, SlackEventSender, SlackState, Workspace, run_slack_fake
+from sandboxes.slack import SlackEventSender, SlackState, Workspace
 from store.jobs import JobState
 from store.models import AuditRecord, Job, SecretMessage
 from store.outbox import KIND
-from tests.bot.helpers import make_config, make_directory, providers_for
+from tests.bot.helpers import make_directory
+from tests.faults.outbox_bot import running_bot, settled
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ADA = "U0ADA00001"
 BOT = "U0HELPBOT1"
 IT = "C0ITHELP01"
@@ -96,36 +94,10 @@ class Bot:
 @pytest.fixture
 async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
     state = SlackState(_workspace())
-    async with run_slack_fake(state, tiers=RateLimits.slack()) as fake:
-        cfg = make_config(
-            f"sqlite:///{tmp_path}/bot.sqlite3",
-            slack={"api_base_url": fake.base_url, "outbox": {"key": {"env": "OUTBOX_KEY"}}},
-            organisation={"it_channel": IT},
-        )
-        environ = {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET,
-                   "OUTBOX_KEY": "a test key, long enough to be one"}
-        async with (
-            slack_surface(cfg, environ, providers=providers_for(make_directory(), cfg)) as surface,
-            running_http(build_http_app(surface)) as url,
-            SlackEventSender(SECRET, f"{url}/slack/events", state=state) as sender,
-        ):
-            surface.outbox.poll_interval = 0.05
-            worker = asyncio.create_task(surface.outbox.worker())
-            try:
-                yield Bot(state, sender, surface)
-            finally:
-                worker.cancel()
-                await asyncio.gather(worker, return_exceptions=True)
-
-
-async def _settled(bot: Bot, *, within: float = 15.0) -> list[Job]:
-    """The outbox's jobs once none is queued any more."""
-    for _ in range(int(within / 0.05)):
-        jobs = await bot.jobs()
-        if jobs and all(j.state != JobState.QUEUED for j in jobs):
-            return jobs
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"outbox not settled: {[(j.key, j.state) for j in await bot.jobs()]}")
+    async with running_bot(
+        state, make_directory(), tmp_path, organisation={"it_channel": IT}
+    ) as (sender, surface):
+        yield Bot(state, sender, surface)
 
 
 def _failed(state: SlackState, method: str) -> int:
@@ -137,7 +109,7 @@ async def test_a_link_whose_post_fails_once_arrives_exactly_once(bot: Bot) -> No
     bot.state.fail_next("chat.postMessage", "internal_error", matching="reset link")
     await bot.sender.block_action(ADA, "hd_confirm.0")
     await bot.state.wait_for_message(ADA, "password reset link", timeout=20)
-    jobs = await _settled(bot)
+    jobs = await settled(bot.jobs)
     assert len(bot.links()) == 1
     assert _failed(bot.state, "chat.postMessage") == 1
     assert all(j.state == JobState.DONE for j in jobs)
@@ -155,7 +127,7 @@ async def test_a_prompt_whose_edit_fails_once_is_edited_and_the_link_still_arriv
     await bot.sender.block_action(ADA, "hd_confirm.0")
     await bot.state.wait_for_message(ADA, "password reset link", timeout=20)
     await bot.state.wait_for(lambda st: "Confirmed" in offer.visible_text or None, timeout=20)
-    await _settled(bot)
+    await settled(bot.jobs)
     assert len(bot.links()) == 1
     assert _failed(bot.state, "chat.update") == 1
 
@@ -166,7 +138,7 @@ async def test_a_storm_of_429s_delays_the_link_but_loses_and_doubles_nothing(bot
                         matching="reset link")
     await bot.sender.block_action(ADA, "hd_confirm.0")
     await bot.state.wait_for_message(ADA, "password reset link", timeout=30)
-    await _settled(bot)
+    await settled(bot.jobs)
     assert len(bot.links()) == 1
     assert sum(1 for c in bot.state.calls("chat.postMessage") if c.status == 429) == 3
 
@@ -178,7 +150,7 @@ async def test_an_answer_lost_after_slack_posted_is_not_posted_again(bot: Bot) -
                         matching="reset link")
     await bot.sender.block_action(ADA, "hd_confirm.0")
     await bot.state.wait_for_message(ADA, "password reset link", timeout=20)
-    jobs = await _settled(bot)
+    jobs = await settled(bot.jobs)
     await asyncio.sleep(0.5)
     assert len(bot.links()) == 1
     assert bot.state.calls("conversations.history")
@@ -206,7 +178,7 @@ async def test_a_replica_dying_between_slacks_answer_and_the_store_posts_nothing
     await dying.send(message)
     assert [m.text for m in bot.state.messages_to(ADA)] == ["Unlocked."]
     # The survivor's worker claims it once the lease has run out, and finds it in Slack.
-    jobs = await _settled(bot)
+    jobs = await settled(bot.jobs)
     assert [m.text for m in bot.state.messages_to(ADA)] == ["Unlocked."]
     assert [j.state for j in jobs] == [JobState.DONE]
     assert jobs[0].attempts == 2 and jobs[0].owner == outbox.owner
@@ -214,7 +186,7 @@ async def test_a_replica_dying_between_slacks_answer_and_the_store_posts_nothing
 
 async def test_done_hide_it_is_retried_until_slack_confirms(bot: Bot) -> None:
     link = await bot.reset()
-    await _settled(bot)
+    await settled(bot.jobs)
     bot.state.fail_next("response_url", "internal_error", count=3)
     bot.state.fail_next("chat.update", "internal_error", count=2)
     await bot.sender.block_action(ADA, "hd_secret_done.0")
@@ -227,7 +199,7 @@ async def test_done_hide_it_is_retried_until_slack_confirms(bot: Bot) -> None:
 
     assert not await hidden()
     await bot.state.wait_for(lambda st: link not in shown.visible_text or None, timeout=20)
-    await _settled(bot)
+    await settled(bot.jobs)
     assert await hidden()
     assert _failed(bot.state, "chat.update") == 2
 
@@ -236,7 +208,7 @@ async def test_the_janitor_hides_through_the_outbox_and_marks_only_when_confirme
     bot: Bot,
 ) -> None:
     link = await bot.reset()
-    await _settled(bot)
+    await settled(bot.jobs)
     shown = next(m for m in bot.state.messages_to(ADA) if link in m.visible_text)
     async with bot.surface.runtime.store._session.begin() as s:
         await s.execute(update(SecretMessage).values(hide_at=utc_now() - timedelta(seconds=1)))
@@ -244,7 +216,7 @@ async def test_the_janitor_hides_through_the_outbox_and_marks_only_when_confirme
     assert await bot.surface.hide_due_secrets() == 0  # failed: left to the outbox
     assert len(await bot.surface.runtime.store.due_secret_messages()) == 1  # not hidden yet
     await bot.state.wait_for(lambda st: link not in shown.visible_text or None, timeout=20)
-    jobs = await _settled(bot)
+    jobs = await settled(bot.jobs)
     assert await bot.surface.runtime.store.due_secret_messages() == []
     assert [(j.payload or {}).get("op") for j in jobs].count("hide") == 1  # one job
     assert _failed(bot.state, "chat.update") == 2
@@ -276,7 +248,7 @@ async def test_an_expired_link_is_audited_reported_and_wiped(
     bot.state.clear_faults()
     report = await bot.state.wait_for_message(IT, "password reset", timeout=20)
     assert f"<@{ADA}>" in report.text and link.group(0) not in report.text
-    jobs = await _settled(bot)
+    jobs = await settled(bot.jobs)
     assert bot.links() == []
     given_up = [j for j in jobs if (j.payload or {}).get("kind") == "reset"]
     assert [j.state for j in given_up] == [JobState.DEAD]
@@ -298,7 +270,7 @@ async def test_a_message_sealed_with_another_key_is_given_up_audited(bot: Bot) -
     message = OutboxMessage(POST, ADA, bot.outbox.expiry(), text="secret",
                             secret=True, kind="reset", user=ADA)
     assert await other.enqueue(message)
-    jobs = await _settled(bot)
+    jobs = await settled(bot.jobs)
     assert [(j.payload or {}).get("kind") for j in jobs] == ["reset", "report"]
     assert [j.state for j in jobs] == [JobState.DEAD, JobState.DONE]
     assert [r.result for r in await bot.audit("slack_message")] == ["undeliverable"]

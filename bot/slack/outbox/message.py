@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.slack.outbox.sealing import Sealer
-from config.secrets import Secret
+from config.secret_values import Secret
 
 #: Slack message metadata ``event_type`` of outbox posts (api.slack.com/metadata/using).
 EVENT_TYPE = "helpdesk_outbox"
@@ -32,6 +32,7 @@ POST, UPDATE, HIDE = "post", "update", "hide"
 
 #: What a message carries, for the audit and the IT channel's report.
 RESET = "reset"  # a reset link or a temporary password: a reset happened
+CARD = "card"  # kind: an access request's approval card (``card`` names the request)
 
 
 #: The Slack request being worked on (its inbox key) and how many messages it has stored:
@@ -76,6 +77,9 @@ class OutboxMessage:
     secret_id: int | None = None
     user: str | None = None
     email: str | None = None
+    #: The access request whose approval card this post is: once Slack has it, where it
+    #: lives is recorded with the request, to update it in place (``store.access``).
+    card: str | None = None
     #: The secret values the text shows (sealed with it): known to the log redactor again
     #: in whichever process takes the message out of the store.
     secrets: tuple[str, ...] = field(default=(), repr=False)
@@ -99,7 +103,7 @@ class OutboxMessage:
         """Everything but the content: what is left once it is delivered or given up."""
         out: dict[str, Any] = {"op": self.op, "channel": self.channel, "key": self.key,
                                "kind": self.kind, "expires_at": self.expires_at.isoformat()}
-        for name in ("ts", "thread_ts", "user", "email", "replacement", "secret_id"):
+        for name in ("ts", "thread_ts", "user", "email", "replacement", "secret_id", "card"):
             value = getattr(self, name)
             if value:
                 out[name] = value
@@ -140,7 +144,7 @@ class OutboxMessage:
             hide_at=datetime.fromisoformat(str(hide_at)) if hide_at else None,
             replacement=str(payload.get("replacement") or ""),
             secret_id=int(secret_id) if secret_id is not None else None,
-            user=payload.get("user"), email=payload.get("email"),
+            user=payload.get("user"), email=payload.get("email"), card=payload.get("card"),
         )
 
     def metadata(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from config.logging import get_logger
-from config.secrets import Secret
+from config.secret_values import Secret
 
 if TYPE_CHECKING:
     from cryptography.fernet import Fernet

@@ -18,7 +18,8 @@ harmless.
 Given up (expired, refused for good, or sealed with a key this process lacks): audited
 (``slack_message`` / ``expired`` or ``undeliverable``, naming the message, never its
 content) and, where it mattered (a reset link or temporary password that never arrived,
-a secret that could not be hidden), reported in English to the IT channel. The content
+a secret that could not be hidden, an approval card an approver never got), reported in
+English to the IT channel. The content
 is wiped from the row when the message is delivered or given up.
 """
 
@@ -34,8 +35,17 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from actions.access.model import MessageRole
 from bot.slack.client import PACED, MeteredWebClient
-from bot.slack.outbox.message import EVENT_TYPE, HIDE, POST, RESET, UPDATE, OutboxMessage
+from bot.slack.outbox.message import (
+    CARD,
+    EVENT_TYPE,
+    HIDE,
+    POST,
+    RESET,
+    UPDATE,
+    OutboxMessage,
+)
 from bot.slack.outbox.sealing import Sealer, Unreadable
 from config.clock import Now, utc_now
 from config.logging import get_logger
@@ -380,6 +390,12 @@ class Outbox:
             await self.store.remember_secret_message(
                 sent["channel"], sent["ts"], message.hide_at, message.replacement
             )
+        if message.op == POST and message.card is not None:
+            # An approval card: kept with its request, to be updated in place and reminded
+            # (once, though a post found in the history after a crash comes here again).
+            await self.store.access.add_message(
+                message.card, MessageRole.APPROVER, message.user, sent["channel"], sent["ts"]
+            )
         if message.op == HIDE and message.secret_id is not None:
             await self.store.mark_secret_hidden(message.secret_id)
         await self.rows.settle(job, JobState.DONE, {**message.meta(), "ts": sent["ts"]})
@@ -441,6 +457,13 @@ class Outbox:
                 f"link or temporary password never reached them in Slack ({why}; last "
                 f"error: {reason}). The secret was wiped from the bot's store. Please "
                 "contact them and reset again if needed."
+            )
+        if message.op == POST and message.kind == CARD:
+            where = who if message.user else f"<#{message.channel}>"
+            return (
+                f"The approval request for access request {message.card} never reached "
+                f"{where} in Slack ({why}; last error: {reason}). The request is still "
+                "waiting: its other approvers can decide it, or it expires unanswered."
             )
         if message.op == HIDE:
             return (
