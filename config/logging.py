@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from config.secrets import Secret, live_secret_values
+from config.secret_values import Secret, live_secret_values
 
 REDACTED = "[REDACTED]"
 

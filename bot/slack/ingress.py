@@ -241,7 +241,7 @@ async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
         log.error("ingress_no_hello")
         writer.close()
         return 2
-    from config.secrets import Secret
+    from config.secret_values import Secret
 
     secret = Secret(str(first[0]["secret"]))  # known to the log redactor from here on
     worker = PipeWorker(secret.reveal(), writer)

@@ -10,6 +10,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -235,3 +237,18 @@ async def test_the_child_inherits_no_secret_from_the_environment(
 
 def _environ_of(pid: int) -> bytes:
     return Path(f"/proc/{pid}/environ").read_bytes()
+
+
+def test_the_child_loads_only_what_acknowledging_needs() -> None:
+    """Its memory is the HTTP server, the store and logging: not the work's libraries."""
+    code = (
+        "import sys, bot.slack.ingress, bot.slack.inbox;"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    loaded = set(subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.split())
+    assert {"uvicorn", "sqlalchemy", "structlog"} <= loaded
+    heavy = {"pydantic", "okta", "slack_bolt", "slack_sdk", "alembic", "aiohttp", "lingua",
+             "babel", "ldap3", "cryptography"}
+    assert loaded & heavy == set()

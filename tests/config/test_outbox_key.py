@@ -49,7 +49,7 @@ def test_a_secret_read_back_from_the_store_is_known_to_the_log_redactor(
     from collections import OrderedDict
     from datetime import UTC, datetime
 
-    import config.secrets
+    import config.secret_values
     from bot.slack.outbox.message import POST, OutboxMessage
     from config.logging import scrub_text
 
@@ -62,7 +62,7 @@ def test_a_secret_read_back_from_the_store_is_known_to_the_log_redactor(
     payload = message.payload(sealer)
     assert password not in str(payload)
     # A fresh process: nothing remembered yet, so a library's debug line would show it.
-    monkeypatch.setattr(config.secrets, "_LIVE_SECRETS", OrderedDict())
+    monkeypatch.setattr(config.secret_values, "_LIVE_SECRETS", OrderedDict())
     line = f"chat.postMessage body text=Your temporary password: `{password}`"
     assert password in scrub_text(line)
     read = OutboxMessage.from_payload(payload, sealer)
