@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 from slack_sdk.errors import SlackApiError
 
+from bot.replies import ActionId, Form, Reply
 from bot.serve import slack_surface
 from bot.slack.client import web_client
 from bot.slack.limits import Rate, SlackLimiter
 from bot.slack.server import build_http_app, running_http
 from bot.slack.surface import SlackSurface
 from config import metrics
+from config.i18n import speaking
 from sandboxes.slack import (
     Limit,
     RateLimits,
@@ -221,6 +223,29 @@ async def test_people_by_email_come_from_the_stored_profiles(bot: Bot) -> None:
     await bot.sender.user_change(ADA)
     await _stored(bot, ADA, lambda p: p.deleted)
     assert await people.user_for_email("ada@example.com") is None
+
+
+@pytest.mark.parametrize(
+    ("language", "note"),
+    [("en", "I couldn't open the form in time"),
+     ("es", "No he podido abrir el formulario a tiempo"),
+     ("fr", "Je n'ai pas pu ouvrir le formulaire à temps"),
+     ("de", "Ich konnte das Formular nicht rechtzeitig öffnen"),
+     ("pt", "Não consegui abrir o formulário a tempo")],
+)
+async def test_a_form_that_cannot_open_in_time_is_said_in_the_forms_language(
+    bot: Bot, language: str, note: str
+) -> None:
+    """The turn that made the form has ended when it is delivered: the note about it being
+    too late still speaks the form's language, not English and not the organisation's."""
+    with speaking(language):
+        form = Form(ActionId.ACCESS_FORM, "tok", "Title", "Send", "Intro", [])
+    trigger = bot.state.new_trigger_id(ADA)
+    bot.state.exchange_trigger(trigger)  # used already: Slack says exchanged_trigger_id
+    await bot.surface.delivery.deliver(ADA, [Reply(form.intro, form=form)], trigger_id=trigger)
+    [shown] = bot.state.ephemerals_to(ADA)
+    assert shown.text.startswith(note), shown.text
+    assert not bot.state.views(ADA, type="modal")
 
 
 def test_budgets_come_from_the_settings(tmp_path: Path) -> None:

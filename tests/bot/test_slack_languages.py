@@ -64,13 +64,16 @@ class World:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def world(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[World]:
+    """``request.param`` (indirect parametrisation): the organisation's language."""
+    language = getattr(request, "param", "en")
     state = SlackState(_workspace())
     async with run_slack_fake(state) as fake:
         cfg = make_config(
             f"sqlite:///{tmp_path}/bot.sqlite3",
             slack={"api_base_url": fake.base_url},
-            organisation={"it_channel": "#it-help", "security_channel": "C0SECURITY1"},
+            organisation={"it_channel": "#it-help", "security_channel": "C0SECURITY1",
+                          "language": language},
             catalogue=CATALOGUE,
         )
         environ = {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET}
@@ -116,6 +119,17 @@ async def test_the_slack_locale_decides_when_words_do_not(world: World) -> None:
     assert after is not None and after.locale == "es-ES"
     await w.sender.slash_command(LOCKED, "/helpdesk", "unlock")
     await w.state.wait_for_message(LOCKED, "Tu cuenta de mem no está bloqueada")
+
+
+@pytest.mark.parametrize("world", ["de"], indirect=True)
+async def test_the_commands_ack_speaks_the_organisations_language(world: World) -> None:
+    """A command's ack comes before anything is looked up: the organisation's language
+    (German here). The answer in the DM then speaks the person's (Spanish)."""
+    w = world
+    acked = await w.sender.slash_command(LOCKED, "/helpdesk", "unlock")
+    assert acked.status_code == 200
+    assert acked.response.text == "Wird erledigt: Ich antworte Ihnen per Direktnachricht."
+    await w.state.wait_for_message(LOCKED, "Tu cuenta de mem está desbloqueada")
 
 
 async def test_a_german_approver_gets_a_german_card_for_a_spanish_request(world: World) -> None:

@@ -19,7 +19,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from bot.serve import slack_surface
-from bot.slack.server import COMMAND_ACK
+from bot.slack.listeners.commands import COMMAND_ACK
 from bot.slack.socket_mode import running_socket_mode
 from bot.slack.surface import SlackSurface
 from sandboxes.slack import (
@@ -109,7 +109,9 @@ async def test_a_redelivered_envelope_is_processed_once(linked: Link) -> None:
 async def test_slash_command_is_acked_with_text(linked: Link) -> None:
     s = linked
     d = await s.sender.slash_command(LOCKED, "/helpdesk", "unlock")
+    # The organisation's language (English here): the ack looks nothing up.
     assert d.status_code == 200 and d.json() == {"text": COMMAND_ACK}
+    assert s.surface.command_ack == COMMAND_ACK
     await s.state.wait_for_message(LOCKED, "is unlocked")
 
 
