@@ -9,32 +9,27 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from slack_sdk.errors import SlackApiError
 
 from bot.replies import ActionId, Form, Reply
-from bot.serve import slack_surface
 from bot.slack.client import web_client
 from bot.slack.limits import Rate, SlackLimiter
-from bot.slack.server import build_http_app, running_http
-from bot.slack.surface import SlackSurface
 from config import metrics
 from config.i18n import speaking
 from sandboxes.slack import (
     Limit,
     RateLimits,
-    SlackEventSender,
     SlackState,
     Workspace,
     run_slack_fake,
 )
 from store.slack_directory import StoredProfile
-from tests.bot.helpers import make_config, make_directory, providers_for
+from tests.bot.helpers import make_config
+from tests.bot.slack_world import SlackWorld, slack_world
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ADA, LOCKED = "U0ADA00001", "U0LOCKED01"
 
 
@@ -51,27 +46,13 @@ def _workspace() -> Workspace:
     )
 
 
-@dataclass
-class Bot:
-    state: SlackState
-    sender: SlackEventSender
-    surface: SlackSurface
+Bot = SlackWorld
 
 
 @pytest.fixture
 async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
-    state = SlackState(_workspace())
-    async with run_slack_fake(state, tiers=RateLimits.slack()) as fake:
-        cfg = make_config(
-            f"sqlite:///{tmp_path}/bot.sqlite3", slack={"api_base_url": fake.base_url}
-        )
-        environ = {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET}
-        async with (
-            slack_surface(cfg, environ, providers=providers_for(make_directory(), cfg)) as surface,
-            running_http(build_http_app(surface)) as url,
-            SlackEventSender(SECRET, f"{url}/slack/events", state=state) as sender,
-        ):
-            yield Bot(state, sender, surface)
+    async with slack_world(Bot, tmp_path, _workspace(), tiers=RateLimits.slack()) as world:
+        yield world
 
 
 async def _stored(bot: Bot, user_id: str, check: Callable[[StoredProfile], bool]) -> None:
