@@ -9,9 +9,9 @@ days, every rate-limit bucket at ``--okta-rate`` requests a minute. Besides them
 service accounts under a never-expire password policy (old passwords, never nudged),
 1% in the excluded group ``nudge-exempt``, and 2% of people without a Slack account.
 The Slack fake runs in this process at Slack's documented tiers (``RateLimits.slack()``:
-``users.list`` Tier 2, ``users.lookupByEmail`` and ``conversations.*`` Tier 3,
-``chat.postMessage`` 1/s per channel burst 3 and the fake's stand-in workspace limit of
-300/min burst 60), with ``conversations.history`` added (``tests/nudges/fake_history.py``).
+``users.list`` Tier 2, ``users.lookupByEmail`` and ``conversations.*`` (``history``
+included) Tier 3, ``chat.postMessage`` 1/s per channel burst 3 and the fake's stand-in
+workspace limit of 300/min burst 60).
 Each sweep is ``helpdesk nudges --now`` in a child process, exactly as an operator
 would run it. ``--scale 0.1`` divides the people by ten (the rates stay documented);
 ``NUDGES_BENCH_SCALE`` sets the default scale (``make bench`` runs whatever it says).
@@ -78,7 +78,6 @@ from sandboxes.slack import (  # noqa: E402
     Workspace,
     run_slack_fake_in_thread,
 )
-from tests.nudges.fake_history import add_history  # noqa: E402
 
 IT_CHANNEL = "C0ITHELP001"
 BOT_USER = "U0HELPBOT1"
@@ -404,7 +403,6 @@ def scenario(name: str, args: argparse.Namespace, okta: dict[str, str], facts: d
     folder.mkdir()
     state = SlackState(workspace(people))
     with run_slack_fake_in_thread(state) as fake:
-        add_history(fake)
         cfg = config_yaml(folder, okta, fake.base_url, args)
         print(f"== {name}: sweeping", file=sys.stderr)
         first_at = datetime.now(UTC)

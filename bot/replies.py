@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from config.i18n import current
 from config.secrets import Secret
 
 MAX_REASON = 500
@@ -80,6 +81,9 @@ class Form:
     close: str = "Cancel"
     choose: str = "Choose"
     """The close button's label, and the placeholder of a choice (in the employee's words)."""
+    language: str = field(default_factory=current)
+    """The language the form is written in (the turn's, when it is made): what is said
+    about it afterwards (that it could not be opened in time) is said in it too."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.replies import Reply
 from bot.slack.directory import SlackDirectory
 from bot.views.blocks import form_view, reply_blocks
+from config.i18n import N_, speaking, t
 from config.logging import get_logger
 from store.db import Store
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 log = get_logger("helpdesk.slack")
 
 #: When a click's form could not open in time (Slack allows 3 seconds from the click).
-FORM_WINDOW_PASSED = (
+FORM_WINDOW_PASSED = N_(
     "I couldn't open the form in time (I was busy and Slack allows only a few seconds). "
     "Nothing has changed: please click the button again."
 )
@@ -195,9 +196,11 @@ class Delivery:
             if error not in ("expired_trigger_id", "exchanged_trigger_id"):
                 raise
             log.warning("form_window_passed", slack_user=user_id, error=error)
-            await self._ephemeral(
-                user_id, Reply(FORM_WINDOW_PASSED), prompt[0] if prompt else dm, dm
-            )
+            # In the form's language: the one its turn spoke (message, else locale, else
+            # the organisation's), which has ended by the time it is delivered.
+            with speaking(reply.form.language):
+                late = Reply(t(FORM_WINDOW_PASSED))
+            await self._ephemeral(user_id, late, prompt[0] if prompt else dm, dm)
 
     async def _ephemeral(
         self, user_id: str, reply: Reply, where: str | None, dm: str | None

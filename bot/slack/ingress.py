@@ -19,7 +19,8 @@ within ``HEALTH_TIMEOUT``), so a wedged work loop shows even though acks still f
 
 The wire between them is length-prefixed frames (``encode`` / ``read_frame``): a JSON
 header and the raw request body. The signing secret and the database URL travel over
-the socket pair as the first frame, never on the command line or in the environment;
+the socket pair as the first frame (with the slash command's ack, already translated into
+the organisation's language), never on the command line or in the environment;
 the child's environment is an allow-list (``child_environment``), so no other secret of
 the bot's (its token, the connectors') is readable in the child.
 
@@ -125,9 +126,11 @@ class PipeWorker:
     """
 
     def __init__(
-        self, signing_secret: str, writer: asyncio.StreamWriter, recorder: Recorder | None = None
+        self, signing_secret: str, writer: asyncio.StreamWriter, recorder: Recorder | None = None,
+        *, command_ack: str,
     ) -> None:
         self.signing_secret = signing_secret
+        self.command_ack = command_ack
         self._writer = writer
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[Reply]] = {}
@@ -244,7 +247,9 @@ async def _child(sock: socket.socket, args: argparse.Namespace) -> int:
     from config.secret_values import Secret
 
     secret = Secret(str(first[0]["secret"]))  # known to the log redactor from here on
-    worker = PipeWorker(secret.reveal(), writer)
+    # The slash command's ack comes translated (the organisation's language): this process
+    # loads no catalogue and makes no look-up to answer a command.
+    worker = PipeWorker(secret.reveal(), writer, command_ack=str(first[0]["ack"]))
     engine = None
     if first[0].get("db"):
         from bot.slack.inbox import Recorder
@@ -370,7 +375,9 @@ class IngressProcess:
             theirs.close()
         self.pid = self._proc.pid
         reader, self._writer = await asyncio.open_unix_connection(sock=ours)
-        hello = {"k": "hello", "secret": self.worker.signing_secret}
+        hello = {
+            "k": "hello", "secret": self.worker.signing_secret, "ack": self.worker.command_ack,
+        }
         if self.database_url:
             hello["db"] = self.database_url
         self._writer.write(encode(hello))

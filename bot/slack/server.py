@@ -58,8 +58,6 @@ MAX_CONNECTIONS = 512  # open connections; past it the slowest still sending hea
 MAX_DEPTH = 32  # nesting of a payload's objects and lists; Slack's stay under ten
 _CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
 MAX_SKEW = 300  # seconds; Slack's own rule for replayed requests
-# The slash command's immediate answer; the result follows in the DM.
-COMMAND_ACK = "On it: I'll answer in our direct messages."
 
 
 @dataclass(frozen=True)
@@ -95,9 +93,14 @@ class Accepted(enum.StrEnum):
 
 
 class Worker(Protocol):
-    """The work behind the endpoint (``SlackSurface``, or the pipe to it from the ingress)."""
+    """The work behind the endpoint (``SlackSurface``, or the pipe to it from the ingress).
+
+    ``command_ack`` is the slash command's immediate answer, translated by the work
+    (``bot.slack.listeners.commands.command_ack``): this module translates nothing.
+    """
 
     signing_secret: str
+    command_ack: str
 
     async def accept(self, key: str, payload: bytes, retry: int) -> Accepted:
         """Record an acknowledged request (``payload``: its JSON) in the inbox under ``key``."""
@@ -392,7 +395,7 @@ class Ingress:
         if outcome is Accepted.FAILED:
             log.error("not_recorded", kind=event, retry=retry)
             return PlainTextResponse("could not record the request", status_code=503), event
-        return (None if kind == "empty" else PlainTextResponse(COMMAND_ACK)), event
+        return (None if kind == "empty" else PlainTextResponse(self.surface.command_ack)), event
 
 
 def _retry_num(headers: Mapping[str, str]) -> int:

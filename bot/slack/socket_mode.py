@@ -23,7 +23,6 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.slack.server import (
-    COMMAND_ACK,
     Accepted,
     ack_kind,
     inbox_key,
@@ -63,7 +62,7 @@ class SocketModeIngress:
             if outcome is Accepted.FAILED:
                 log.error("not_recorded", kind=event, retry=retry)
                 return  # unacknowledged: Slack sends the envelope again
-            answer = {"text": COMMAND_ACK} if kind == "command" else None
+            answer = {"text": self.surface.command_ack} if kind == "command" else None
             await client.send_socket_mode_response(SocketModeResponse(req.envelope_id, answer))
             metrics.acknowledged(event, started)
             return

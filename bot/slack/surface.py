@@ -45,6 +45,7 @@ from bot.slack.directory import SlackDirectory
 from bot.slack.identity import IdentityRefused, SlackIdentity
 from bot.slack.inbox import Inbox
 from bot.slack.listeners import Deps, Work, register_all
+from bot.slack.listeners.commands import command_ack
 from bot.slack.outbox.sealing import Sealer
 from bot.slack.outbox.sender import Outbox, hide_message
 from bot.slack.server import Accepted, Readiness
@@ -91,6 +92,9 @@ class SlackSurface:
         )
         self.identity = SlackIdentity(client, where, directory=self.directory)
         self.signing_secret = signing_secret
+        # The slash command's immediate answer, in the organisation's language: the ack
+        # knows no more than that without a look-up (``commands.command_ack``).
+        self.command_ack = command_ack(runtime.cfg.organisation.language)
         # Listeners run to the end inside ``dispatch`` (the ingress has acked already), so
         # the tasks tracked here are the whole work and ``drain`` waits for all of it.
         self.app = AsyncApp(
@@ -143,6 +147,7 @@ class SlackSurface:
                 spawn=self._spawn,
                 tell=self.delivery.tell,
                 directory=self.directory,
+                command_ack=self.command_ack,
                 hide=self.hide_secret,
             ),
         )

@@ -302,7 +302,7 @@ def conversations_history(call: ApiRequest) -> dict[str, Any]:
     """conversations.history: a conversation's messages, newest first, paged by ``cursor``.
 
     ``include_all_metadata`` adds each message's ``metadata``; ``oldest``/``latest`` bound
-    the timestamps (exclusive, as Slack's default ``inclusive=false``).
+    the timestamps, exclusive unless ``inclusive`` (Slack's default is ``false``).
     """
     ref = call.text("channel")
     if ref is None:
@@ -324,9 +324,14 @@ def conversations_history(call: ApiRequest) -> dict[str, Any]:
     oldest = float(call.text("oldest") or 0)
     latest = float(call.text("latest") or "inf")
     limit = max(1, min(call.integer("limit", 100), 999))
+    inclusive = call.flag("inclusive")
+
+    def inside(ts: float) -> bool:
+        return oldest <= ts <= latest if inclusive else oldest < ts < latest
+
     found = [
         m for m in reversed(state.messages_in(channel_id))
-        if m.thread_ts is None and oldest < float(m.ts) < latest
+        if m.thread_ts is None and inside(float(m.ts))
     ]
     start = int(call.text("cursor") or 0)
     page = found[start:start + limit]

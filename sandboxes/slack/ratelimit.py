@@ -66,6 +66,7 @@ SLACK_DEFAULT_RULES: Mapping[str, tuple[Rule, ...]] = {
     "chat.postEphemeral": (Rule(TIER_4),),
     "chat.update": (Rule(TIER_3),),
     "chat.delete": (Rule(TIER_3),),
+    "conversations.history": (Rule(TIER_3),),
     "conversations.open": (Rule(TIER_3),),
     "conversations.info": (Rule(TIER_3),),
     "users.info": (Rule(TIER_4),),

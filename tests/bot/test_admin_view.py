@@ -12,7 +12,6 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,23 +37,19 @@ from bot.admin_view import (
 )
 from bot.doctor import DoctorReport
 from bot.replies import Button, Home, HomeSection, Reply
-from bot.serve import slack_surface
-from bot.slack.server import build_http_app, running_http
-from bot.slack.surface import SlackSurface
 from bot.views.home import home_section_blocks, home_view
 from bot.views.text import dates_as_text
 from config.settings import ConfigError
 from connectors.base import MfaFactor
 from connectors.doctor import Finding, Status
 from connectors.errors import Unavailable
-from connectors.memory import MemoryDirectory
-from sandboxes.slack import SlackEventSender, SlackState, View, Workspace, run_slack_fake
+from sandboxes.slack import SlackState, View, Workspace
 from store.db import Store
 from store.nudges import NudgeStore, RunRecord
 from tests.bot.helpers import make_config, make_directory, providers_for
+from tests.bot.slack_world import ORGANISATION, SlackWorld, acme, slack_user, slack_world
 
 NOW = datetime(2030, 1, 2, 12, 0, tzinfo=UTC)
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ADA, ANNA, BERT, BOB = "U0ADA00001", "U0ANNA0001", "U0BERT0001", "U0BOB00001"
 IT_GROUP = "S0ITADMINS"
 ADMIN_TITLES = ("Pending approvals", "Recent actions", "Last password-expiry sweep")
@@ -275,34 +270,14 @@ def test_status_reply_stays_within_a_block() -> None:
 
 # -- scenarios over a real socket ------------------------------------------------------------
 def _workspace() -> Workspace:
-    def user(uid: str, email: str) -> dict[str, Any]:
-        return {"id": uid, "name": uid.lower(),
-                "profile": {"real_name": uid, "display_name": uid.lower(), "email": email}}
-
-    return Workspace.from_dict(
-        {
-            "team": {"id": "T0ACME0001", "name": "Acme", "domain": "acme"},
-            "app": {"id": "A0HELPDESK1", "bot_id": "B0HELPDESK1", "bot_user_id": "U0HELPBOT1",
-                    "name": "helpdesk"},
-            "users": [
-                user(ADA, "ada@example.com"),
-                user(ANNA, "anna@example.com"),
-                user(BERT, "bert@example.com"),
-                user(BOB, "bob@example.com"),
-            ],
-            "usergroups": [{"id": IT_GROUP, "handle": "it-admins", "users": [ANNA]}],
-            "channels": [{"id": "C0SECURITY1", "name": "sec", "members": ["U0HELPBOT1"]}],
-        }
+    return acme(
+        [slack_user(ADA, "ada@example.com"), slack_user(ANNA, "anna@example.com"),
+         slack_user(BERT, "bert@example.com"), slack_user(BOB, "bob@example.com")],
+        usergroups=[{"id": IT_GROUP, "handle": "it-admins", "users": [ANNA]}],
     )
 
 
-@dataclass
-class Desk:
-    state: SlackState
-    sender: SlackEventSender
-    surface: SlackSurface
-    directory: MemoryDirectory
-
+class Desk(SlackWorld):
     async def home(self, user: str, *, showing: str = "") -> dict[str, Any]:
         """Open ``user``'s App Home; the newly published view, once it shows ``showing``."""
         before = self.state.home_view(user)
@@ -324,26 +299,15 @@ class Desk:
 
 @contextlib.asynccontextmanager
 async def _running_desk(tmp_path: Path, **overrides: Any) -> AsyncIterator[Desk]:
-    state = SlackState(_workspace())
-    async with run_slack_fake(state) as fake:
-        cfg = make_config(
-            f"sqlite:///{tmp_path}/bot.sqlite3",
-            slack={"api_base_url": fake.base_url},
-            organisation={"it_channel": "#it-help", "it_contact": "the IT desk",
-                          "security_channel": "C0SECURITY1", "it_admins": [IT_GROUP, BERT]},
-            catalogue=[{"key": "figma-editors", "display_name": "Figma (editor)",
-                        "aliases": ["figma"], "provider_group": "figma-editors",
-                        "approvers": [BOB]}],
-            **overrides,
-        )
-        environ = {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET}
-        directory = make_directory()
-        async with (
-            slack_surface(cfg, environ, providers=providers_for(directory, cfg)) as surface,
-            running_http(build_http_app(surface)) as url,
-            SlackEventSender(SECRET, f"{url}/slack/events", state=state) as sender,
-        ):
-            yield Desk(state, sender, surface, directory)
+    async with slack_world(
+        Desk, tmp_path, _workspace(),
+        organisation={**ORGANISATION, "it_admins": [IT_GROUP, BERT]},
+        catalogue=[{"key": "figma-editors", "display_name": "Figma (editor)",
+                    "aliases": ["figma"], "provider_group": "figma-editors",
+                    "approvers": [BOB]}],
+        **overrides,
+    ) as desk:
+        yield desk
 
 
 @pytest.fixture

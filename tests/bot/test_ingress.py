@@ -30,6 +30,7 @@ class Recorder:
     key seen before as a duplicate, and Bolt dispatches; ``failing`` refuses every record."""
 
     signing_secret = SECRET
+    command_ack = "Me pongo con ello: te respondo por mensaje directo."
 
     def __init__(self) -> None:
         self.started: list[tuple[float, bytes]] = []
@@ -215,7 +216,7 @@ async def test_slash_commands_are_acked_with_text() -> None:
     async with running_http(app) as url, httpx.AsyncClient() as client:
         for _ in range(3):
             answer = await client.post(f"{url}/slack/events", content=body, headers=headers)
-            assert answer.status_code == 200 and answer.text
+            assert answer.status_code == 200 and answer.text == surface.command_ack
     # One slash command sent three times (same body): one record.
     assert len(surface.started) == 1 and len(surface.retries) == 3
 

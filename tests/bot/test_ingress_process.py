@@ -51,12 +51,19 @@ async def test_acks_in_the_child_and_work_in_this_process() -> None:
             f"{ingress.url}/slack/events", content=_event(99),
             headers={**_signed(_event(99)), "X-Slack-Signature": "v0=" + "0" * 64},
         )
+        # A slash command is acked by the child with the text the work translated for it.
+        command = b"command=%2Fhelpdesk&text=unlock&user_id=U1&trigger_id=T1"
+        acked = await client.post(
+            f"{ingress.url}/slack/events", content=command,
+            headers={**_signed(command), "Content-Type": "application/x-www-form-urlencoded"},
+        )
         health = await client.get(f"{ingress.url}/healthz")
         # The signing secret is not on the child's command line nor in its environment.
         proc = Path(f"/proc/{ingress.pid}")
         assert SECRET.encode() not in (proc / "cmdline").read_bytes()
         assert SECRET.encode() not in (proc / "environ").read_bytes()
-    assert sorted(b for _, b in surface.started) == sorted(_event(i) for i in range(20))
+    assert sorted(b for _, b in surface.started[:20]) == sorted(_event(i) for i in range(20))
+    assert acked.status_code == 200 and acked.text == surface.command_ack
     assert view.status_code == 200 and view.json() == {"response_action": "clear"}
     assert view.headers["content-type"] == "application/json"
     assert surface.dispatched == [form]

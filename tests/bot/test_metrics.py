@@ -19,12 +19,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.serve import slack_surface
-from bot.slack.server import build_http_app, health_app, running_http
+from bot.slack.server import health_app, running_http
 from config import metrics
 from sandboxes.okta import DEMO_SEED, DEMO_TOKEN, load_seed, run_okta_sandbox
 from sandboxes.slack import SlackEventSender, SlackState, Workspace, run_slack_fake
 from tests.access.replicas import Replica, running_replicas
 from tests.bot.helpers import make_config, make_directory, providers_for
+from tests.bot.slack_world import SlackWorld, slack_world
 from tests.bot.test_slack_scenarios import ADA, _workspace
 from tests.deploy.artifacts import metric_table
 
@@ -133,20 +134,13 @@ def test_actions_are_counted_from_audit_results() -> None:
 
 @contextlib.asynccontextmanager
 async def served(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[str, SlackState]]:
-    state = SlackState(_workspace())
-    async with run_slack_fake(state) as fake:
-        cfg = make_config(database_url, slack={"api_base_url": fake.base_url})
-        environ = {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET}
-        directory = make_directory()
-        async with (
-            slack_surface(cfg, environ, providers=providers_for(directory, cfg)) as surface,
-            running_http(build_http_app(surface)) as url,
-            SlackEventSender(SECRET, f"{url}/slack/events", state=state) as sender,
-        ):
-            await sender.dm(ADA, "when does my password expire?")
-            await state.wait_for_message(ADA, "expire", timeout=20)
-            await surface.drain()
-            yield url, state
+    async with slack_world(
+        SlackWorld, tmp_path, _workspace(), database_url=database_url
+    ) as world:
+        await world.sender.dm(ADA, "when does my password expire?")
+        await world.state.wait_for_message(ADA, "expire", timeout=20)
+        await world.surface.drain()
+        yield world.url, world.state
 
 
 async def test_a_flow_moves_the_counters_in_one_process(tmp_path: Path) -> None:

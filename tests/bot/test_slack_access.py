@@ -7,23 +7,25 @@ the in-memory directory behind it; requests are signed exactly as Slack signs th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from bot.serve import slack_surface
-from bot.slack.server import build_http_app, running_http
-from bot.slack.surface import SlackSurface
-from connectors.memory import MemoryDirectory
-from sandboxes.slack import Message, SlackEventSender, SlackState, View, Workspace, run_slack_fake
-from tests.bot.helpers import make_config, make_directory, providers_for
+from sandboxes.slack import Message, SlackState, View, Workspace
+from tests.bot.slack_world import (
+    BOT_USER,
+    ORGANISATION,
+    SlackWorld,
+    acme,
+    slack_user,
+    slack_world,
+)
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ADA, ANNA, BERT, BOB = "U0ADA00001", "U0ANNA0001", "U0BERT0001", "U0BOB00001"
 APPROVALS = "C0APPROVAL1"
 APPROVERS_GROUP = "S0APPROVERS"
@@ -41,39 +43,15 @@ CATALOGUE: list[dict[str, Any]] = [
 
 
 def _workspace() -> Workspace:
-    def user(uid: str, email: str) -> dict[str, Any]:
-        return {"id": uid, "name": uid.lower(),
-                "profile": {"real_name": uid, "display_name": uid.lower(), "email": email}}
-
-    return Workspace.from_dict(
-        {
-            "team": {"id": "T0ACME0001", "name": "Acme", "domain": "acme"},
-            "app": {"id": "A0HELPDESK1", "bot_id": "B0HELPDESK1", "bot_user_id": "U0HELPBOT1",
-                    "name": "helpdesk"},
-            "users": [
-                user(ADA, "ada@example.com"),
-                user(ANNA, "anna@example.com"),
-                user(BERT, "bert@example.com"),
-                user(BOB, "bob@example.com"),
-            ],
-            "usergroups": [{"id": APPROVERS_GROUP, "handle": "it-approvers",
-                            "users": [ANNA, BERT, ADA]}],
-            "channels": [
-                {"id": "C0SECURITY1", "name": "sec", "members": ["U0HELPBOT1"]},
-                {"id": APPROVALS, "name": "it-approvals",
-                 "members": ["U0HELPBOT1", ANNA, BOB]},
-            ],
-        }
+    return acme(
+        [slack_user(ADA, "ada@example.com"), slack_user(ANNA, "anna@example.com"),
+         slack_user(BERT, "bert@example.com"), slack_user(BOB, "bob@example.com")],
+        usergroups=[{"id": APPROVERS_GROUP, "handle": "it-approvers", "users": [ANNA, BERT, ADA]}],
+        channels=[{"id": APPROVALS, "name": "it-approvals", "members": [BOT_USER, ANNA, BOB]}],
     )
 
 
-@dataclass
-class World:
-    state: SlackState
-    sender: SlackEventSender
-    surface: SlackSurface
-    directory: MemoryDirectory
-
+class World(SlackWorld):
     def member(self, group: str) -> bool:
         gid = next(g.id for g in self.directory.groups.values() if g.name == group)
         return "mem00001" in self.directory.members[gid]  # ada
@@ -82,28 +60,20 @@ class World:
         return [r.result for r in await self.surface.runtime.store.list_audit(action=action)]
 
 
+@contextlib.asynccontextmanager
+async def running(tmp_path: Path, workspace: Workspace) -> AsyncIterator[World]:
+    """The access catalogue's world (its groups in the directory) on ``workspace``."""
+    async with slack_world(
+        World, tmp_path, workspace, organisation=ORGANISATION, catalogue=CATALOGUE,
+        access={"durations": ["1d", "7d"]}, groups=["vpn-users", "github-org"],
+    ) as world:
+        yield world
+
+
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    state = SlackState(_workspace())
-    async with run_slack_fake(state) as fake:
-        cfg = make_config(
-            f"sqlite:///{tmp_path}/bot.sqlite3",
-            slack={"api_base_url": fake.base_url},
-            organisation={"it_channel": "#it-help", "it_contact": "the IT desk",
-                          "security_channel": "C0SECURITY1"},
-            catalogue=CATALOGUE,
-            access={"durations": ["1d", "7d"]},
-        )
-        environ = {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET}
-        directory = make_directory()
-        directory.add_group("vpn-users")
-        directory.add_group("github-org")
-        async with (
-            slack_surface(cfg, environ, providers=providers_for(directory, cfg)) as surface,
-            running_http(build_http_app(surface)) as url,
-            SlackEventSender(SECRET, f"{url}/slack/events", state=state) as sender,
-        ):
-            yield World(state, sender, surface, directory)
+    async with running(tmp_path, _workspace()) as world:
+        yield world
 
 
 async def _settle(delay: float = 0.3) -> None:

@@ -9,30 +9,27 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.serve import slack_surface
+from bot.replies import ActionId, Form, Reply
 from bot.slack.client import web_client
 from bot.slack.limits import Rate, SlackLimiter
-from bot.slack.server import build_http_app, running_http
-from bot.slack.surface import SlackSurface
 from config import metrics
+from config.i18n import speaking
 from sandboxes.slack import (
     Limit,
     RateLimits,
-    SlackEventSender,
     SlackState,
     Workspace,
     run_slack_fake,
 )
 from store.slack_directory import StoredProfile
-from tests.bot.helpers import make_config, make_directory, providers_for
+from tests.bot.helpers import make_config
+from tests.bot.slack_world import SlackWorld, slack_world
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ADA, LOCKED = "U0ADA00001", "U0LOCKED01"
 
 
@@ -49,27 +46,13 @@ def _workspace() -> Workspace:
     )
 
 
-@dataclass
-class Bot:
-    state: SlackState
-    sender: SlackEventSender
-    surface: SlackSurface
+Bot = SlackWorld
 
 
 @pytest.fixture
 async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
-    state = SlackState(_workspace())
-    async with run_slack_fake(state, tiers=RateLimits.slack()) as fake:
-        cfg = make_config(
-            f"sqlite:///{tmp_path}/bot.sqlite3", slack={"api_base_url": fake.base_url}
-        )
-        environ = {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET}
-        async with (
-            slack_surface(cfg, environ, providers=providers_for(make_directory(), cfg)) as surface,
-            running_http(build_http_app(surface)) as url,
-            SlackEventSender(SECRET, f"{url}/slack/events", state=state) as sender,
-        ):
-            yield Bot(state, sender, surface)
+    async with slack_world(Bot, tmp_path, _workspace(), tiers=RateLimits.slack()) as world:
+        yield world
 
 
 async def _stored(bot: Bot, user_id: str, check: Callable[[StoredProfile], bool]) -> None:
@@ -221,6 +204,29 @@ async def test_people_by_email_come_from_the_stored_profiles(bot: Bot) -> None:
     await bot.sender.user_change(ADA)
     await _stored(bot, ADA, lambda p: p.deleted)
     assert await people.user_for_email("ada@example.com") is None
+
+
+@pytest.mark.parametrize(
+    ("language", "note"),
+    [("en", "I couldn't open the form in time"),
+     ("es", "No he podido abrir el formulario a tiempo"),
+     ("fr", "Je n'ai pas pu ouvrir le formulaire à temps"),
+     ("de", "Ich konnte das Formular nicht rechtzeitig öffnen"),
+     ("pt", "Não consegui abrir o formulário a tempo")],
+)
+async def test_a_form_that_cannot_open_in_time_is_said_in_the_forms_language(
+    bot: Bot, language: str, note: str
+) -> None:
+    """The turn that made the form has ended when it is delivered: the note about it being
+    too late still speaks the form's language, not English and not the organisation's."""
+    with speaking(language):
+        form = Form(ActionId.ACCESS_FORM, "tok", "Title", "Send", "Intro", [])
+    trigger = bot.state.new_trigger_id(ADA)
+    bot.state.exchange_trigger(trigger)  # used already: Slack says exchanged_trigger_id
+    await bot.surface.delivery.deliver(ADA, [Reply(form.intro, form=form)], trigger_id=trigger)
+    [shown] = bot.state.ephemerals_to(ADA)
+    assert shown.text.startswith(note), shown.text
+    assert not bot.state.views(ADA, type="modal")
 
 
 def test_budgets_come_from_the_settings(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ nothing was changed.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,20 +17,14 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from bot.serve import slack_surface
-from bot.slack.server import build_http_app, running_http
 from connectors.errors import PermissionDenied
-from sandboxes.slack import SlackEventSender, SlackState, Workspace, run_slack_fake
 from tests.bot.helpers import (
     NOT_FINISHED,
     NOTHING_CHANGED,
     assert_failure_answered,
     failing,
-    make_config,
-    make_directory,
-    providers_for,
 )
-from tests.bot.test_slack_access import ADA, ANNA, BERT, CATALOGUE, SECRET, World
+from tests.bot.test_slack_access import ADA, ANNA, BERT, World, running
 from tests.bot.test_slack_access import _workspace as access_workspace
 from tests.bot.test_slack_scenarios import LOCKED, PHONE
 from tests.bot.test_slack_scenarios import _workspace as people_workspace
@@ -39,41 +32,17 @@ from tests.bot.test_slack_scenarios import _workspace as people_workspace
 DENIED = PermissionDenied("mem", "the service account may not read this user")
 
 
-@contextlib.asynccontextmanager
-async def _running(tmp_path: Path, workspace: Workspace) -> AsyncIterator[World]:
-    state = SlackState(workspace)
-    async with run_slack_fake(state) as fake:
-        cfg = make_config(
-            f"sqlite:///{tmp_path}/bot.sqlite3",
-            slack={"api_base_url": fake.base_url},
-            organisation={"it_channel": "#it-help", "it_contact": "the IT desk",
-                          "security_channel": "C0SECURITY1"},
-            catalogue=CATALOGUE,
-            access={"durations": ["1d", "7d"]},
-        )
-        environ = {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET}
-        directory = make_directory()
-        directory.add_group("vpn-users")
-        directory.add_group("github-org")
-        async with (
-            slack_surface(cfg, environ, providers=providers_for(directory, cfg)) as surface,
-            running_http(build_http_app(surface)) as url,
-            SlackEventSender(SECRET, f"{url}/slack/events", state=state) as sender,
-        ):
-            yield World(state, sender, surface, directory)
-
-
 @pytest.fixture
 async def people(tmp_path: Path) -> AsyncIterator[World]:
     """Ada, a locked-out employee and one with MFA factors (self-service flows)."""
-    async with _running(tmp_path, people_workspace()) as world:
+    async with running(tmp_path, people_workspace()) as world:
         yield world
 
 
 @pytest.fixture
 async def access(tmp_path: Path) -> AsyncIterator[World]:
     """Ada and the approvers of the access catalogue (group access flows)."""
-    async with _running(tmp_path, access_workspace()) as world:
+    async with running(tmp_path, access_workspace()) as world:
         yield world
 
 

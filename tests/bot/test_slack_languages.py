@@ -10,20 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.serve import slack_surface
-from bot.slack.server import build_http_app, running_http
-from bot.slack.surface import SlackSurface
-from sandboxes.slack import SlackEventSender, SlackState, Workspace, run_slack_fake
 from store.slack_directory import SlackDirectoryStore
-from tests.bot.helpers import make_config, make_directory, providers_for
+from tests.bot.slack_world import BOT_USER, ORGANISATION, SlackWorld, acme, slack_user, slack_world
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ADA, LOCKED, ANNA = "U0ADA00001", "U0LOCKED01", "U0ANNA0001"
 APPROVALS = "C0APPROVAL1"
 
@@ -33,57 +27,23 @@ CATALOGUE: list[dict[str, Any]] = [
 ]
 
 
-def _workspace() -> Workspace:
-    def user(uid: str, email: str, locale: str) -> dict[str, Any]:
-        return {"id": uid, "name": uid.lower(), "locale": locale,
-                "profile": {"real_name": uid, "display_name": uid.lower(), "email": email}}
-
-    return Workspace.from_dict(
-        {
-            "team": {"id": "T0ACME0001", "name": "Acme", "domain": "acme"},
-            "app": {"id": "A0HELPDESK1", "bot_id": "B0HELPDESK1", "bot_user_id": "U0HELPBOT1",
-                    "name": "helpdesk"},
-            "users": [
-                user(ADA, "ada@example.com", "en-US"),
-                user(LOCKED, "locked@example.com", "es-ES"),
-                user(ANNA, "anna@example.com", "de-DE"),
-            ],
-            "channels": [
-                {"id": "C0SECURITY1", "name": "sec", "members": ["U0HELPBOT1"]},
-                {"id": APPROVALS, "name": "it-approvals", "members": ["U0HELPBOT1", ANNA]},
-            ],
-        }
-    )
-
-
-@dataclass
-class World:
-    state: SlackState
-    sender: SlackEventSender
-    surface: SlackSurface
-
-
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    state = SlackState(_workspace())
-    async with run_slack_fake(state) as fake:
-        cfg = make_config(
-            f"sqlite:///{tmp_path}/bot.sqlite3",
-            slack={"api_base_url": fake.base_url},
-            organisation={"it_channel": "#it-help", "security_channel": "C0SECURITY1"},
-            catalogue=CATALOGUE,
-        )
-        environ = {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET}
-        directory = make_directory()
-        async with (
-            slack_surface(cfg, environ, providers=providers_for(directory, cfg)) as surface,
-            running_http(build_http_app(surface)) as url,
-            SlackEventSender(SECRET, f"{url}/slack/events", state=state) as sender,
-        ):
-            yield World(state, sender, surface)
+async def world(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[SlackWorld]:
+    """``request.param`` (indirect parametrisation): the organisation's language."""
+    workspace = acme(
+        [slack_user(ADA, "ada@example.com", locale="en-US"),
+         slack_user(LOCKED, "locked@example.com", locale="es-ES"),
+         slack_user(ANNA, "anna@example.com", locale="de-DE")],
+        channels=[{"id": APPROVALS, "name": "it-approvals", "members": [BOT_USER, ANNA]}],
+    )
+    organisation = {**ORGANISATION, "language": getattr(request, "param", "en")}
+    async with slack_world(
+        SlackWorld, tmp_path, workspace, organisation=organisation, catalogue=CATALOGUE
+    ) as world:
+        yield world
 
 
-async def test_a_spanish_dm_gets_a_spanish_reset_offer_and_link(world: World) -> None:
+async def test_a_spanish_dm_gets_a_spanish_reset_offer_and_link(world: SlackWorld) -> None:
     """Ada's Slack is in English; she writes in Spanish, so the whole flow answers in Spanish."""
     w = world
     await w.sender.dm(ADA, "se me olvidó la contraseña otra vez")
@@ -101,7 +61,7 @@ async def test_a_spanish_dm_gets_a_spanish_reset_offer_and_link(world: World) ->
     await w.state.wait_for_message(ADA, "You're welcome!")
 
 
-async def test_the_slack_locale_decides_when_words_do_not(world: World) -> None:
+async def test_the_slack_locale_decides_when_words_do_not(world: SlackWorld) -> None:
     """A command says nothing of a language: the profile's locale (include_locale) decides."""
     w = world
     await w.sender.slash_command(LOCKED, "/helpdesk", "unlock")
@@ -118,7 +78,20 @@ async def test_the_slack_locale_decides_when_words_do_not(world: World) -> None:
     await w.state.wait_for_message(LOCKED, "Tu cuenta de mem no está bloqueada")
 
 
-async def test_a_german_approver_gets_a_german_card_for_a_spanish_request(world: World) -> None:
+@pytest.mark.parametrize("world", ["de"], indirect=True)
+async def test_the_commands_ack_speaks_the_organisations_language(world: SlackWorld) -> None:
+    """A command's ack comes before anything is looked up: the organisation's language
+    (German here). The answer in the DM then speaks the person's (Spanish)."""
+    w = world
+    acked = await w.sender.slash_command(LOCKED, "/helpdesk", "unlock")
+    assert acked.status_code == 200
+    assert acked.response.text == "Wird erledigt: Ich antworte Ihnen per Direktnachricht."
+    await w.state.wait_for_message(LOCKED, "Tu cuenta de mem está desbloqueada")
+
+
+async def test_a_german_approver_gets_a_german_card_for_a_spanish_request(
+    world: SlackWorld,
+) -> None:
     w = world
     await w.sender.dm(ADA, "necesito acceso a figma, por favor")
     prompt = await w.state.wait_for_message(ADA, "¿Solicitar acceso a *Figma (editor)*")

@@ -11,7 +11,6 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,15 +18,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from bot.serve import slack_surface
-from bot.slack.server import build_http_app, running_http
-from bot.slack.surface import SlackSurface
 from connectors.errors import Unavailable
-from connectors.memory import MemoryDirectory
-from sandboxes.slack import SlackEventSender, SlackState, Workspace, run_slack_fake
-from tests.bot.helpers import make_config, make_directory, providers_for
+from sandboxes.slack import SlackState, Workspace
+from tests.bot.slack_world import ORGANISATION, SlackWorld, acme, slack_user, slack_world
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ADA, LOCKED, GUEST, GONE, NOMAIL, BOT, GHOST, PHONE = (
     "U0ADA00001", "U0LOCKED01", "U0GUEST001", "U0GONE0001", "U0NOMAIL01", "U0OTHERBOT",
     "U0GHOST001", "U0PHONE001",
@@ -38,63 +32,28 @@ EXTERNAL, STRANGER = "U0EXTERNAL", "U0STRANGER"
 
 
 def _workspace() -> Workspace:
-    def user(uid: str, email: str | None, **extra: Any) -> dict[str, Any]:
-        profile = {"real_name": uid, "display_name": uid.lower()}
-        if email:
-            profile["email"] = email
-        return {"id": uid, "name": uid.lower(), "profile": profile, **extra}
-
-    return Workspace.from_dict(
-        {
-            "team": {"id": "T0ACME0001", "name": "Acme", "domain": "acme"},
-            "app": {"id": "A0HELPDESK1", "bot_id": "B0HELPDESK1", "bot_user_id": "U0HELPBOT1",
-                    "name": "helpdesk"},
-            "users": [
-                user(ADA, "ada@example.com"),
-                user(LOCKED, "locked@example.com"),
-                user(PHONE, "phone@example.com"),
-                user(GUEST, "guest@partner.example", is_restricted=True),
-                user(GONE, "gone@example.com", deleted=True),
-                user(NOMAIL, None),
-                user(BOT, "bot@example.com", is_bot=True),
-                user(GHOST, "ghost@example.com"),
-                user(EXTERNAL, "ada@example.com", team_id="T0OTHERORG", is_external=True),
-                user(STRANGER, "locked@example.com", team_id="T0OTHERORG"),
-            ],
-            "channels": [{"id": "C0SECURITY1", "name": "sec", "members": ["U0HELPBOT1"]}],
-        }
-    )
+    return acme([
+        slack_user(ADA, "ada@example.com"),
+        slack_user(LOCKED, "locked@example.com"),
+        slack_user(PHONE, "phone@example.com"),
+        slack_user(GUEST, "guest@partner.example", is_restricted=True),
+        slack_user(GONE, "gone@example.com", deleted=True),
+        slack_user(NOMAIL, None),
+        slack_user(BOT, "bot@example.com", is_bot=True),
+        slack_user(GHOST, "ghost@example.com"),
+        slack_user(EXTERNAL, "ada@example.com", team_id="T0OTHERORG", is_external=True),
+        slack_user(STRANGER, "locked@example.com", team_id="T0OTHERORG"),
+    ])
 
 
-@dataclass
-class Scenario:
-    state: SlackState
-    sender: SlackEventSender
-    surface: SlackSurface
-    directory: MemoryDirectory
-
-    def texts_to(self, user: str) -> list[str]:
-        return [m.visible_text for m in self.state.messages_to(user)]
+class Scenario(SlackWorld):
+    """The people above, the memory directory, and the organisation's IT desk."""
 
 
 @pytest.fixture
 async def scenario(tmp_path: Path) -> AsyncIterator[Scenario]:
-    state = SlackState(_workspace())
-    async with run_slack_fake(state) as fake:
-        cfg = make_config(
-            f"sqlite:///{tmp_path}/bot.sqlite3",
-            slack={"api_base_url": fake.base_url},
-            organisation={"it_channel": "#it-help", "it_contact": "the IT desk",
-                          "security_channel": "C0SECURITY1"},
-        )
-        environ = {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET}
-        directory = make_directory()
-        async with (
-            slack_surface(cfg, environ, providers=providers_for(directory, cfg)) as surface,
-            running_http(build_http_app(surface)) as url,
-            SlackEventSender(SECRET, f"{url}/slack/events", state=state) as sender,
-        ):
-            yield Scenario(state, sender, surface, directory)
+    async with slack_world(Scenario, tmp_path, _workspace(), organisation=ORGANISATION) as s:
+        yield s
 
 
 async def _settle(state: SlackState, delay: float = 0.3) -> None:

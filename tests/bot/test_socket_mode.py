@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,67 +17,39 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from bot.serve import slack_surface
-from bot.slack.server import COMMAND_ACK
-from bot.slack.socket_mode import running_socket_mode
-from bot.slack.surface import SlackSurface
-from sandboxes.slack import (
-    SlackEventSender,
-    SlackState,
-    SocketModeLink,
-    SocketModeTransport,
-    run_slack_fake,
-)
-from tests.bot.helpers import (
-    NOT_FINISHED,
-    assert_failure_answered,
-    failing,
-    make_config,
-    make_directory,
-    providers_for,
-)
+from bot.slack.listeners.commands import COMMAND_ACK
+from sandboxes.slack import SocketModeLink
+from tests.bot.helpers import NOT_FINISHED, assert_failure_answered, failing
+from tests.bot.slack_world import ORGANISATION, SlackWorld, slack_world
 from tests.bot.test_slack_scenarios import ADA, LOCKED, PHONE, _workspace
 
-SECRET = "socket-mode-signing-secret-000"  # unused by Socket Mode; the sender needs one
 VPN = {"key": "vpn-users", "display_name": "VPN", "aliases": ["vpn"], "provider_group": "vpn-users",
        "approvers": [PHONE], "justification_required": True}
 
 
-@dataclass
-class Link:
-    state: SlackState
-    sender: SlackEventSender
-    surface: SlackSurface
-    link: SocketModeLink
-    app_token: str
-    api: str
+class Link(SlackWorld):
+    @property
+    def link(self) -> SocketModeLink:
+        return self.fake.socket_mode
+
+    @property
+    def app_token(self) -> str:
+        assert self.fake.app_token is not None
+        return self.fake.app_token
+
+    @property
+    def api(self) -> str:
+        return self.fake.base_url
 
 
 @pytest.fixture
 async def linked(tmp_path: Path) -> AsyncIterator[Link]:
-    state = SlackState(_workspace())
-    async with run_slack_fake(state) as fake:
-        assert fake.app_token is not None
-        cfg = make_config(
-            f"sqlite:///{tmp_path}/bot.sqlite3",
-            slack={"api_base_url": fake.base_url},
-            organisation={"it_channel": "#it-help", "it_contact": "the IT desk",
-                          "security_channel": "C0SECURITY1"},
-            catalogue=[VPN],
-        )
-        environ = {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET}
-        directory = make_directory()
-        directory.add_group("vpn-users")
-        transport = SocketModeTransport(fake.socket_mode)
-        async with (
-            slack_surface(cfg, environ, providers=providers_for(directory, cfg)) as surface,
-            running_socket_mode(surface, fake.app_token),
-            SlackEventSender(SECRET, "http://socket-mode.invalid/", state=state,
-                             transport=transport) as sender,
-        ):
-            await fake.socket_mode.wait_connected()
-            yield Link(state, sender, surface, fake.socket_mode, fake.app_token, fake.base_url)
-            await surface.drain()
+    async with slack_world(
+        Link, tmp_path, _workspace(), socket_mode=True, organisation=ORGANISATION,
+        catalogue=[VPN], groups=["vpn-users"],
+    ) as world:
+        yield world
+        await world.surface.drain()
 
 
 async def test_password_reset_over_socket_mode(linked: Link) -> None:
@@ -109,7 +80,9 @@ async def test_a_redelivered_envelope_is_processed_once(linked: Link) -> None:
 async def test_slash_command_is_acked_with_text(linked: Link) -> None:
     s = linked
     d = await s.sender.slash_command(LOCKED, "/helpdesk", "unlock")
+    # The organisation's language (English here): the ack looks nothing up.
     assert d.status_code == 200 and d.json() == {"text": COMMAND_ACK}
+    assert s.surface.command_ack == COMMAND_ACK
     await s.state.wait_for_message(LOCKED, "is unlocked")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.slack.listeners.commands import COMMAND_ACK, command_ack
 from bot.views.text import human_duration, in_days, when
 from config.i18n import choose, current, language_of, speak, speaking, t, tn
 
@@ -42,6 +43,16 @@ def test_texts_placeholders_and_plurals_in_each_language() -> None:
     assert t("Your {label} password never expires.", label="Okta") == (
         "Your Okta password never expires."
     )
+
+
+def test_the_slash_commands_ack_in_each_language() -> None:
+    """The ack speaks the organisation's language (a code or a locale), else English."""
+    assert command_ack("en") == command_ack(None) == command_ack("ja-JP") == COMMAND_ACK
+    assert command_ack("es-ES") == "Me pongo con ello: te respondo por mensaje directo."
+    assert command_ack("de") == "Wird erledigt: Ich antworte Ihnen per Direktnachricht."
+    acks = {command_ack(language) for language in ("en", "es", "fr", "de", "pt")}
+    assert len(acks) == 5  # none left in English
+    assert current() == "en"  # translating it does not change the turn's language
 
 
 def _shown(token: str) -> tuple[str, str]:

@@ -25,7 +25,6 @@ from connectors.memory import MemoryDirectory
 from sandboxes.slack import Message, RunningSlackFake, SlackState, Workspace, run_slack_fake
 from store.db import Store
 from store.nudges import NudgeStore
-from tests.nudges.fake_history import add_history
 
 ZONE_NAME = "Europe/London"
 ZONE = ZoneInfo(ZONE_NAME)
@@ -207,9 +206,7 @@ async def make_world(
     state = SlackState(workspace(people))
     options = {"tiers": tiers} if tiers is not None else {}
     async with run_slack_fake(state, **options) as fake:
-        if history:
-            add_history(fake)
-        else:  # an app installed without ``im:history``: every read of a DM's history refused
+        if not history:  # an app installed without ``im:history``: every read refused
             state.fail_next("conversations.history", "missing_scope", count=1_000_000)
         cfg = config(url, fake.base_url, **nudges)
         store = await Store.open(url)

@@ -19,7 +19,6 @@ from sandboxes.slack import SlackState, run_slack_fake_in_thread
 from store.db import Store
 from store.leases import new_holder
 from store.nudges import NudgeStore
-from tests.nudges.fake_history import add_history
 from tests.nudges.helpers import IT_CHANNEL, workspace
 from tests.nudges.helpers import Person as P
 
@@ -104,7 +103,6 @@ def test_now_runs_one_sweep(
     # password "changed N days ago" when it is built, so every process has new ones.)
     state = SlackState(workspace(PEOPLE))
     with run_slack_fake_in_thread(state) as fake:
-        add_history(fake)
         monkeypatch.setenv("SLACK_BOT_TOKEN", fake.token)
         path = _config(tmp_path, fake.base_url)
         assert main(["nudges", "--now", "--no-progress", "--config", str(path)]) == 0

@@ -23,7 +23,6 @@ import yaml
 
 from sandboxes.okta import BENCH_TOKEN, OktaSandboxThread, generate_users
 from sandboxes.slack import Limit, Rule, SlackState, Workspace, run_slack_fake_in_thread
-from tests.nudges.fake_history import add_history
 from tests.nudges.helpers import BOT_USER, IT_CHANNEL, is_nudge
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +79,6 @@ def test_a_killed_sweep_is_resumed_exactly_once(tmp_path: Path) -> None:
         OktaSandboxThread(org) as okta,
         run_slack_fake_in_thread(state, tiers=tiers, latency=_slow_posts) as fake,
     ):
-        add_history(fake)
         config: dict[str, Any] = {
             "organisation": {"it_channel": IT_CHANNEL},
             "slack": {"api_base_url": fake.base_url},

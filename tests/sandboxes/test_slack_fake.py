@@ -590,6 +590,29 @@ async def test_tier_defaults_and_budget_helpers(state: SlackState) -> None:
         await w.client.aclose()
 
 
+async def test_history_bounds_are_exclusive_unless_inclusive_and_tier_3(
+    state: SlackState,
+) -> None:
+    clock = ManualClock()
+    web = Web(create_slack_app(state, clock=clock))
+    sent = [(await web.ok("chat.postMessage", channel=ALICE, text=str(i)))["ts"]
+            for i in range(3)]
+    dm = state.dm_id(ALICE)
+
+    async def texts(**bounds: Any) -> list[str]:
+        found = await web.ok("conversations.history", channel=dm, **bounds)
+        return [m["text"] for m in found["messages"]]
+
+    assert await texts(oldest=sent[0], latest=sent[2]) == ["1"]
+    assert await texts(oldest=sent[0], latest=sent[2], inclusive="true") == ["2", "1", "0"]
+    assert await texts(oldest=sent[1], inclusive="1") == ["2", "1"]
+    # Tier 3 (50 a minute): three calls above, 47 more, then a 429.
+    codes = [(await web.call("conversations.history", channel=dm)).status_code
+             for _ in range(48)]
+    assert codes.count(200) == 47 and codes[-1] == 429
+    await web.client.aclose()
+
+
 # ---- response URLs -------------------------------------------------------------------------------
 
 

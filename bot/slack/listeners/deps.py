@@ -54,8 +54,9 @@ class Deps:
 
     ``spawn`` runs work after the listener returned (tracked for a graceful
     shutdown); ``tell`` posts one reply in a user's DM, never raising; ``directory``
-    keeps Slack profiles and DM channels; ``hide`` hides a secret's message ("Done, hide
-    it").
+    keeps Slack profiles and DM channels; ``command_ack`` is the slash command's immediate
+    answer (``commands.command_ack``, translated once); ``hide`` hides a secret's message
+    ("Done, hide it").
     """
 
     conversation: Conversation
@@ -65,4 +66,5 @@ class Deps:
     spawn: Callable[[Awaitable[Any]], None]
     tell: Callable[[str, Reply], Awaitable[None]]
     directory: SlackDirectory
+    command_ack: str
     hide: HideSecret | None = None
