@@ -16,10 +16,11 @@ from bot.nudges import start_nudges
 from bot.runtime import Runtime
 from bot.slack.app import SlackNotifier, SlackPeople, SlackPushPrompter
 from bot.slack.client import web_client
+from bot.slack.http_server import running_http
 from bot.slack.ingress import running_ingress
 from bot.slack.limits import Rate, SlackLimiter
 from bot.slack.outbox.sealing import Sealer
-from bot.slack.server import health_app, running_http
+from bot.slack.server import health_app
 from bot.slack.surface import SlackSurface
 from config import tracing
 from config.logging import configure_logging, get_logger

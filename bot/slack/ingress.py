@@ -50,7 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.slack.server import Accepted, Ingress, Readiness, Worker, server_for
+from bot.slack.http_server import server_for
+from bot.slack.server import Accepted, Ingress, Readiness, Worker
 
 if TYPE_CHECKING:
     from bot.slack.inbox import Recorder

@@ -13,7 +13,8 @@ import pytest
 
 from bot.configuration import validate_config
 from bot.serve import slack_surface
-from bot.slack.server import build_http_app, running_http
+from bot.slack.http_server import running_http
+from bot.slack.server import build_http_app
 from sandboxes.okta import DEMO_SEED, DEMO_TOKEN, load_seed, run_okta_sandbox
 from sandboxes.slack import SlackEventSender, SlackState, Workspace, run_slack_fake
 from tests.ad.samba import SERVICE_ENV, SERVICE_PASSWORD, SambaDC, SeedUser

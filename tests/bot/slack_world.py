@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.serve import slack_surface
-from bot.slack.server import build_http_app, running_http
+from bot.slack.http_server import running_http
+from bot.slack.server import build_http_app
 from bot.slack.socket_mode import running_socket_mode
 from bot.slack.surface import SlackSurface
 from connectors.memory import MemoryDirectory

@@ -18,8 +18,10 @@ import httpx
 import pytest
 from slack_bolt.response import BoltResponse
 
+import bot.slack.http_server as http_server
 import bot.slack.server as server
-from bot.slack.server import Accepted, build_http_app, running_http
+from bot.slack.http_server import running_http
+from bot.slack.server import Accepted, build_http_app
 from sandboxes.slack.events import signature
 
 SECRET = "ingress-test-signing-secret"
@@ -251,8 +253,8 @@ async def test_a_slow_client_storm_does_not_starve_valid_requests(
 ) -> None:
     """300 connections sending half a request each (more than ``MAX_CONNECTIONS``): valid
     requests and /healthz are still served, and the slow ones are cut at ``HEADER_TIMEOUT``."""
-    monkeypatch.setattr(server, "MAX_CONNECTIONS", 100)
-    monkeypatch.setattr(server, "HEADER_TIMEOUT", 1.5)
+    monkeypatch.setattr(http_server, "MAX_CONNECTIONS", 100)
+    monkeypatch.setattr(http_server, "HEADER_TIMEOUT", 1.5)
     surface = Recorder()
     app = build_http_app(surface)
     async with running_http(app) as url:

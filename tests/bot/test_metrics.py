@@ -19,7 +19,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.serve import slack_surface
-from bot.slack.server import health_app, running_http
+from bot.slack.http_server import running_http
+from bot.slack.server import health_app
 from config import metrics
 from sandboxes.okta import DEMO_SEED, DEMO_TOKEN, load_seed, run_okta_sandbox
 from sandboxes.slack import SlackEventSender, SlackState, Workspace, run_slack_fake

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.serve import slack_surface
-from bot.slack.server import build_http_app, running_http
+from bot.slack.http_server import running_http
+from bot.slack.server import build_http_app
 from bot.slack.surface import SlackSurface
 from connectors.memory import MemoryDirectory
 from sandboxes.slack import RateLimits, SlackEventSender, SlackState, run_slack_fake

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from bot.nudges import start_nudges
 from bot.serve import slack_surface
-from bot.slack.server import build_http_app, running_http
+from bot.slack.http_server import running_http
+from bot.slack.server import build_http_app
 from sandboxes.slack import SlackEventSender
 from tests.nudges.helpers import PEOPLE, make_world
 
