@@ -17,7 +17,7 @@ from bot.runtime import Runtime
 from bot.slack.app import SlackNotifier, SlackPeople, SlackPushPrompter
 from bot.slack.client import web_client
 from bot.slack.http_server import running_http
-from bot.slack.ingress import running_ingress
+from bot.slack.ingress_process import running_ingress
 from bot.slack.limits import Rate, SlackLimiter
 from bot.slack.outbox.sealing import Sealer
 from bot.slack.server import health_app

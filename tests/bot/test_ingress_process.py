@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.slack.ingress import running_ingress
+from bot.slack.ingress_process import running_ingress
 from bot.slack.server import Accepted
 from tests.bot.test_ingress import SECRET, Recorder, _event, _post, _signed
 

@@ -20,7 +20,7 @@ import httpx
 from bot.configuration import validate_config
 from bot.serve import slack_surface
 from bot.slack.http_server import running_http
-from bot.slack.ingress import running_ingress
+from bot.slack.ingress_process import running_ingress
 from bot.slack.server import build_http_app
 from bot.slack.surface import SlackSurface
 from sandboxes.okta import DEMO_SEED, DEMO_TOKEN, OktaSandbox, load_seed, run_okta_sandbox
