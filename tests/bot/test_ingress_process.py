@@ -256,6 +256,6 @@ def test_the_child_loads_only_what_acknowledging_needs() -> None:
     loaded = set(subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
                                 text=True, check=True).stdout.split())
     assert {"uvicorn", "sqlalchemy", "structlog"} <= loaded
-    heavy = {"pydantic", "okta", "slack_bolt", "slack_sdk", "alembic", "aiohttp", "lingua",
+    heavy = {"pydantic", "okta", "slack_bolt", "slack_sdk", "alembic", "aiohttp", "rapidfuzz",
              "babel", "ldap3", "cryptography"}
     assert loaded & heavy == set()
