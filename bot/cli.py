@@ -295,7 +295,10 @@ def _fault(exc: BaseException) -> str | None:
         where = f" {exc.filename}" if exc.filename else ""
         return f"cannot read or write{where}: {exc.strerror or text}"
     from connectors.errors import Unavailable
+    from store.migrate import MigrationFailed
 
+    if isinstance(exc, MigrationFailed):  # its line says why (an unreachable server, say)
+        return f"the database could not be brought up to date: {text}"
     if isinstance(exc, Unavailable):
         return f"a directory is unavailable: {scrub_text(str(exc))}"
     return None

@@ -32,7 +32,7 @@ from config import metrics
 from config.clock import SYSTEM_CLOCK, Clock
 from config.logging import get_logger
 from store.figures import read_figures
-from store.revisions import engine_state
+from store.schema import engine_state
 
 log = get_logger("helpdesk.health")
 

@@ -26,6 +26,7 @@ from config import tracing
 from config.logging import configure_logging, get_logger
 from config.outbox import outbox_key
 from config.settings import HelpdeskConfig
+from store.migrate import migrate_apart
 from store.slack_directory import SlackDirectoryStore
 
 log = get_logger("helpdesk.serve")
@@ -97,6 +98,8 @@ async def serve(cfg: HelpdeskConfig) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # The migrations in a process of their own: their libraries never load in this one.
+    await migrate_apart(cfg.database_url)
     async with slack_surface(cfg) as surface:
         janitor = asyncio.create_task(surface.janitor())
         # Outcome messages not sent at once (Slack failed, or a replica died holding them).

@@ -1,8 +1,8 @@
 """The async state store: SQLite by default, PostgreSQL for several replicas.
 
-``Store.open(url)`` runs the migrations (under an advisory lock on PostgreSQL,
-so replicas starting together migrate once) and returns a store whose methods
-are each one short transaction. Transitions that must happen once
+``Store.open(url)`` runs the migrations when the database is not at head (under an
+advisory lock on PostgreSQL, so replicas starting together migrate once) and returns a
+store whose methods are each one short transaction. Transitions that must happen once
 (``mark_event_processed``, ``claim_pending``) are a single conditional statement,
 so two replicas or a double click cannot both win.
 
@@ -21,8 +21,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -43,6 +41,7 @@ from store.models import (
     ProcessedEvent,
     SecretMessage,
 )
+from store.schema import engine_state
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_KEY = 7_340_111  # arbitrary, constant: the advisory lock that serialises migrations
@@ -53,6 +52,10 @@ def _now() -> datetime:
 
 
 def _upgrade(sync_conn: Connection) -> None:
+    # Imported here: alembic (and mako, pygments) are for migrating only (store.schema).
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = sync_conn
@@ -98,7 +101,10 @@ class Store:
             inbox_engine = open_engine(url, small=True, name="helpdesk-inbox")
             store.inbox = InboxStore(inbox_engine)
             store._own.append(inbox_engine)
-        await store.migrate()
+        # At head already (the usual start, or ``helpdesk run`` migrated in a process of
+        # its own: store.migrate): alembic is not even imported.
+        if not (await engine_state(engine)).at_head:
+            await store.migrate()
         return store
 
     async def migrate(self) -> None:

@@ -9,68 +9,15 @@ migration job starting together migrate once), returning the state before and af
 from __future__ import annotations
 
 import asyncio
-import functools
-from dataclasses import dataclass
 from pathlib import Path
 
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
-from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from store.db import MIGRATIONS, Store, normalise_url
+from store.db import Store, normalise_url
+from store.schema import SchemaState, engine_state, read_current, state_of
 
-
-@dataclass(frozen=True)
-class SchemaState:
-    """The revisions stamped in a database next to this version's heads."""
-
-    current: tuple[str, ...]  # empty: never migrated (or no database yet)
-    heads: tuple[str, ...]
-    unknown: tuple[str, ...] = ()  # stamped by a newer version of the bot
-
-    @property
-    def at_head(self) -> bool:
-        return set(self.current) == set(self.heads)
-
-    def describe(self) -> str:
-        """One line: at head, behind (from what to what), or ahead of this version."""
-        now = ", ".join(self.current) or "empty"
-        head = ", ".join(self.heads)
-        if self.unknown:
-            return (
-                f"the database is at {now}, which this version does not know (a newer "
-                f"version migrated it; this version's head is {head})"
-            )
-        if self.at_head:
-            return f"at head ({head})"
-        return f"behind: at {now}, head is {head}"
-
-
-@functools.cache
-def _scripts() -> ScriptDirectory:
-    # Read once per process: the migrations on disk are this version's, they do not change.
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(cfg)
-
-
-def _state(current: tuple[str, ...]) -> SchemaState:
-    scripts = _scripts()
-    unknown = []
-    for rev in current:
-        try:
-            scripts.get_revision(rev)
-        except CommandError:
-            unknown.append(rev)
-    return SchemaState(current, tuple(scripts.get_heads()), tuple(unknown))
-
-
-def _read_current(sync_conn: Connection) -> tuple[str, ...]:
-    return tuple(MigrationContext.configure(sync_conn).get_current_heads())
+__all__ = ["SchemaState", "engine_state", "schema_state", "shown_url", "upgrade"]
 
 
 def shown_url(url: str) -> str:
@@ -84,14 +31,14 @@ async def schema_state(url: str) -> SchemaState:
     if url.startswith("sqlite+aiosqlite:///") and ":memory:" not in url:
         path = Path(url.removeprefix("sqlite+aiosqlite:///").split("?", 1)[0])
         if not await asyncio.to_thread(path.exists):
-            return _state(())
+            return state_of(())
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
-            current = await conn.run_sync(_read_current)
+            current = await conn.run_sync(read_current)
     finally:
         await engine.dispose()
-    return _state(current)
+    return state_of(current)
 
 
 async def upgrade(url: str) -> tuple[SchemaState, SchemaState]:
@@ -106,10 +53,3 @@ async def upgrade(url: str) -> tuple[SchemaState, SchemaState]:
     store = await Store.open(url)
     await store.close()
     return before, await schema_state(url)
-
-
-async def engine_state(engine: AsyncEngine) -> SchemaState:
-    """``schema_state`` over an engine already open (readiness checks, every few seconds)."""
-    async with engine.connect() as conn:
-        current = await conn.run_sync(_read_current)
-    return _state(current)
