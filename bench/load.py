@@ -45,6 +45,16 @@ def rss_mib(pid: int) -> float:
     return _status_mib(pid, "VmRSS:")
 
 
+def pss_mib(pid: int) -> float:
+    """The process's proportional set now (Pss: its private pages, and its share of pages
+    it shares, such as the interpreter's libraries with its sibling), MiB. Summed over
+    the bot's processes it counts each page once, as the container's memory does."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def _status_mib(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field):

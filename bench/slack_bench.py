@@ -12,7 +12,8 @@ machine measure for a server that does nothing, to read the bot's figures agains
 
 Reported: time-to-ack (every signed POST: the DMs and the clicks) p50/p99,
 time-to-done (DM sent -> reset link delivered to the fake Slack) p50/p99, the
-bot's idle RSS (started, nothing asked yet) and peak RSS (both processes),
+bot's idle RSS (started, nothing asked yet) and peak RSS (both processes; idle PSS too,
+which counts the pages the two share once, as the container's memory does),
 ``answered``/``lost``/``duplicates``, and ``bound_s``: the shortest time in which the
 Slack fake's limits (Slack's published tiers unless ``--limits unlimited``) allow every
 answer. An answer not there within
@@ -56,6 +57,7 @@ from bench.load import (  # noqa: E402
     free_port,
     peak_rss_mib,
     percentile,
+    pss_mib,
     quiet_collector,
     rss_mib,
     wait_healthy,
@@ -344,6 +346,7 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
             # Idle: started, migrated, the directory read; nothing asked yet.
             await asyncio.sleep(IDLE_SETTLE_S)
             idle_rss = rss_mib(proc.pid) + sum(rss_mib(pid) for pid in child_pids(proc.pid))
+            idle_pss = pss_mib(proc.pid) + sum(pss_mib(pid) for pid in child_pids(proc.pid))
             http = RawPoster()
             async with http, SlackEventSender(
                 SECRET, f"{url}/slack/events", state=slack_state, client=http  # type: ignore[arg-type]
@@ -428,6 +431,7 @@ async def _measure(users: int, okta_url: str, okta_ca: str) -> dict[str, Any]:
         "slack_429s": sum(c.status == 429 for c in slack_state.calls()),
         "slack_calls": _calls_by_method(slack_state),
         "bot_idle_rss_mib": round(idle_rss, 1),
+        "bot_idle_pss_mib": round(idle_pss, 1),
         "bot_peak_rss_mib": round(rss + ingress_rss, 1),
         "bot_work_peak_rss_mib": round(rss, 1),
         "bot_ingress_peak_rss_mib": round(ingress_rss, 1),
