@@ -18,11 +18,12 @@ import enum
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import case, exists, select, update
+from sqlalchemy import Table, bindparam, case, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.orm import make_transient_to_detached
 
 from store.jobs import Claim, JobState, NewJob, add_claimed, aware_job, finish_in, queue_jobs
 from store.leases import aware
@@ -109,25 +110,29 @@ class AccessStore:
     """Access requests, their votes and message references, over the store's engine."""
 
     def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
         self._session = async_sessionmaker(engine, expire_on_commit=False)
 
     # -- reading ------------------------------------------------------------------------
     async def snapshot(self, request_id: str) -> RequestRecord | None:
-        async with self._session() as s:
-            row = await s.get(AccessRequest, request_id)
+        """The request, its approvers and its votes, read in one transaction.
+
+        Read several times per click, so on a Core connection with statements built once
+        (no ORM session, no statement to build and key per call); the rows come back as
+        the mapped classes, detached, as a closed session leaves them.
+        """
+        params = {"request_id": request_id}
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_REQUEST, params)).first()
             if row is None:
                 return None
-            approvers = await s.scalars(
-                select(AccessApprover.approver)
-                .where(AccessApprover.request_id == request_id)
-                .order_by(AccessApprover.approver)
-            )
-            decisions = await s.scalars(
-                select(AccessDecision)
-                .where(AccessDecision.request_id == request_id)
-                .order_by(AccessDecision.at, AccessDecision.id)
-            )
-            found = RequestRecord(row, tuple(approvers.all()), tuple(decisions.all()))
+            approvers = (await conn.execute(_APPROVERS, params)).scalars().all()
+            decisions = (await conn.execute(_DECISIONS, params)).all()
+        request = _detached(AccessRequest, row._mapping)
+        found = RequestRecord(
+            request, tuple(approvers),
+            tuple(_detached(AccessDecision, d._mapping) for d in decisions),
+        )
         _aware_request(found.request)
         return found
 
@@ -356,9 +361,39 @@ class AccessStore:
             if won:
                 s.add(audit)
                 await queue_jobs(s, follow_up, now)
-            if job is not None:
-                await finish_in(s, job, job_state if won else JobState.DONE)
+            finished = job is not None and await finish_in(
+                s, job, job_state if won else JobState.DONE
+            )
+        if finished:
+            assert job is not None
+            job.state = job_state if won else JobState.DONE  # committed: over, for its runner
         return won
+
+
+_REQUESTS = cast(Table, AccessRequest.__table__)
+_APPROVER_ROWS = cast(Table, AccessApprover.__table__)
+_DECISION_ROWS = cast(Table, AccessDecision.__table__)
+_REQUEST = select(_REQUESTS).where(_REQUESTS.c.id == bindparam("request_id"))
+_APPROVERS = (
+    select(_APPROVER_ROWS.c.approver)
+    .where(_APPROVER_ROWS.c.request_id == bindparam("request_id"))
+    .order_by(_APPROVER_ROWS.c.approver)
+)
+_DECISIONS = (
+    select(_DECISION_ROWS)
+    .where(_DECISION_ROWS.c.request_id == bindparam("request_id"))
+    .order_by(_DECISION_ROWS.c.at, _DECISION_ROWS.c.id)
+)
+
+_Mapped = TypeVar("_Mapped", AccessRequest, AccessDecision)
+
+
+def _detached(cls: type[_Mapped], values: Mapping[Any, Any]) -> _Mapped:
+    """A row read with Core as its mapped class, detached with no changes pending (as a
+    closed session leaves what it loaded)."""
+    instance = cls(**values)
+    make_transient_to_detached(instance)
+    return instance
 
 
 def _moved(move: Move, now: datetime) -> dict[str, Any]:

@@ -329,7 +329,10 @@ class JobStore:
                     .values(last_error=error[:500])
                     .execution_options(synchronize_session=False)
                 )
-            return await finish_in(s, job, state)
+            finished = await finish_in(s, job, state)
+        if finished:
+            job.state = state  # committed: the runner need not finish it again
+        return finished
 
     async def retry(
         self, job: Job, run_at: datetime, error: str, *, reset_attempts: bool = False

@@ -20,8 +20,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from store.jobs import JobState, JobStore, NewJob, finish_in, job_key
-from store.leases import aware, db_later
+from store.jobs import JobState, JobStore, NewJob, job_key
+from store.leases import aware, db_later, db_now
 from store.models import Job
 
 KIND = "outbox"
@@ -89,17 +89,19 @@ class OutboxStore:
     ) -> bool:
         """Finish ``job`` (``done`` or ``dead``) with ``payload`` replacing its own, if still
         held by its claimer; one transaction, so no finished row keeps its content."""
-        values: dict[str, Any] = {"payload": dict(payload)}
+        # One statement: the new payload and the end of the job (``finish_in``'s columns).
+        values: dict[str, Any] = {"payload": dict(payload), "state": state,
+                                  "finished_at": db_now(self.jobs.dialect), "lease_until": None}
         if error:
             values["last_error"] = error[:500]
         async with self._session.begin() as s:
-            await s.execute(
+            result = await s.execute(
                 update(Job)
                 .where(Job.id == job.id, Job.owner == job.owner, Job.state == JobState.QUEUED)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
-            return await finish_in(s, job, state)
+            return int(getattr(result, "rowcount", 0) or 0) == 1
 
     async def note(self, job: Job, note: str) -> bool:
         """Write ``note`` in the row's ``last_error`` (what the holder is doing), if held."""
