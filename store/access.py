@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, case, exists, select, update
+from sqlalchemy import Table, bindparam, case, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
@@ -246,27 +246,17 @@ class AccessStore:
         once (``JobRunner.run_claimed``): no claim of its own, no other replica's worker
         taking it first, and a decision never leaves its job unwritten.
         """
-        r = AccessRequest
-        completes = r.approvals + 1 >= r.approvals_required
         try:
             async with self._session.begin() as s:
-                s.add(AccessDecision(request_id=request_id, approver=approver,
-                                     decision=move.action, at=now))
-                await s.flush()
+                # Statements built once (a vote is several per click): the decision row,
+                # then the conditional count (it raises at once on a second vote).
+                await s.execute(_INSERT_DECISION, {
+                    "request_id": request_id, "approver": approver, "decision": move.action,
+                    "at": now,
+                })
                 found = (
-                    await s.execute(
-                        update(r)
-                        .where(r.id == request_id, r.state.in_(move.sources), r.expires_at > now)
-                        .values(
-                            approvals=r.approvals + 1,
-                            state=case((completes, move.target), else_=r.state),
-                            decided_by=case((completes, approver), else_=r.decided_by),
-                            decided_at=case((completes, now), else_=r.decided_at),
-                            updated_at=now,
-                        )
-                        .returning(r.state, r.approvals)
-                        .execution_options(synchronize_session=False)
-                    )
+                    await s.execute(_vote_statement(move),
+                                    {"b_id": request_id, "b_now": now, "b_approver": approver})
                 ).first()
                 if found is None:
                     raise _Lost
@@ -282,7 +272,8 @@ class AccessStore:
                         job_id = first[0] if first else None
                     await queue_jobs(s, then[1:], now)
                 result = move.target if decided else VoteResult.RECORDED
-                s.add(audit(result, {"approvals": approvals}))
+                record = audit(result, {"approvals": approvals})
+                await s.execute(_INSERT_AUDIT, _audit_values(record))
         except IntegrityError:
             return Vote(VoteResult.DUPLICATE)
         except _Lost:
@@ -384,6 +375,44 @@ _DECISIONS = (
     .where(_DECISION_ROWS.c.request_id == bindparam("request_id"))
     .order_by(_DECISION_ROWS.c.at, _DECISION_ROWS.c.id)
 )
+
+_INSERT_DECISION = insert(_DECISION_ROWS)
+_AUDIT_ROWS = cast(Table, AuditRecord.__table__)
+_INSERT_AUDIT = insert(_AUDIT_ROWS)
+_VOTES: dict[tuple[str, frozenset[str], str], Any] = {}
+
+
+def _vote_statement(move: Move) -> Any:
+    """The conditional UPDATE of one vote for ``move`` (built once per move): one more
+    approval, and ``move`` made when it is the last one needed; returns state and count."""
+    key = (move.action, move.sources, move.target)
+    statement = _VOTES.get(key)
+    if statement is None:
+        r = _REQUESTS.c
+        now = bindparam("b_now", type_=r.updated_at.type)
+        approver = bindparam("b_approver", type_=r.decided_by.type)
+        completes = r.approvals + 1 >= r.approvals_required
+        statement = _VOTES[key] = (
+            update(_REQUESTS)
+            .where(r.id == bindparam("b_id"), r.state.in_(sorted(move.sources)),
+                   r.expires_at > now)
+            .values(
+                approvals=r.approvals + 1,
+                state=case((completes, move.target), else_=r.state),
+                decided_by=case((completes, approver), else_=r.decided_by),
+                decided_at=case((completes, now), else_=r.decided_at),
+                updated_at=now,
+            )
+            .returning(r.state, r.approvals)
+        )
+    return statement
+
+
+def _audit_values(record: AuditRecord) -> dict[str, Any]:
+    """An audit record's columns for a Core insert (unset ones left to their defaults)."""
+    values = {c.key: getattr(record, c.key) for c in _AUDIT_ROWS.columns if c.key != "id"}
+    return {k: v for k, v in values.items() if v is not None}
+
 
 _Mapped = TypeVar("_Mapped", AccessRequest, AccessDecision)
 
