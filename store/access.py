@@ -180,13 +180,10 @@ class AccessStore:
         return [_aware_request(r) for r in found]
 
     async def messages(self, request_id: str) -> list[AccessMessage]:
-        async with self._session() as s:
-            rows = await s.scalars(
-                select(AccessMessage)
-                .where(AccessMessage.request_id == request_id)
-                .order_by(AccessMessage.id)
-            )
-            return list(rows.all())
+        # Read at every refresh of the cards: Core, a statement built once, as ``snapshot``.
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(_MESSAGES, {"request_id": request_id})).all()
+        return [_detached(AccessMessage, row._mapping) for row in rows]
 
     async def add_message(
         self, request_id: str, role: str, recipient: str | None, channel: str, ts: str
@@ -414,7 +411,14 @@ def _audit_values(record: AuditRecord) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-_Mapped = TypeVar("_Mapped", AccessRequest, AccessDecision)
+_MESSAGE_ROWS = cast(Table, AccessMessage.__table__)
+_MESSAGES = (
+    select(_MESSAGE_ROWS)
+    .where(_MESSAGE_ROWS.c.request_id == bindparam("request_id"))
+    .order_by(_MESSAGE_ROWS.c.id)
+)
+
+_Mapped = TypeVar("_Mapped", AccessRequest, AccessDecision, AccessMessage)
 
 
 def _detached(cls: type[_Mapped], values: Mapping[Any, Any]) -> _Mapped:
