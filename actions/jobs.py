@@ -295,7 +295,8 @@ class JobRunner:
         except Exception as exc:
             await self._failed(job, exc)
         else:
-            await self.jobs.finish(job)
+            if job.state == JobState.QUEUED:  # not finished by the handler itself
+                await self.jobs.finish(job)
         finally:
             keeper.cancel()
             # Wait for the keeper without taking its CancelledError as ours: a cancellation

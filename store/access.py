@@ -18,11 +18,12 @@ import enum
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import case, exists, select, update
+from sqlalchemy import Table, bindparam, case, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.orm import make_transient_to_detached
 
 from store.jobs import Claim, JobState, NewJob, add_claimed, aware_job, finish_in, queue_jobs
 from store.leases import aware
@@ -109,25 +110,29 @@ class AccessStore:
     """Access requests, their votes and message references, over the store's engine."""
 
     def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
         self._session = async_sessionmaker(engine, expire_on_commit=False)
 
     # -- reading ------------------------------------------------------------------------
     async def snapshot(self, request_id: str) -> RequestRecord | None:
-        async with self._session() as s:
-            row = await s.get(AccessRequest, request_id)
+        """The request, its approvers and its votes, read in one transaction.
+
+        Read several times per click, so on a Core connection with statements built once
+        (no ORM session, no statement to build and key per call); the rows come back as
+        the mapped classes, detached, as a closed session leaves them.
+        """
+        params = {"request_id": request_id}
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_REQUEST, params)).first()
             if row is None:
                 return None
-            approvers = await s.scalars(
-                select(AccessApprover.approver)
-                .where(AccessApprover.request_id == request_id)
-                .order_by(AccessApprover.approver)
-            )
-            decisions = await s.scalars(
-                select(AccessDecision)
-                .where(AccessDecision.request_id == request_id)
-                .order_by(AccessDecision.at, AccessDecision.id)
-            )
-            found = RequestRecord(row, tuple(approvers.all()), tuple(decisions.all()))
+            approvers = (await conn.execute(_APPROVERS, params)).scalars().all()
+            decisions = (await conn.execute(_DECISIONS, params)).all()
+        request = _detached(AccessRequest, row._mapping)
+        found = RequestRecord(
+            request, tuple(approvers),
+            tuple(_detached(AccessDecision, d._mapping) for d in decisions),
+        )
         _aware_request(found.request)
         return found
 
@@ -175,13 +180,10 @@ class AccessStore:
         return [_aware_request(r) for r in found]
 
     async def messages(self, request_id: str) -> list[AccessMessage]:
-        async with self._session() as s:
-            rows = await s.scalars(
-                select(AccessMessage)
-                .where(AccessMessage.request_id == request_id)
-                .order_by(AccessMessage.id)
-            )
-            return list(rows.all())
+        # Read at every refresh of the cards: Core, a statement built once, as ``snapshot``.
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(_MESSAGES, {"request_id": request_id})).all()
+        return [_detached(AccessMessage, row._mapping) for row in rows]
 
     async def add_message(
         self, request_id: str, role: str, recipient: str | None, channel: str, ts: str
@@ -251,27 +253,17 @@ class AccessStore:
         once (``JobRunner.run_claimed``): no claim of its own, no other replica's worker
         taking it first, and a decision never leaves its job unwritten.
         """
-        r = AccessRequest
-        completes = r.approvals + 1 >= r.approvals_required
         try:
             async with self._session.begin() as s:
-                s.add(AccessDecision(request_id=request_id, approver=approver,
-                                     decision=move.action, at=now))
-                await s.flush()
+                # Statements built once (a vote is several per click): the decision row,
+                # then the conditional count (it raises at once on a second vote).
+                await s.execute(_INSERT_DECISION, {
+                    "request_id": request_id, "approver": approver, "decision": move.action,
+                    "at": now,
+                })
                 found = (
-                    await s.execute(
-                        update(r)
-                        .where(r.id == request_id, r.state.in_(move.sources), r.expires_at > now)
-                        .values(
-                            approvals=r.approvals + 1,
-                            state=case((completes, move.target), else_=r.state),
-                            decided_by=case((completes, approver), else_=r.decided_by),
-                            decided_at=case((completes, now), else_=r.decided_at),
-                            updated_at=now,
-                        )
-                        .returning(r.state, r.approvals)
-                        .execution_options(synchronize_session=False)
-                    )
+                    await s.execute(_vote_statement(move),
+                                    {"b_id": request_id, "b_now": now, "b_approver": approver})
                 ).first()
                 if found is None:
                     raise _Lost
@@ -287,7 +279,8 @@ class AccessStore:
                         job_id = first[0] if first else None
                     await queue_jobs(s, then[1:], now)
                 result = move.target if decided else VoteResult.RECORDED
-                s.add(audit(result, {"approvals": approvals}))
+                record = audit(result, {"approvals": approvals})
+                await s.execute(_INSERT_AUDIT, _audit_values(record))
         except IntegrityError:
             return Vote(VoteResult.DUPLICATE)
         except _Lost:
@@ -366,9 +359,84 @@ class AccessStore:
             if won:
                 s.add(audit)
                 await queue_jobs(s, follow_up, now)
-            if job is not None:
-                await finish_in(s, job, job_state if won else JobState.DONE)
+            finished = job is not None and await finish_in(
+                s, job, job_state if won else JobState.DONE
+            )
+        if finished:
+            assert job is not None
+            job.state = job_state if won else JobState.DONE  # committed: over, for its runner
         return won
+
+
+_REQUESTS = cast(Table, AccessRequest.__table__)
+_APPROVER_ROWS = cast(Table, AccessApprover.__table__)
+_DECISION_ROWS = cast(Table, AccessDecision.__table__)
+_REQUEST = select(_REQUESTS).where(_REQUESTS.c.id == bindparam("request_id"))
+_APPROVERS = (
+    select(_APPROVER_ROWS.c.approver)
+    .where(_APPROVER_ROWS.c.request_id == bindparam("request_id"))
+    .order_by(_APPROVER_ROWS.c.approver)
+)
+_DECISIONS = (
+    select(_DECISION_ROWS)
+    .where(_DECISION_ROWS.c.request_id == bindparam("request_id"))
+    .order_by(_DECISION_ROWS.c.at, _DECISION_ROWS.c.id)
+)
+
+_INSERT_DECISION = insert(_DECISION_ROWS)
+_AUDIT_ROWS = cast(Table, AuditRecord.__table__)
+_INSERT_AUDIT = insert(_AUDIT_ROWS)
+_VOTES: dict[tuple[str, frozenset[str], str], Any] = {}
+
+
+def _vote_statement(move: Move) -> Any:
+    """The conditional UPDATE of one vote for ``move`` (built once per move): one more
+    approval, and ``move`` made when it is the last one needed; returns state and count."""
+    key = (move.action, move.sources, move.target)
+    statement = _VOTES.get(key)
+    if statement is None:
+        r = _REQUESTS.c
+        now = bindparam("b_now", type_=r.updated_at.type)
+        approver = bindparam("b_approver", type_=r.decided_by.type)
+        completes = r.approvals + 1 >= r.approvals_required
+        statement = _VOTES[key] = (
+            update(_REQUESTS)
+            .where(r.id == bindparam("b_id"), r.state.in_(sorted(move.sources)),
+                   r.expires_at > now)
+            .values(
+                approvals=r.approvals + 1,
+                state=case((completes, move.target), else_=r.state),
+                decided_by=case((completes, approver), else_=r.decided_by),
+                decided_at=case((completes, now), else_=r.decided_at),
+                updated_at=now,
+            )
+            .returning(r.state, r.approvals)
+        )
+    return statement
+
+
+def _audit_values(record: AuditRecord) -> dict[str, Any]:
+    """An audit record's columns for a Core insert (unset ones left to their defaults)."""
+    values = {c.key: getattr(record, c.key) for c in _AUDIT_ROWS.columns if c.key != "id"}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+_MESSAGE_ROWS = cast(Table, AccessMessage.__table__)
+_MESSAGES = (
+    select(_MESSAGE_ROWS)
+    .where(_MESSAGE_ROWS.c.request_id == bindparam("request_id"))
+    .order_by(_MESSAGE_ROWS.c.id)
+)
+
+_Mapped = TypeVar("_Mapped", AccessRequest, AccessDecision, AccessMessage)
+
+
+def _detached(cls: type[_Mapped], values: Mapping[Any, Any]) -> _Mapped:
+    """A row read with Core as its mapped class, detached with no changes pending (as a
+    closed session leaves what it loaded)."""
+    instance = cls(**values)
+    make_transient_to_detached(instance)
+    return instance
 
 
 def _moved(move: Move, now: datetime) -> dict[str, Any]:

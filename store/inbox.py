@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, or_, select, update
+from sqlalchemy import Integer, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -32,6 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from store.leases import db_later, db_now
 from store.models import InboxEvent
 
+_EVENTS = cast(Table, InboxEvent.__table__)
 CLICK = "action"  # the kind of a click's row (its key is ``action:<user>:<action ts>``)
 
 
@@ -70,6 +71,24 @@ class InboxStore:
         self.dialect = engine.dialect.name
         self._engine = engine
         self._session = async_sessionmaker(engine, expire_on_commit=False)
+        # A claim (several a second under clicks) and a finish run statements built once,
+        # on Core connections: per lane, the pick of free rows; per lease, the claim.
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        # One statement for many rows (SQLAlchemy's "insertmanyvalues": compiled once and
+        # cached, no SQL expression per row); a key already there counts one more delivery.
+        self._record = insert(_EVENTS).on_conflict_do_update(
+            index_elements=[_EVENTS.c.key], set_={"deliveries": _EVENTS.c.deliveries + 1}
+        ).returning(_EVENTS.c.key, _EVENTS.c.deliveries)
+        self._picks: dict[bool | None, Any] = {}
+        self._claims: dict[tuple[timedelta, bool | None], Any] = {}
+        self._finish = (
+            update(_EVENTS)
+            .where(_EVENTS.c.id.in_(bindparam("b_ids", expanding=True)),
+                   _EVENTS.c.owner == bindparam("b_owner"),
+                   _EVENTS.c.state == InboxState.QUEUED)
+            .values(state=bindparam("b_state"), lease_until=None,
+                    finished_at=db_now(self.dialect))
+        )
 
     def _free(self) -> ColumnElement[bool]:
         return or_(InboxEvent.lease_until.is_(None), InboxEvent.lease_until < db_now(self.dialect))
@@ -89,16 +108,9 @@ class InboxStore:
             first.setdefault(item.key, item)
         if not first:
             return []
-        table = cast(Table, InboxEvent.__table__)
-        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        # One statement for many rows (SQLAlchemy's "insertmanyvalues": compiled once and
-        # cached, no SQL expression per row); a key already there counts one more delivery.
-        statement = insert(table).on_conflict_do_update(
-            index_elements=[table.c.key], set_={"deliveries": table.c.deliveries + 1}
-        ).returning(table.c.key, table.c.deliveries)
         now = datetime.now(UTC)
         async with self._engine.begin() as conn:  # Core, not a session: the ack waits on it
-            rows = (await conn.execute(statement, [
+            rows = (await conn.execute(self._record, [
                 {"key": i.key, "kind": i.kind, "payload": i.payload, "state": InboxState.QUEUED,
                  "attempts": 0, "deliveries": 1, "received_at": now}
                 for i in first.values()
@@ -122,43 +134,64 @@ class InboxStore:
         """
         if limit <= 0:
             return []
-        which = self._claimable()
-        if clicks is not None:
-            lane = (InboxEvent.kind == CLICK) if clicks else (InboxEvent.kind != CLICK)
-            which = and_(which, lane)
-        pick = (
-            select(InboxEvent.id)
-            .where(which)
-            .order_by(InboxEvent.id)
-            .limit(limit)
-        )
-        claim = (
-            update(InboxEvent)
-            .values(owner=owner, lease_until=db_later(self.dialect, lease),
-                    attempts=InboxEvent.attempts + 1)
-            .returning(InboxEvent.id, InboxEvent.key, InboxEvent.kind, InboxEvent.payload,
-                       InboxEvent.attempts)
-            .execution_options(synchronize_session=False)
-        )
+        pick, claim = self._statements(lease, clicks)
+        params: dict[str, Any] = {"b_owner": owner}
         if self.dialect != "postgresql":
             # SQLite: an UPDATE takes the one write lock even when it changes nothing; a
             # poll that finds nothing to claim should not.
-            async with self._session() as s:
-                if await s.scalar(select(InboxEvent.id).where(which).limit(1)) is None:
+            async with self._engine.connect() as conn:
+                if (await conn.execute(pick, {"b_limit": 1})).first() is None:
                     return []
-        async with self._session.begin() as s:
+            params["b_limit"] = limit
+        async with self._engine.begin() as conn:
             if self.dialect == "postgresql":
-                locked = (await s.scalars(pick.with_for_update(skip_locked=True))).all()
+                locked = (await conn.execute(pick, {"b_limit": limit})).scalars().all()
                 if not locked:
                     return []
-                statement = claim.where(InboxEvent.id.in_(list(locked)))
-            else:
-                statement = claim.where(
-                    InboxEvent.id.in_(pick.correlate(None).scalar_subquery()), which
-                )
-            rows = (await s.execute(statement)).all()
+                params["b_ids"] = list(locked)
+            rows = (await conn.execute(claim, params)).all()
         claimed = [Claimed(int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]
         return sorted(claimed, key=lambda c: c.id)
+
+    def _statements(self, lease: timedelta, clicks: bool | None) -> tuple[Any, Any]:
+        """The pick of a lane's free rows (locked, on PostgreSQL) and the claim of them."""
+        pick = self._picks.get(clicks)
+        if pick is None:
+            which = self._claimable()
+            if clicks is not None:
+                lane = (_EVENTS.c.kind == CLICK) if clicks else (_EVENTS.c.kind != CLICK)
+                which = and_(which, lane)
+            pick = (
+                select(_EVENTS.c.id)
+                .where(which)
+                .order_by(_EVENTS.c.id)
+                .limit(bindparam("b_limit", type_=Integer))
+            )
+            if self.dialect == "postgresql":
+                pick = pick.with_for_update(skip_locked=True)
+            self._picks[clicks] = pick
+        claim = self._claims.get((lease, clicks))
+        if claim is None:
+            claim = (
+                update(_EVENTS)
+                .values(owner=bindparam("b_owner"),
+                        lease_until=db_later(self.dialect, lease),
+                        attempts=_EVENTS.c.attempts + 1)
+                .returning(_EVENTS.c.id, _EVENTS.c.key, _EVENTS.c.kind, _EVENTS.c.payload,
+                           _EVENTS.c.attempts)
+            )
+            if self.dialect == "postgresql":
+                # The rows the pick locked: theirs until commit.
+                claim = claim.where(_EVENTS.c.id.in_(bindparam("b_ids", expanding=True)))
+            else:
+                # One writer at a time: a conditional UPDATE cannot be raced.
+                mine = self._picks[clicks]
+                claim = claim.where(
+                    _EVENTS.c.id.in_(mine.correlate(None).scalar_subquery()),
+                    self._claimable(),
+                )
+            self._claims[(lease, clicks)] = claim
+        return pick, claim
 
     async def finish(
         self, owner: str, ids: Sequence[int], state: InboxState = InboxState.DONE
@@ -166,13 +199,9 @@ class InboxStore:
         """Mark ``owner``'s rows over; how many were still ``owner``'s."""
         if not ids:
             return 0
-        async with self._session.begin() as s:
-            result = await s.execute(
-                update(InboxEvent)
-                .where(InboxEvent.id.in_(list(ids)), InboxEvent.owner == owner,
-                       InboxEvent.state == InboxState.QUEUED)
-                .values(state=state, lease_until=None, finished_at=db_now(self.dialect))
-                .execution_options(synchronize_session=False)
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                self._finish, {"b_ids": list(ids), "b_owner": owner, "b_state": state}
             )
             return _rowcount(result)
 

@@ -30,9 +30,9 @@ import enum
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, delete, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -151,14 +151,24 @@ def add_jobs(session: AsyncSession, jobs: Sequence[NewJob], now: datetime) -> li
     return rows
 
 
+_FINISH: dict[str, Any] = {}  # per dialect: finish_in's UPDATE, built once
+
+
 async def finish_in(session: AsyncSession, job: Job, state: JobState) -> bool:
     """Finish ``job`` inside the caller's transaction, if its claimer still owns it."""
+    dialect = session.get_bind().dialect.name
+    statement = _FINISH.get(dialect)
+    if statement is None:
+        jobs = cast(Table, Job.__table__)
+        table = jobs.c
+        statement = _FINISH[dialect] = (
+            update(jobs)
+            .where(table.id == bindparam("b_id"), table.owner == bindparam("b_owner"),
+                   table.state == JobState.QUEUED)
+            .values(state=bindparam("b_state"), finished_at=db_now(dialect), lease_until=None)
+        )
     result = await session.execute(
-        update(Job)
-        .where(Job.id == job.id, Job.owner == job.owner, Job.state == JobState.QUEUED)
-        .values(state=state, finished_at=db_now(session.get_bind().dialect.name),
-                lease_until=None)
-        .execution_options(synchronize_session=False)
+        statement, {"b_id": job.id, "b_owner": job.owner, "b_state": state}
     )
     return _rowcount(result) == 1
 
@@ -329,7 +339,10 @@ class JobStore:
                     .values(last_error=error[:500])
                     .execution_options(synchronize_session=False)
                 )
-            return await finish_in(s, job, state)
+            finished = await finish_in(s, job, state)
+        if finished:
+            job.state = state  # committed: the runner need not finish it again
+        return finished
 
     async def retry(
         self, job: Job, run_at: datetime, error: str, *, reset_attempts: bool = False

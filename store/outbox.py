@@ -13,18 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, and_, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from store.jobs import JobState, JobStore, NewJob, finish_in, job_key
-from store.leases import aware, db_later
+from store.jobs import JobState, JobStore, NewJob, job_key
+from store.leases import aware, db_later, db_now
 from store.models import Job
 
 KIND = "outbox"
+_JOBS = cast(Table, Job.__table__)
 
 
 def outbox_key(message_key: str) -> str:
@@ -37,7 +38,36 @@ class OutboxStore:
 
     def __init__(self, engine: AsyncEngine, jobs: JobStore | None = None) -> None:
         self.jobs = jobs or JobStore(engine)
+        self._engine = engine
         self._session = async_sessionmaker(engine, expire_on_commit=False)
+        # The statements of every message (stored, noted, settled), built once: on Core
+        # connections, no ORM session and no statement to build and key per message.
+        dialect = self.jobs.dialect
+        self._held: dict[timedelta, Any] = {}  # the insert of a held message, per lease
+        held = _JOBS.c.id == bindparam("b_id")
+        held = and_(held, _JOBS.c.owner == bindparam("b_owner"),
+                    _JOBS.c.state == JobState.QUEUED)
+        over = {"payload": bindparam("b_payload", type_=_JOBS.c.payload.type),
+                "state": bindparam("b_state"), "finished_at": db_now(dialect),
+                "lease_until": None}
+        self._settle = update(_JOBS).where(held).values(**over)
+        self._settle_failed = update(_JOBS).where(held).values(
+            **over, last_error=bindparam("b_error"))
+        self._note = update(_JOBS).where(held).values(last_error=bindparam("b_error"))
+
+    def _held_insert(self, lease: timedelta) -> Any:
+        statement = self._held.get(lease)
+        if statement is None:
+            dialect = self.jobs.dialect
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            statement = (
+                insert(_JOBS)
+                .values(lease_until=db_later(dialect, lease))
+                .on_conflict_do_nothing(index_elements=[_JOBS.c.key])
+                .returning(_JOBS.c.id)
+            )
+            self._held[lease] = statement
+        return statement
 
     async def enqueue(
         self, key: str, payload: Mapping[str, Any], now: datetime, *, run_at: datetime | None = None
@@ -56,18 +86,11 @@ class OutboxStore:
         Unlike ``JobStore.claim_or_create`` a finished row is never armed again: a turn run
         a second time (after a crash) makes the same keys, and what was sent stays sent.
         """
-        dialect = self.jobs.dialect
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = (
-            insert(Job)
-            .values(kind=KIND, key=outbox_key(key), payload=dict(payload),
-                    state=JobState.QUEUED, run_at=now, attempts=1, owner=owner,
-                    lease_until=db_later(dialect, lease), created_at=now)
-            .on_conflict_do_nothing(index_elements=[Job.key])
-            .returning(Job.id)
-        )
-        async with self._session.begin() as s:
-            job_id = (await s.execute(statement)).scalar_one_or_none()
+        values = {"kind": KIND, "key": outbox_key(key), "payload": dict(payload),
+                  "state": JobState.QUEUED, "run_at": now, "attempts": 1, "owner": owner,
+                  "created_at": now}
+        async with self._engine.begin() as conn:
+            job_id = (await conn.execute(self._held_insert(lease), values)).scalar_one_or_none()
         if job_id is None:
             return None
         # What the row holds now, without reading it back (the lease's end is the database's).
@@ -89,27 +112,20 @@ class OutboxStore:
     ) -> bool:
         """Finish ``job`` (``done`` or ``dead``) with ``payload`` replacing its own, if still
         held by its claimer; one transaction, so no finished row keeps its content."""
-        values: dict[str, Any] = {"payload": dict(payload)}
+        # One statement: the new payload and the end of the job (``finish_in``'s columns).
+        params: dict[str, Any] = {"b_id": job.id, "b_owner": job.owner,
+                                  "b_payload": dict(payload), "b_state": state}
         if error:
-            values["last_error"] = error[:500]
-        async with self._session.begin() as s:
-            await s.execute(
-                update(Job)
-                .where(Job.id == job.id, Job.owner == job.owner, Job.state == JobState.QUEUED)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            return await finish_in(s, job, state)
+            params["b_error"] = error[:500]
+        async with self._engine.begin() as conn:
+            result = await conn.execute(self._settle_failed if error else self._settle, params)
+            return int(getattr(result, "rowcount", 0) or 0) == 1
 
     async def note(self, job: Job, note: str) -> bool:
         """Write ``note`` in the row's ``last_error`` (what the holder is doing), if held."""
-        async with self._session.begin() as s:
-            result = await s.execute(
-                update(Job)
-                .where(Job.id == job.id, Job.owner == job.owner, Job.state == JobState.QUEUED)
-                .values(last_error=note[:500])
-                .execution_options(synchronize_session=False)
-            )
+        params = {"b_id": job.id, "b_owner": job.owner, "b_error": note[:500]}
+        async with self._engine.begin() as conn:
+            result = await conn.execute(self._note, params)
             return int(getattr(result, "rowcount", 0) or 0) == 1
 
     async def renew_held(self, owner: str, lease: timedelta) -> int:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Integer, String, delete, select, update
+from sqlalchemy import Boolean, DateTime, Integer, String, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
@@ -84,6 +84,9 @@ class StoredProfile:
 
 
 _PROFILE_FIELDS = tuple(f.name for f in fields(StoredProfile))
+_PROFILE = select(*(getattr(SlackProfile, name) for name in _PROFILE_FIELDS)).where(
+    SlackProfile.user_id == bindparam("user_id")
+)
 
 
 def _now() -> datetime:
@@ -112,11 +115,12 @@ class SlackDirectoryStore:
 
     # -- profiles ---------------------------------------------------------------------
     async def profile(self, user_id: str) -> StoredProfile | None:
-        async with self._session() as s:
-            row = await s.get(SlackProfile, user_id)
-            if row is None:
-                return None
-            return StoredProfile(**{name: getattr(row, name) for name in _PROFILE_FIELDS})
+        # Core, with a statement built once: read for the first message to each person.
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(_PROFILE, {"user_id": user_id})).first()
+        if row is None:
+            return None
+        return StoredProfile(**{name: row._mapping[name] for name in _PROFILE_FIELDS})
 
     async def save_profiles(self, profiles: Iterable[StoredProfile]) -> int:
         """Insert or replace profiles (each only by one at least as new); how many given."""

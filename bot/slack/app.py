@@ -79,7 +79,7 @@ class SlackNotifier:
         locale: str | None = None
         if self.directory is not None:
             if destination.startswith("D"):
-                person = await self.directory.store.dm_owner(destination)
+                person = await self.directory.dm_owner(destination)
             try:
                 user = await self.directory.user(person) if person else {}
             except SlackApiError:

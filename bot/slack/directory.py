@@ -39,6 +39,8 @@ log = get_logger("helpdesk.slack")
 LISTING_LEASE = "slack-directory-listing"
 #: A conversations.open claim older than this is taken over (its replica died).
 CLAIM_STALE = timedelta(seconds=30)
+#: DM channels whose person a replica keeps in memory (forgotten all at once past it).
+MAX_OWNERS_KEPT = 100_000
 
 
 def profile_of(user: Mapping[str, Any]) -> StoredProfile:
@@ -114,6 +116,10 @@ class SlackDirectory:
         # posted to a user id as to one posted to their DM channel.
         found = getattr(client, "dm_channels", None)
         self._dms: dict[str, str] = found if isinstance(found, dict) else {}
+        # DM channel -> its person, as read from the store: a DM channel is one person's for
+        # good, so a card's updates (their language) need no read after the first. A channel
+        # of nobody known is asked again after ``ttl`` (when the person is known by then).
+        self._owners: dict[str, tuple[float, str | None]] = {}
         self._opening: dict[str, asyncio.Future[str]] = {}
         self.listed_pages = 0
 
@@ -202,7 +208,19 @@ class SlackDirectory:
         if not channel.startswith("D") or self._dms.get(user_id) == channel:
             return
         self._dms[user_id] = channel
+        self._owners[channel] = (self._clock() + self.ttl, user_id)
         await self.store.remember_dm(user_id, channel)
+
+    async def dm_owner(self, channel: str) -> str | None:
+        """The person whose DM with the app ``channel`` is, when known (memory, then store)."""
+        hit = self._owners.get(channel)
+        if hit is not None and (hit[1] is not None or hit[0] > self._clock()):
+            return hit[1]
+        owner = await self.store.dm_owner(channel)
+        if len(self._owners) >= MAX_OWNERS_KEPT:
+            self._owners.clear()
+        self._owners[channel] = (self._clock() + self.ttl, owner)
+        return owner
 
     def known_dm(self, user_id: str) -> str | None:
         """The DM channel this replica already knows, without a store read."""

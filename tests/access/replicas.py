@@ -22,6 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 #: the sealed messages another one stored.
 OUTBOX_KEY = "replicas-share-this-outbox-key-0001"
 
+#: A command prefix to run each replica under (a profiler), as bench/slack_bench.py takes it:
+#: e.g. ``HELPDESK_BENCH_PROFILE="-m cProfile -o /tmp/replica.prof"``. Empty: none.
+PROFILE: list[str] = os.environ.get("HELPDESK_BENCH_PROFILE", "").split()
+
 
 @dataclass
 class Replica:
@@ -86,7 +90,7 @@ async def running_replicas(
             log = folder / f"replica-{i}.log"
             with log.open("wb") as err:
                 process = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "bot.cli", "run", "--config", str(path),
+                    sys.executable, *PROFILE, "-m", "bot.cli", "run", "--config", str(path),
                     env={**os.environ, "PYTHONPATH": str(ROOT),
                          "HELPDESK_OUTBOX_KEY": OUTBOX_KEY, **environ},
                     stdout=asyncio.subprocess.DEVNULL, stderr=err, cwd=ROOT,

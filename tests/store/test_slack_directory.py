@@ -114,3 +114,31 @@ async def test_a_failed_open_is_tried_again_and_a_stale_claim_taken_over(
     await store.remember_dm("U0ADA00001", "D0ADA00001")
     assert await store.dm_channel("U0ADA00001") == "D0ADA00001"
     assert not await store.claim_dm("U0ADA00001", timedelta(0))
+
+
+async def test_a_dm_channels_person_is_read_once_and_an_unknown_one_again_later(
+    replicas: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [0.0]
+    one, two = (SlackDirectoryStore(s.engine) for s in replicas)
+    reads: list[str] = []
+    real = one.dm_owner
+
+    async def counted(channel: str) -> str | None:
+        reads.append(channel)
+        return await real(channel)
+
+    monkeypatch.setattr(one, "dm_owner", counted)
+    directory = SlackDirectory(web_client("xoxb-unused", "http://127.0.0.1:9/api/", None), one,
+                               ttl=30.0, clock=lambda: now[0])
+    await two.remember_dm("U0ADA00001", "D0ADA00001")
+    for _ in range(3):
+        assert await directory.dm_owner("D0ADA00001") == "U0ADA00001"
+    assert reads == ["D0ADA00001"]  # a DM channel is its person's for good
+    # Nobody known yet: asked again once the directory's ttl has passed, not before.
+    assert await directory.dm_owner("D0BOB00001") is None
+    await two.remember_dm("U0BOB00001", "D0BOB00001")
+    assert await directory.dm_owner("D0BOB00001") is None
+    now[0] += 31.0
+    assert await directory.dm_owner("D0BOB00001") == "U0BOB00001"
+    assert reads == ["D0ADA00001", "D0BOB00001", "D0BOB00001"]
