@@ -28,6 +28,7 @@ from bot.dialogues.failures import answered, as_list
 from bot.dialogues.self_service import SelfServiceDialogue
 from bot.replies import ActionId, Button, FormResult, Home, HomeSection, Reply
 from bot.routing import Intent, Router
+from bot.turns import turn_key
 from config import tracing
 from config.i18n import N_, current, speak, speaking, t
 from config.logging import get_logger
@@ -255,7 +256,7 @@ class Conversation:
 
     async def _cancel_clicked(self, actor: Actor, token: str) -> list[Reply]:
         claimed = await self.store.claim_pending(
-            token, actor.slack_user_id, state=ConfirmationState.CANCELLED
+            token, actor.slack_user_id, state=ConfirmationState.CANCELLED, by=turn_key()
         )
         if claimed is None:
             return [stale()]

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -220,22 +220,32 @@ class Store:
             return Claimed(row.token, row.kind, row.slack_user, dict(row.payload))
 
     async def claim_pending(
-        self, token: str, slack_user: str, *, state: ConfirmationState = ConfirmationState.CLAIMED
+        self,
+        token: str,
+        slack_user: str,
+        *,
+        state: ConfirmationState = ConfirmationState.CLAIMED,
+        by: str | None = None,
     ) -> Claimed | None:
         """Move a pending, unexpired action of ``slack_user`` to ``state``; ``None`` if not ours.
 
-        One conditional UPDATE: of two concurrent callers exactly one gets a row.
+        One conditional UPDATE: of two concurrent callers exactly one gets a row. ``by``
+        names the request claiming it (a Slack request's inbox key): the same request run
+        again (its process died after the claim, before the outcome was stored) gets the
+        claim back, to finish what it started; any other caller gets ``None``.
         """
+        pending = and_(
+            PendingAction.state == ConfirmationState.PENDING, PendingAction.expires_at > _now()
+        )
+        mine = (
+            pending if by is None
+            else or_(pending, and_(PendingAction.state == state, PendingAction.claimed_by == by))
+        )
         async with self._session.begin() as s:
             result = await s.execute(
                 update(PendingAction)
-                .where(
-                    PendingAction.token == token,
-                    PendingAction.slack_user == slack_user,
-                    PendingAction.state == ConfirmationState.PENDING,
-                    PendingAction.expires_at > _now(),
-                )
-                .values(state=state)
+                .where(PendingAction.token == token, PendingAction.slack_user == slack_user, mine)
+                .values(state=state, claimed_by=by)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return None

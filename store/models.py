@@ -73,6 +73,9 @@ class PendingAction(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: The Slack request (its inbox key) that claimed it: run again after a crash, the same
+    #: request gets its claim back and finishes what it started.
+    claimed_by: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class SecretMessage(Base):

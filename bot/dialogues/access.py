@@ -30,6 +30,7 @@ from bot.replies import (
     in_place,
 )
 from bot.routing import Router
+from bot.turns import turn_key
 from bot.views.access import (
     already_decided,
     already_open,
@@ -209,7 +210,7 @@ class AccessDialogue:
         pending = await self.store.peek_pending(token, actor.slack_user_id)
         if pending is None or pending.kind != ACCESS_KIND:
             return None
-        claimed = await self.store.claim_pending(token, actor.slack_user_id)
+        claimed = await self.store.claim_pending(token, actor.slack_user_id, by=turn_key())
         if claimed is None:
             return None
         speak(str(claimed.payload.get("lang") or ""))

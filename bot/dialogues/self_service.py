@@ -15,6 +15,7 @@ from actions.self_service import ResetOutcome, SelfService
 from actions.verification.approval import REQUEST_REASON
 from bot.dialogues.common import CONFIRM_TTL, ButtonHandler, reset_offer, stale
 from bot.replies import ActionId, Button, Reply
+from bot.turns import turn_key
 from bot.views.text import when
 from config.i18n import N_, current, speak, t, tn
 from connectors.base import Capability, ResetDelivery, UnlockResult
@@ -113,7 +114,7 @@ class SelfServiceDialogue:
 
     async def confirm(self, actor: Actor, token: str) -> list[Reply]:
         """The confirmation button: claim its token once, then act."""
-        claimed = await self.store.claim_pending(token, actor.slack_user_id)
+        claimed = await self.store.claim_pending(token, actor.slack_user_id, by=turn_key())
         if claimed is None:
             return [stale()]
         REQUEST_REASON.set(str(claimed.payload.get("reason") or "") or None)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from store.db import Store
-from store.models import AuditRecord
+from store.models import AuditRecord, ConfirmationState
 from tests.conftest import fresh_pg_database
 
 
@@ -77,6 +77,27 @@ async def test_claim_pending_once(store: Store) -> None:
     got = [w for w in winners if w is not None]
     assert len(got) == 1 and got[0].payload == {"x": 1} and got[0].kind == "password_reset"
     assert await store.claim_pending(token, "U1") is None
+
+
+async def test_a_request_run_again_gets_its_own_claim_back(store: Store) -> None:
+    token = await store.create_pending("U1", "password_reset", {"x": 1}, timedelta(minutes=5))
+    click = "action:U1:1700000000.000100"
+    first = await store.claim_pending(token, "U1", by=click)
+    assert first is not None
+    # The process died before the outcome was stored; the inbox runs the same click again.
+    again = await store.claim_pending(token, "U1", by=click)
+    assert again is not None and again.payload == first.payload
+    # Any other request (a second click, another person, no request at all) does not.
+    assert await store.claim_pending(token, "U1", by="action:U1:1700000001.000100") is None
+    assert await store.claim_pending(token, "U2", by=click) is None
+    assert await store.claim_pending(token, "U1") is None
+    # Cancelled by one request: not claimable as confirmed by it afterwards.
+    other = await store.create_pending("U1", "unlock", {}, timedelta(minutes=5))
+    cancel = "action:U1:1700000002.000100"
+    assert await store.claim_pending(
+        other, "U1", state=ConfirmationState.CANCELLED, by=cancel
+    ) is not None
+    assert await store.claim_pending(other, "U1", by=cancel) is None
 
 
 async def test_expired_pending_cannot_be_claimed(store: Store) -> None:

@@ -14,15 +14,13 @@ rest (where, what kind, whose, until when) stays for the audit and the metrics.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import secrets
-from collections.abc import Iterator
-from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from bot.slack.outbox.sealing import Sealer
+from bot.turns import TURN
 from config.secret_values import Secret
 
 #: Slack message metadata ``event_type`` of outbox posts (api.slack.com/metadata/using).
@@ -33,16 +31,6 @@ POST, UPDATE, HIDE = "post", "update", "hide"
 #: What a message carries, for the audit and the IT channel's report.
 RESET = "reset"  # a reset link or a temporary password: a reset happened
 CARD = "card"  # kind: an access request's approval card (``card`` names the request)
-
-
-#: The Slack request being worked on (its inbox key) and how many messages it has stored:
-#: a request run again after a crash makes the same keys, so what it sent is not sent twice.
-TURN: ContextVar[tuple[str, Iterator[int]] | None] = ContextVar("outbox_turn", default=None)
-
-
-def start_turn(request_key: str) -> None:
-    """Messages stored from here on (in this context) are keyed by ``request_key``."""
-    TURN.set((request_key, itertools.count()))
 
 
 def new_key() -> str:

@@ -1,0 +1,28 @@
+"""The Slack request being worked on: its inbox key, for what must happen once per request.
+
+Set by whoever starts a request's work (``start_turn``: the inbox, per claimed request).
+A request run again after a crash has the same key, so the messages it stores get the same
+idempotency keys (``bot.slack.outbox``: nothing is sent twice) and the confirmation it
+claimed is its own again (``Store.claim_pending(by=turn_key())``: it finishes what it
+started). Outside a request (the terminal demo, a test) there is none.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+#: The request's key and how many messages it has stored.
+TURN: ContextVar[tuple[str, Iterator[int]] | None] = ContextVar("outbox_turn", default=None)
+
+
+def start_turn(request_key: str) -> None:
+    """Work from here on (in this context) is request ``request_key``'s."""
+    TURN.set((request_key, itertools.count()))
+
+
+def turn_key() -> str | None:
+    """The key of the request being worked on, if any."""
+    turn = TURN.get()
+    return turn[0] if turn is not None else None
