@@ -24,6 +24,7 @@ from actions.errors import Refusal, connector_call, protections_that_count
 from actions.lost_answers import AnswerLost, Target
 from actions.notices import Change, ChangeNotices
 from actions.providers import Providers
+from actions.turns import turn_key
 from actions.verification import ApprovalGate, PushPrompter, Verification, Verified
 from config import metrics
 from config.clock import SYSTEM_CLOCK, Clock, Now, utc_now
@@ -136,9 +137,15 @@ class SelfService(AnswerLost):
         if lock is None:
             lock = self._serial[key] = asyncio.Lock()
         async with lock:
-            lease, holder = action_lease(*key), new_holder()
+            # Named after the request when there is one: the same request run again after
+            # its process died (holding this lease) takes it back instead of waiting it out.
+            request = turn_key()
+            lease = action_lease(*key)
+            holder = f"request:{request}" if request else new_holder()
             deadline = asyncio.get_running_loop().time() + LEASE_WAIT
-            while not await self.store.leases.take(lease, holder, LEASE_TTL):
+            while not await self.store.leases.take(
+                lease, holder, LEASE_TTL, again=request is not None
+            ):
                 if asyncio.get_running_loop().time() > deadline:
                     log.warning("action_busy", slack_user=actor.slack_user_id,
                                 capability=capability.label)

@@ -20,6 +20,7 @@ from typing import Protocol
 from actions.access import AccessService
 from actions.audit import Actor, new_correlation_id
 from actions.self_service import SelfService
+from actions.turns import turn_key
 from actions.verification.approval import REQUEST_REASON
 from bot.dialogues.access import AccessDialogue
 from bot.dialogues.common import ButtonHandler, FormHandler, stale
@@ -28,7 +29,6 @@ from bot.dialogues.failures import answered, as_list
 from bot.dialogues.self_service import SelfServiceDialogue
 from bot.replies import ActionId, Button, FormResult, Home, HomeSection, Reply
 from bot.routing import Intent, Router
-from bot.turns import turn_key
 from config import tracing
 from config.i18n import N_, current, speak, speaking, t
 from config.logging import get_logger

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, delete, func, literal, select, type_coerce, update
+from sqlalchemy import DateTime, delete, func, literal, or_, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -87,21 +87,26 @@ class Leases:
         self.dialect = engine.dialect.name
         self._session = async_sessionmaker(engine, expire_on_commit=False)
 
-    async def take(self, name: str, holder: str, ttl: timedelta) -> bool:
+    async def take(
+        self, name: str, holder: str, ttl: timedelta, *, again: bool = False
+    ) -> bool:
         """Hold ``name`` for ``ttl`` unless someone holds it now; True when taken.
 
         Not re-entrant: a holder whose lease is still running does not take it again
-        (it renews). A lease whose time is up is free to anyone, its last holder too.
+        (it renews), unless ``again`` (a holder named after a piece of work, run again after
+        the process doing it died: it is that work's lease still). A lease whose time is up
+        is free to anyone, its last holder too.
         """
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         until = db_later(self.dialect, ttl)
+        free = Lease.expires_at < db_now(self.dialect)
         statement = (
             insert(Lease)
             .values(name=name, holder=holder, expires_at=until)
             .on_conflict_do_update(
                 index_elements=[Lease.name],
                 set_={"holder": holder, "expires_at": until},
-                where=Lease.expires_at < db_now(self.dialect),
+                where=or_(free, Lease.holder == holder) if again else free,
             )
         )
         async with self._session.begin() as s:

@@ -18,6 +18,7 @@ from datetime import timedelta
 from actions.access import AccessService, Decision, DecisionOutcome, RequestState
 from actions.audit import Actor
 from actions.errors import Refusal, changes_may_start
+from actions.turns import turn_key
 from bot.dialogues.common import CONFIRM_TTL, ButtonHandler, FormHandler, stale
 from bot.replies import (
     MAX_REASON,
@@ -30,7 +31,6 @@ from bot.replies import (
     in_place,
 )
 from bot.routing import Router
-from bot.turns import turn_key
 from bot.views.access import (
     already_decided,
     already_open,

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from actions.audit import Actor
 from actions.errors import Refusal
 from actions.self_service import ResetOutcome, SelfService
+from actions.turns import turn_key
 from actions.verification.approval import REQUEST_REASON
 from bot.dialogues.common import CONFIRM_TTL, ButtonHandler, reset_offer, stale
 from bot.replies import ActionId, Button, Reply
-from bot.turns import turn_key
 from bot.views.text import when
 from config.i18n import N_, current, speak, t, tn
 from connectors.base import Capability, ResetDelivery, UnlockResult

@@ -31,8 +31,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from actions.turns import start_turn
 from bot.slack.server import Accepted
-from bot.turns import start_turn
 from config import metrics
 from config.logging import get_logger
 from store.inbox import CLICK, Claimed, InboxState, InboxStore, Incoming

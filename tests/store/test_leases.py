@@ -101,3 +101,16 @@ async def test_a_lease_expires_by_the_database_clock(store: Store) -> None:
     assert await store.leases.take("action", "next", timedelta(minutes=1))
     # The crashed holder cannot renew what is no longer theirs.
     assert not await store.leases.renew("action", "crashed", timedelta(minutes=1))
+
+
+async def test_a_lease_named_after_work_is_taken_again_by_that_work(store: Store) -> None:
+    leases = store.leases
+    ttl = timedelta(minutes=5)
+    holder = "request:action:U1:1700000000.000100"
+    assert await leases.take("reset:U1", holder, ttl)
+    # The process died holding it; the same request, run again, takes it back at once.
+    assert not await leases.take("reset:U1", holder, ttl)  # not re-entrant by default
+    assert await leases.take("reset:U1", holder, ttl, again=True)
+    # Another request waits it out.
+    assert not await leases.take("reset:U1", "request:action:U1:1700000009.000100", ttl,
+                                 again=True)

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from actions.turns import TURN
 from bot.slack.outbox.sealing import Sealer
-from bot.turns import TURN
 from config.secret_values import Secret
 
 #: Slack message metadata ``event_type`` of outbox posts (api.slack.com/metadata/using).
