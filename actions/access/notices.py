@@ -59,9 +59,10 @@ class Notices:
             recipient = None if is_channel(destination) else destination
             if ref is None:  # stored to be sent: the notifier keeps where it lands
                 return destination
-            await self.store.access.add_message(
-                snap.request.id, MessageRole.APPROVER, recipient, ref.channel, ref.ts
-            )
+            if not ref.kept:
+                await self.store.access.add_message(
+                    snap.request.id, MessageRole.APPROVER, recipient, ref.channel, ref.ts
+                )
             # A channel is named by the id it was posted to, so it renders as a link.
             return destination if recipient else ref.channel
 

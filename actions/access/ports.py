@@ -20,6 +20,8 @@ class MessageRef:
 
     channel: str
     ts: str
+    #: Already kept with its request by the notifier (its outbox did, on delivery).
+    kept: bool = False
 
 
 class AccessNotifier(Protocol):
@@ -28,9 +30,9 @@ class AccessNotifier(Protocol):
     ) -> MessageRef | None:
         """Post the approval request, with Approve and Deny, to a user's DM or a channel.
 
-        Returns where it was posted, for the caller to keep (keeping it twice keeps it
-        once); None when it is stored to be sent later, the notifier then keeping where it
-        lands (a durable outbox sending it until Slack has it).
+        Returns where it was posted, for the caller to keep unless ``kept``; None when it
+        is stored to be sent later, the notifier then keeping where it lands (a durable
+        outbox sending it until Slack has it).
         """
         ...
 

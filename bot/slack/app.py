@@ -117,7 +117,7 @@ class SlackNotifier:
                 return None
             if dm and self.directory is not None:
                 await self.directory.heard_from(destination, sent["channel"])
-            return MessageRef(sent["channel"], sent["ts"])
+            return MessageRef(sent["channel"], sent["ts"], kept=True)
         resp = await self.client.chat_postMessage(
             channel=destination, text=card.text, blocks=reply_blocks(card)
         )

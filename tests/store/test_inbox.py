@@ -4,11 +4,9 @@ crash, handed back on a stop; and the work side's Inbox recording and claiming t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,16 +16,6 @@ from bot.slack.server import Accepted
 from store.db import Store
 from store.inbox import InboxState, Incoming
 from store.leases import new_holder
-from tests.conftest import fresh_pg_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    async with contextlib.AsyncExitStack() as stack:
-        if request.param == "sqlite":
-            yield f"sqlite:///{tmp_path}/inbox.sqlite3"
-        else:
-            yield await stack.enter_async_context(fresh_pg_database())
 
 
 @pytest.fixture

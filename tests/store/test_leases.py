@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from store.db import Store
 from store.leases import db_now, new_holder
-from tests.conftest import fresh_pg_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    async with contextlib.AsyncExitStack() as stack:
-        if request.param == "sqlite":
-            yield f"sqlite:///{tmp_path}/leases.sqlite3"
-        else:
-            yield await stack.enter_async_context(fresh_pg_database())
 
 
 @pytest.fixture

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from store.db import MIGRATIONS, Store, normalise_url
-from tests.conftest import fresh_pg_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    async with contextlib.AsyncExitStack() as stack:
-        if request.param == "sqlite":
-            yield f"sqlite:///{tmp_path}/old.sqlite3"
-        else:
-            yield await stack.enter_async_context(fresh_pg_database())
 
 
 async def _to(engine: AsyncEngine, revision: str, *, down: bool = False) -> None:

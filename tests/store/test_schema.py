@@ -9,10 +9,8 @@ one line without the database's password.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,18 +20,8 @@ from alembic.script import ScriptDirectory
 from store.db import MIGRATIONS, Store
 from store.migrate import MigrationFailed, migrate_apart
 from store.schema import engine_state, heads, revision_graph, state_of
-from tests.conftest import fresh_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    async with contextlib.AsyncExitStack() as stack:
-        if request.param == "sqlite":
-            yield f"sqlite:///{tmp_path}/fresh.sqlite3"
-        else:
-            yield await stack.enter_async_context(fresh_pg_database())
 
 
 def test_the_revision_graph_is_alembics() -> None:

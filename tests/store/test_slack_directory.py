@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -16,18 +14,8 @@ from bot.slack.directory import SlackDirectory
 from sandboxes.slack import SlackState, Workspace, run_slack_fake
 from store.db import Store
 from store.slack_directory import SlackDirectoryStore, StoredProfile
-from tests.conftest import fresh_pg_database
 
 PEOPLE = [f"U0P{i:07d}" for i in range(6)]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    async with contextlib.AsyncExitStack() as stack:
-        if request.param == "sqlite":
-            yield f"sqlite:///{tmp_path}/directory.sqlite3"
-        else:
-            yield await stack.enter_async_context(fresh_pg_database())
 
 
 @pytest.fixture
